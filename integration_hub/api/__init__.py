@@ -1,0 +1,35 @@
+"""The HAL API: one package per resource, each with its blueprint."""
+
+from __future__ import annotations
+
+from flask import Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from integration_hub.api.root import resources as root
+from integration_hub.api.session import resources as session
+from integration_hub.api.teams import resources as teams
+from integration_hub.api.tenant import resources as tenant
+from integration_hub.api.tokens import resources as tokens
+from integration_hub.api.users import resources as users
+from integration_hub.extensions import Api
+from integration_hub.security import authenticate_request
+
+RESOURCE_MODULES = (root, session, users, teams, tokens, tenant)
+
+
+def register_blueprints(app: Flask, api: Api) -> None:
+    entry_points: dict[str, str] = {}
+    for module in RESOURCE_MODULES:
+        module.blp.before_request(authenticate_request)
+        api.register_blueprint(module.blp)
+        entry_points.update(getattr(module, "ENTRY_POINTS", {}))
+    app.extensions[root.ENTRY_POINTS_KEY] = entry_points
+    register_docs_assets(app)
+
+
+def register_docs_assets(app: Flask) -> None:
+    """Swagger UI's files come from a Python package, so /api/docs works offline."""
+
+    @app.route("/api/docs/assets/<path:filename>", endpoint="api_docs_assets")
+    def api_docs_assets(filename: str):
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)

@@ -1,0 +1,85 @@
+"""Pieces every resource module uses: link building, paging arguments, HAL schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import request, url_for
+
+from integration_hub import hal
+
+_PLACEHOLDER = "__hub_template_{}__"
+
+
+def href(endpoint: str, **values: Any) -> str:
+    """An absolute-path href honouring the proxy prefix (SCRIPT_NAME)."""
+    return url_for(endpoint, **values)
+
+
+def template_href(endpoint: str, *variables: str, **values: Any) -> str:
+    """An RFC 6570 href: ``template_href('users.User', 'username')`` -> ``/api/users/{username}``."""
+    url = url_for(endpoint, **values, **{v: _PLACEHOLDER.format(v) for v in variables})
+    for variable in variables:
+        url = url.replace(_PLACEHOLDER.format(variable), "{" + variable + "}")
+    return url
+
+
+def link(endpoint: str, **values: Any) -> dict[str, Any]:
+    return hal.link(href(endpoint, **values))
+
+
+def collection_query() -> dict[str, Any]:
+    """The caller's query string, to carry filters over to paging links."""
+    return {k: v for k, v in request.args.items(multi=False)}
+
+
+class PageArgsSchema(ma.Schema):
+    start = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
+                              metadata={"description": "Offset of the first item"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500),
+                              metadata={"description": "Page size (max 500)"})
+
+
+class SearchPageArgsSchema(PageArgsSchema):
+    q = ma.fields.String(metadata={"description": "Case-insensitive substring search"})
+
+
+class LinkSchema(ma.Schema):
+    href = ma.fields.String(required=True)
+    templated = ma.fields.Boolean()
+    name = ma.fields.String()
+    title = ma.fields.String()
+
+
+class HalSchema(ma.Schema):
+    """A HAL resource: ``_links`` comes from the subclass's ``hal_links(obj)``."""
+
+    links = ma.fields.Method("hal_links", data_key="_links", dump_only=True,
+                             metadata={"description": "HAL links; always has self"})
+
+    def hal_links(self, obj: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class HalPageSchema(ma.Schema):
+    links = ma.fields.Dict(attribute="_links", data_key="_links", dump_only=True,
+                           keys=ma.fields.String(), values=ma.fields.Nested(LinkSchema))
+    start = ma.fields.Integer(dump_only=True)
+    count = ma.fields.Integer(dump_only=True)
+    total = ma.fields.Integer(dump_only=True)
+
+
+def page_schema(item_schema: type[ma.Schema], rel: str, name: str) -> type[ma.Schema]:
+    """A documented collection page with items under ``_embedded[rel]``."""
+    embedded = ma.Schema.from_dict(
+        {rel: ma.fields.List(ma.fields.Nested(item_schema), required=True)},
+        name=f"{name}Embedded")
+    return type(name, (HalPageSchema,), {
+        "embedded": ma.fields.Nested(embedded, attribute="_embedded", data_key="_embedded",
+                                     dump_only=True)})
+
+
+def hal_page(endpoint: str, rel: str, items: list[Any], start: int, limit: int, total: int,
+             **values: Any) -> dict[str, Any]:
+    return hal.page(href(endpoint, **values), collection_query(), rel, items, start, limit, total)

@@ -1,0 +1,52 @@
+"""``/api/login`` and ``/api/logout``: browser sessions backed by a cookie."""
+
+import marshmallow as ma
+from flask import current_app, session
+from flask.views import MethodView
+
+from integration_hub.api.users.schemas import MeSchema
+from integration_hub.db.session import db_session
+from integration_hub.extensions import Blueprint
+from integration_hub.security import check_csrf, public, sign_in, sign_out
+from integration_hub.services import identity
+
+blp = Blueprint("session", __name__, url_prefix="/api", description="Browser sessions")
+
+
+class LoginSchema(ma.Schema):
+    username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    password = ma.fields.String(required=True, load_only=True,
+                                validate=ma.validate.Length(min=1, max=1024))
+    tenant = ma.fields.String(metadata={"description": "Tenant id; defaults to the hub's default"})
+
+
+class SignedInSchema(MeSchema):
+    csrf_token = ma.fields.String(data_key="csrfToken", dump_only=True, metadata={
+        "description": "Send as X-CSRF-Token on cookie-authenticated writes"})
+
+
+@public
+@blp.route("/login")
+class Login(MethodView):
+    @blp.arguments(LoginSchema)
+    @blp.response(200, SignedInSchema)
+    @blp.problems(401, 415)
+    def post(self, credentials):
+        """Sign in with username and password; sets the session cookie"""
+        tenant_id = credentials.get("tenant") or current_app.config["HUB_SETTINGS"].default_tenant
+        user = identity.check_password(db_session(), tenant_id, credentials["username"],
+                                       credentials["password"])
+        user.csrf_token = sign_in(user)
+        return user, 200, {"Cache-Control": "no-store"}
+
+
+@public
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.response(204)
+    @blp.problems(403)
+    def post(self):
+        """End the browser session (needs the CSRF token when signed in)"""
+        if session.get("uid") is not None:
+            check_csrf()
+        sign_out()

@@ -1,0 +1,80 @@
+"""``/api/me`` and ``/api/users``: everyone reads principals, administrators change them."""
+
+from flask.views import MethodView
+
+from integration_hub.api.common import hal_page, href
+from integration_hub.api.users.schemas import (
+    MeSchema, UserPageSchema, UserQueryArgsSchema, UserSchema, UserUpdateSchema)
+from integration_hub.conditional import check_if_match
+from integration_hub.db.session import db_session, transaction
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import identity
+
+blp = Blueprint("users", __name__, url_prefix="/api", description="Users and the signed-in user")
+ENTRY_POINTS = {"inf:me": "users.Me", "inf:users": "users.Users"}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    @blp.problems(401)
+    def get(self):
+        """The signed-in user, with teams"""
+        return current_user()
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(UserQueryArgsSchema, location="query")
+    @blp.response(200, UserPageSchema)
+    @blp.problems(401)
+    def get(self, args):
+        """List the users of your tenant"""
+        users, total = identity.list_users(db_session(), current_user().tenant_id, args.get("q"),
+                                           args["start"], args["limit"])
+        return hal_page("users.Users", "inf:user", users, args["start"], args["limit"], total)
+
+    @blp.arguments(UserSchema)
+    @blp.response(201, UserSchema)
+    @blp.problems(401, 403, 409, 415)
+    def post(self, values):
+        """Create a user (administrators)"""
+        actor = current_user()
+        identity.require_superuser(actor)
+        with transaction() as session:
+            user = identity.create_user(session, actor.tenant_id, values)
+        return user, 201, {"Location": href("users.User", username=user.username)}
+
+
+@blp.route("/users/<username>")
+class User(MethodView):
+    @blp.response(200, UserSchema)
+    @blp.problems(401, 404)
+    def get(self, username):
+        """One user"""
+        return identity.get_user(db_session(), current_user().tenant_id, username)
+
+    @blp.arguments(UserUpdateSchema)
+    @blp.response(200, UserSchema)
+    @blp.problems(401, 403, 404, 409, 412, 415)
+    def put(self, changes, username):
+        """Change a user; omitted fields keep their value (administrators)"""
+        actor = current_user()
+        with transaction() as session:
+            user = identity.get_user(session, actor.tenant_id, username)
+            identity.require_superuser(actor)
+            check_if_match(UserSchema().dump(user))
+            identity.update_user(session, actor, user, changes)
+        return user
+
+    @blp.response(204)
+    @blp.problems(401, 403, 404, 409, 412)
+    def delete(self, username):
+        """Delete a user with their tokens and memberships (administrators)"""
+        actor = current_user()
+        with transaction() as session:
+            user = identity.get_user(session, actor.tenant_id, username)
+            identity.require_superuser(actor)
+            check_if_match(UserSchema().dump(user))
+            identity.delete_user(session, actor, user)

@@ -1,0 +1,98 @@
+"""The application factory: configuration, then extensions, then routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from integration_hub import api as api_package
+from integration_hub import cli, conditional, errors, web
+from integration_hub.config import Settings
+from integration_hub.db import session as db
+from integration_hub.extensions import api
+from integration_hub.services import crypto
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    settings = settings or Settings.from_env(instance_path=app.instance_path)
+    configure(app, settings, overrides)
+    register_proxy_support(app, settings)
+    db.init_app(app, settings.database_url)
+    crypto.init_app(app, settings.encryption_keys)
+    register_api(app)
+    web.init_app(app)
+    register_error_handlers(app)
+    app.after_request(conditional.add_etag)
+    cli.init_app(app)
+    return app
+
+
+def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None:
+    app.config.update(settings.flask_config())
+    app.config["HUB_SETTINGS"] = settings
+    app.config["HUB_MAX_JSON_BODY"] = settings.max_json_body
+    app.config["HUB_TOKEN_LAST_USED_RESOLUTION"] = settings.token_last_used_resolution
+    app.config.update(overrides or {})
+    app.json.sort_keys = False
+    app.json.compact = True
+    logging.basicConfig(level=settings.log_level)
+
+
+class PublicUrl:
+    """WSGI middleware pinning scheme, host and path prefix to ``HUB_PUBLIC_URL``."""
+
+    def __init__(self, wsgi_app, public_url: str) -> None:
+        parts = urlsplit(public_url)
+        self.wsgi_app = wsgi_app
+        self.scheme = parts.scheme
+        self.host = parts.netloc
+        self.prefix = parts.path.rstrip("/")
+
+    def __call__(self, environ, start_response):
+        environ["wsgi.url_scheme"] = self.scheme
+        environ["HTTP_HOST"] = self.host
+        if self.prefix:
+            environ["SCRIPT_NAME"] = self.prefix
+            path = environ.get("PATH_INFO", "")
+            if path.startswith(self.prefix + "/") or path == self.prefix:
+                environ["PATH_INFO"] = path[len(self.prefix):]
+        return self.wsgi_app(environ, start_response)
+
+
+def register_proxy_support(app: Flask, settings: Settings) -> None:
+    hops = settings.trusted_proxies
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops, x_prefix=hops)
+    if settings.public_url:
+        app.wsgi_app = PublicUrl(app.wsgi_app, settings.public_url)
+
+
+def register_api(app: Flask) -> None:
+    app.config["OPENAPI_SWAGGER_UI_URL"] = "assets/"  # any value enables /api/docs
+    api.init_app(app, spec_kwargs={"info": {
+        "description": "Register integrations once, share them, and call them through "
+                       "the hub. Every answer is HAL; start at GET /api."}})
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A hub API token (ihub_...)"})
+    api.spec.components.security_scheme(
+        "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ihub_session"})
+    api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+    api_package.register_blueprints(app, api)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(errors.HubError, errors.problem_response)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        return errors.problem_response(errors.HubError(
+            "the hub hit an unexpected error; it has been logged"))

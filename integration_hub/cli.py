@@ -1,0 +1,199 @@
+"""The ``integration-hub`` command: database, identity administration, demo, serving."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from integration_hub import errors
+from integration_hub.db import Base
+from integration_hub.db import migrations
+from integration_hub.db.session import transaction
+from integration_hub.services import crypto, demo, identity, tokens
+
+
+def _settings():
+    return current_app.config["HUB_SETTINGS"]
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    result = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint=option)
+        result[name] = value
+    return result
+
+
+def _fail_on_hub_errors(func):
+    """Turn a HubError into a one-line message and exit status 1."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except errors.HubError as exc:
+            raise click.ClickException(exc.detail) from None
+        except crypto.SecretDecryptionError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group("db")
+def db_group():
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision):
+    """Migrate the database to REVISION (default: the latest)."""
+    migrations.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision):
+    """Migrate the database back to REVISION (e.g. base)."""
+    migrations.downgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@click.command("create-tenant")
+@click.argument("tenant_id")
+@click.option("--name", help="Display name")
+@click.option("--setting", "settings", multiple=True, metavar="NAME=VALUE")
+@with_appcontext
+@_fail_on_hub_errors
+def create_tenant(tenant_id, name, settings):
+    """Create a tenant (or update its name and settings)."""
+    with transaction() as session:
+        tenant = identity.ensure_tenant(session, tenant_id, name, _pairs(settings, "--setting"))
+    click.echo(f"tenant {tenant.id} ready")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--tenant", help="Tenant id (default: the hub's default tenant)")
+@click.option("--superuser", is_flag=True, help="Tenant administrator")
+@click.option("--password", help="Enables password sign-in")
+@click.option("--email")
+@click.option("--display-name")
+@click.option("--field", "fields", multiple=True, metavar="NAME=VALUE")
+@click.option("--permission", "permissions", multiple=True)
+@with_appcontext
+@_fail_on_hub_errors
+def create_user(username, tenant, superuser, password, email, display_name, fields, permissions):
+    """Create a user."""
+    tenant_id = tenant or _settings().default_tenant
+    values = {"username": username, "superuser": superuser, "email": email,
+              "fields": _pairs(fields, "--field"), "permissions": list(permissions)}
+    if password:
+        values["password"] = password
+    if display_name:
+        values["display_name"] = display_name
+    with transaction() as session:
+        identity.ensure_tenant(session, tenant_id)
+        user = identity.create_user(session, tenant_id, values)
+    click.echo(f"user {user.username} created in tenant {tenant_id}")
+
+
+@click.command("create-team")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--tenant")
+@click.option("--member", "members", multiple=True, metavar="USERNAME")
+@with_appcontext
+@_fail_on_hub_errors
+def create_team(slug, name, tenant, members):
+    """Create a team (its id becomes team:SLUG)."""
+    tenant_id = tenant or _settings().default_tenant
+    with transaction() as session:
+        identity.ensure_tenant(session, tenant_id)
+        team = identity.create_team(session, tenant_id, {
+            "id": slug, "name": name, "members": [{"username": m} for m in members]})
+    click.echo(f"team {team.principal_id} created")
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.option("--tenant")
+@click.option("--name", default="cli", show_default=True)
+@with_appcontext
+@_fail_on_hub_errors
+def create_token(username, tenant, name):
+    """Create an API token for USERNAME; the token is printed alone on the last line."""
+    tenant_id = tenant or _settings().default_tenant
+    with transaction() as session:
+        user = identity.get_user(session, tenant_id, username)
+        issued = tokens.issue_token(session, user, name)
+    click.echo(f"token for {username} (shown once; store it now):", err=True)
+    click.echo(issued.plain)
+
+
+@click.command("rotate-keys")
+@with_appcontext
+@_fail_on_hub_errors
+def rotate_keys():
+    """Re-encrypt every stored secret with the first key of HUB_ENCRYPTION_KEYS."""
+    with transaction() as session:
+        report = crypto.rotate_keys(session, crypto.keyring(), Base.metadata)
+    click.echo(f"re-encrypted {report.secrets} secret(s) in {len(report.columns)} column(s)")
+
+
+@click.command("demo")
+@with_appcontext
+@_fail_on_hub_errors
+def demo_command():
+    """Seed demo users, a team and a token (idempotent; development only)."""
+    settings = _settings()
+    if settings.production:
+        raise click.ClickException("the demo is for development; HUB_ENV is production")
+    with transaction() as session:
+        result = demo.seed(session, settings)
+    click.echo(demo.instructions(result, os.environ.get("HUB_BIND", "127.0.0.1:8000")))
+
+
+@click.command("serve")
+@click.option("--config", "config_file", default="gunicorn.conf.py", show_default=True)
+@click.option("--bind", help="Address to listen on (default from the gunicorn config)")
+def serve(config_file, bind):
+    """Serve the hub with gunicorn and the committed configuration."""
+    args = [sys.executable, "-m", "gunicorn"]
+    if Path(config_file).exists():
+        args += ["-c", config_file]
+    if bind:
+        args += ["--bind", bind]
+    os.execv(sys.executable, args + ["wsgi:app"])
+
+
+COMMANDS = (db_group, create_tenant, create_user, create_team, create_token, rotate_keys,
+            demo_command, serve)
+
+
+def init_app(app: Flask) -> None:
+    for command in COMMANDS:
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from integration_hub.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False, load_dotenv=False)
+def main():
+    """integration-hub administration."""

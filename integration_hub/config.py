@@ -1,0 +1,192 @@
+"""Typed settings read from the environment (SPEC §1).
+
+Development generates missing secrets once into the instance folder and says
+so; production refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = ("development", "production")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable hub."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(value: str, name: str, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return number
+
+
+def _float(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return number
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL and PyMySQL for MySQL unless a driver is named."""
+    for plain, with_driver in (
+        ("postgres://", "postgresql+psycopg://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("mysql://", "mysql+pymysql://"),
+        ("mariadb://", "mysql+pymysql://"),
+    ):
+        if url.startswith(plain):
+            return with_driver + url[len(plain):]
+    return url
+
+
+def _instance_secret(instance_path: Path, filename: str, make: callable, what: str) -> str:
+    """Read a development secret from the instance folder, creating it once."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    log.warning(
+        "Generated a development %s in the instance folder (%s). "
+        "Set it in the environment for production.", what, filename,
+    )
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    public_url: str | None = None
+    trusted_proxies: int = 0
+    default_tenant: str = "default"
+    proxy_connect_timeout: float = 10.0
+    proxy_read_timeout: float = 60.0
+    proxy_max_timeout: float = 300.0
+    proxy_max_body: int = 100 * 1024 * 1024
+    max_json_body: int = 1024 * 1024
+    token_last_used_resolution: int = 60
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 instance_path: Path | None = None) -> Settings:
+        env_vars = os.environ if environ is None else environ
+        env = env_vars.get("HUB_ENV", "development").strip().lower()
+        if env not in ENVIRONMENTS:
+            raise ConfigError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+        production = env == "production"
+        instance = Path(env_vars.get("HUB_INSTANCE_PATH") or instance_path or "instance").resolve()
+
+        database_url = env_vars.get("DATABASE_URL", "").strip()
+        if not database_url:
+            database_url = f"sqlite:///{instance / 'integration-hub.db'}"
+            instance.mkdir(parents=True, exist_ok=True)
+        database_url = normalise_database_url(database_url)
+
+        secret_key = env_vars.get("SECRET_KEY", "").strip()
+        if not secret_key:
+            if production:
+                raise ConfigError("SECRET_KEY must be set in production")
+            secret_key = _instance_secret(instance, "secret-key", lambda: secrets.token_urlsafe(48),
+                                          "session secret key")
+        elif production and len(secret_key) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+
+        raw_keys = env_vars.get("HUB_ENCRYPTION_KEYS", "").strip()
+        if not raw_keys:
+            if production:
+                raise ConfigError("HUB_ENCRYPTION_KEYS must be set in production")
+            raw_keys = _instance_secret(instance, "encryption-keys",
+                                        lambda: Fernet.generate_key().decode(), "encryption key")
+        keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"HUB_ENCRYPTION_KEYS entry {position} is not a valid Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
+
+        public_url = env_vars.get("HUB_PUBLIC_URL", "").strip().rstrip("/") or None
+        if public_url and not public_url.startswith(("http://", "https://")):
+            raise ConfigError("HUB_PUBLIC_URL must be an absolute http(s) URL")
+
+        return cls(
+            env=env,
+            instance_path=instance,
+            database_url=database_url,
+            secret_key=secret_key,
+            encryption_keys=keys,
+            public_url=public_url,
+            trusted_proxies=_int(env_vars.get("HUB_TRUSTED_PROXIES", "0"), "HUB_TRUSTED_PROXIES"),
+            default_tenant=env_vars.get("HUB_DEFAULT_TENANT", "default").strip() or "default",
+            proxy_connect_timeout=_float(env_vars.get("HUB_PROXY_CONNECT_TIMEOUT", "10"),
+                                         "HUB_PROXY_CONNECT_TIMEOUT"),
+            proxy_read_timeout=_float(env_vars.get("HUB_PROXY_READ_TIMEOUT", "60"),
+                                      "HUB_PROXY_READ_TIMEOUT"),
+            proxy_max_timeout=_float(env_vars.get("HUB_PROXY_MAX_TIMEOUT", "300"),
+                                     "HUB_PROXY_MAX_TIMEOUT"),
+            proxy_max_body=_int(env_vars.get("HUB_PROXY_MAX_BODY", str(100 * 1024 * 1024)),
+                                "HUB_PROXY_MAX_BODY", 1),
+            max_json_body=_int(env_vars.get("HUB_MAX_JSON_BODY", str(1024 * 1024)),
+                               "HUB_MAX_JSON_BODY", 1024),
+            log_level=env_vars.get("HUB_LOG_LEVEL", "INFO").upper(),
+        )
+
+    def flask_config(self) -> dict:
+        """The Flask and flask-smorest settings these values imply."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SESSION_COOKIE_NAME": "ihub_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+            "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+            "MAX_CONTENT_LENGTH": None,
+            "JSON_SORT_KEYS": False,
+            "API_TITLE": "integration-hub",
+            "API_VERSION": "1",
+            "OPENAPI_VERSION": "3.1.0",
+            "OPENAPI_URL_PREFIX": "/api",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "docs",
+        }

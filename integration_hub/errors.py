@@ -1,0 +1,139 @@
+"""Every failure the hub reports, rendered in one place as problem+json (RFC 9457).
+
+Each error is a class with a stable machine ``code``; raise it anywhere, and
+``problem_response`` turns it into the answer. Details never carry secrets,
+SQL or stack traces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, json
+
+PROBLEM_JSON = "application/problem+json"
+# A URN rather than a URL: the hub is self-hosted and owns no public domain.
+PROBLEM_TYPE_BASE = "urn:integration-hub:problem:"
+
+
+class HubError(Exception):
+    status = 500
+    code = "internal_error"
+    title = "Internal server error"
+
+    def __init__(self, detail: str | None = None, *, errors: dict | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(HubError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class MalformedBody(HubError):
+    status, code, title = 400, "malformed_body", "The request body could not be parsed"
+
+
+class AuthenticationRequired(HubError):
+    status, code, title = 401, "authentication_required", "Authentication required"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="integration-hub"'})
+        super().__init__(detail, **kwargs)
+
+
+class InvalidToken(AuthenticationRequired):
+    code, title = "invalid_token", "The API token is unknown, expired or revoked"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {
+            "WWW-Authenticate": 'Bearer realm="integration-hub", error="invalid_token"'})
+        super().__init__(detail, **kwargs)
+
+
+class InvalidCredentials(HubError):
+    status, code, title = 401, "invalid_credentials", "Unknown username or wrong password"
+
+
+class Forbidden(HubError):
+    status, code, title = 403, "forbidden", "You may not do this"
+
+
+class CsrfFailed(Forbidden):
+    code, title = "csrf_failed", "Missing or wrong CSRF token"
+
+
+class NotFound(HubError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class MethodNotAllowed(HubError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class NotAcceptable(HubError):
+    status, code, title = 406, "not_acceptable", "Not acceptable"
+
+
+class Conflict(HubError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class AlreadyExists(Conflict):
+    code, title = "already_exists", "A resource with this identifier already exists"
+
+
+class PreconditionFailed(HubError):
+    status, code, title = 412, "precondition_failed", "The resource has changed (If-Match)"
+
+
+class PayloadTooLarge(HubError):
+    status, code, title = 413, "payload_too_large", "The request body is too large"
+
+
+class UnsupportedMediaType(HubError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class ValidationFailed(HubError):
+    status, code, title = 422, "validation_failed", "The request is not valid"
+
+
+class TooManyRequests(HubError):
+    status, code, title = 429, "too_many_requests", "Too many requests"
+
+
+def http_error_class(status: int) -> type[HubError]:
+    """The error class for a bare HTTP status raised by Flask or Werkzeug."""
+    for cls in (BadRequest, AuthenticationRequired, Forbidden, NotFound, MethodNotAllowed,
+                NotAcceptable, Conflict, PreconditionFailed, PayloadTooLarge,
+                UnsupportedMediaType, ValidationFailed, TooManyRequests):
+        if cls.status == status:
+            return cls
+    return HubError
+
+
+def problem_body(error: HubError) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + error.code,
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+    }
+    if error.errors:
+        body["errors"] = error.errors
+    body.update(error.extra)
+    return body
+
+
+def problem_response(error: HubError) -> Response:
+    response = current_app.response_class(
+        json.dumps(problem_body(error)), status=error.status, mimetype=PROBLEM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response

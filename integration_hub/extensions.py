@@ -1,0 +1,147 @@
+"""Library objects the app factory binds later: the API, its blueprints and parser."""
+
+from __future__ import annotations
+
+import http
+from functools import wraps
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app, render_template, request, url_for
+from flask_smorest.utils import prepare_response
+from webargs import core as webargs_core
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
+
+from integration_hub import errors
+from integration_hub.hal import HAL_JSON
+
+
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error of the hub is answered."""
+
+    type = ma.fields.String(metadata={"description": "URN naming the problem type"})
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "Stable machine-readable error code"})
+    errors = ma.fields.Dict(keys=ma.fields.String(), metadata={
+        "description": "Field name -> messages, for validation errors"})
+
+
+class HubParser(FlaskParser):
+    """webargs parser answering in the hub's own error vocabulary.
+
+    A body that is not JSON where JSON is expected is refused with 415 rather
+    than read as "no fields"; unparsable JSON is 400; JSON that parses but
+    breaks the schema is 422 (see docs/api-conventions.md).
+    """
+
+    def _raw_load_json(self, req):
+        body = req.get_data(cache=True)
+        if not body:
+            return webargs_core.missing
+        if not webargs_core.is_json(req.mimetype):
+            raise errors.UnsupportedMediaType(
+                f"send the body as application/json, not {req.mimetype or 'no content type'}")
+        if len(body) > current_app.config["HUB_MAX_JSON_BODY"]:
+            raise errors.PayloadTooLarge(
+                f"JSON bodies are limited to {current_app.config['HUB_MAX_JSON_BODY']} bytes")
+        return webargs_core.parse_json(body)
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        raise errors.MalformedBody("the body is not valid JSON")
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        messages = error.messages
+        # Flatten {"json": {...}} / {"query": {...}}: callers know where they sent what.
+        if isinstance(messages, dict) and len(messages) == 1:
+            (only,) = messages.values()
+            if isinstance(only, dict):
+                messages = only
+        raise errors.ValidationFailed(_summarise(messages), errors=messages)
+
+
+def _summarise(messages: Any) -> str:
+    if isinstance(messages, dict) and messages:
+        fields = ", ".join(sorted(str(k) for k in messages))
+        return f"invalid or unknown fields: {fields}"
+    return "the request is not valid"
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint whose responses are HAL unless stated otherwise."""
+
+    ARGUMENTS_PARSER = HubParser()
+
+    def response(self, status_code, schema=None, *, content_type=HAL_JSON, **kwargs):
+        documented = super().response(status_code, schema, content_type=content_type, **kwargs)
+
+        def decorator(func):
+            inner = documented(func)
+
+            @wraps(inner)
+            def view(*args, **kw):
+                result = inner(*args, **kw)
+                if result.status_code == 204:
+                    result.headers.pop("Content-Type", None)
+                    return result
+                if result.mimetype == "application/json" and content_type != "application/json":
+                    result.mimetype = content_type
+                if result.mimetype == HAL_JSON:
+                    result.vary.add("Accept")
+                return result
+
+            return view
+
+        return decorator
+
+    def problems(self, *statuses: int):
+        """Document the problem+json answers an operation can give."""
+
+        def decorator(func):
+            for status in statuses:
+                func = self.alt_response(status, response=http.HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = HAL_JSON
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, errors.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _openapi_swagger_ui(self):
+        """Swagger UI with its assets served by the hub itself (prefix-aware)."""
+        assets = url_for("api_docs_assets", filename="_")[:-1]
+        return render_template(
+            "swagger_ui.html", title=self.spec.title, swagger_ui_url=assets,
+            spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
+            swagger_ui_config=self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
+
+    def handle_http_exception(self, error: HTTPException):
+        """Werkzeug's own errors (404 route, 405, 413 ...) as problem+json."""
+        cls = errors.http_error_class(error.code or 500)
+        headers = {}
+        if error.code == 405:
+            allowed = error.get_headers(request.environ)
+            headers = {k: v for k, v in allowed if k.lower() == "allow"}
+        detail = error.description if cls is not errors.HubError else None
+        if error.code == 404:
+            detail = "there is nothing at this address"
+        return errors.problem_response(cls(detail, headers=headers))
+
+
+api = Api()

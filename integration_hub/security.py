@@ -1,0 +1,116 @@
+"""Who is calling: bearer tokens for programs, session cookies for browsers.
+
+Every API endpoint needs an authenticated user unless its view is marked
+``@public``. Cookie-authenticated writes must carry the session's CSRF token
+(header ``X-CSRF-Token`` or form field ``csrf_token``); bearer calls need none,
+because a browser never attaches a bearer token on its own.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from flask import current_app, g, request, session
+
+from integration_hub import errors
+from integration_hub.db.models import Tenant, User
+from integration_hub.db.session import db_session
+from integration_hub.services import tokens
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+
+
+def public(view: Any) -> Any:
+    """Mark a view function or MethodView as reachable without authentication."""
+    view.hub_public = True
+    return view
+
+
+def _is_public_endpoint() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:  # unknown route: let routing answer 404/405
+        return True
+    return bool(getattr(view, "hub_public", False)
+                or getattr(getattr(view, "view_class", None), "hub_public", False))
+
+
+def authenticate_request() -> None:
+    """before_request hook for the API blueprints."""
+    if _is_public_endpoint():
+        return
+    g.user = _user_from_request()
+
+
+def _user_from_request() -> User:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
+        g.auth_method = "bearer"
+        return tokens.user_for_token(
+            db_session(), credentials.strip(),
+            touch_after=current_app.config["HUB_TOKEN_LAST_USED_RESOLUTION"])
+    user = session_user()
+    if user is None:
+        raise errors.AuthenticationRequired(
+            "send 'Authorization: Bearer <api token>' or sign in at POST /api/login")
+    g.auth_method = "session"
+    if request.method not in SAFE_METHODS:
+        check_csrf()
+    return user
+
+
+def session_user() -> User | None:
+    """The user of a valid browser session, if there is one."""
+    user_id = session.get("uid")
+    if user_id is None:
+        return None
+    user = db_session().get(User, user_id)
+    if user is None or not user.enabled or user.tenant_id != session.get("tid"):
+        session.clear()
+        return None
+    return user
+
+
+def check_csrf() -> None:
+    expected = session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FORM_FIELD)
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise errors.CsrfFailed(
+            f"cookie-authenticated writes need the {CSRF_HEADER} header from POST /api/login")
+
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use (also for the login form)."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def sign_in(user: User) -> str:
+    """Start a fresh session for ``user`` and return its CSRF token."""
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["tid"] = user.tenant_id
+    return csrf_token()
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def current_user() -> User:
+    user = g.get("user")
+    if user is None:
+        raise errors.AuthenticationRequired()
+    return user
+
+
+def current_tenant() -> Tenant:
+    return db_session().get(Tenant, current_user().tenant_id)

@@ -1,0 +1,1 @@
+"""Business rules: each module owns one idea and the transactions it needs."""

@@ -1,0 +1,77 @@
+"""Server-rendered pages for people: sign in, the start page, relation docs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+
+from integration_hub import errors
+from integration_hub.db.session import db_session
+from integration_hub.security import check_csrf, csrf_token, session_user, sign_in, sign_out
+from integration_hub.services import identity
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+@bp.after_request
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.get("/")
+def index():
+    user = session_user()
+    if user is None:
+        return redirect(url_for("web.login", next=request.path))
+    return render_template("index.html", user=user, csrf_token=csrf_token())
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: a login link must not become an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("web.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    status = 200
+    if request.method == "POST":
+        try:
+            check_csrf()
+            user = identity.check_password(
+                db_session(), request.form.get("tenant") or
+                current_app.config["HUB_SETTINGS"].default_tenant,
+                request.form.get("username", ""), request.form.get("password", ""))
+        except errors.CsrfFailed:
+            error, status = "Your sign-in form expired. Please try again.", 403
+        except errors.InvalidCredentials:
+            error, status = "Unknown username or wrong password.", 401
+        else:
+            sign_in(user)
+            return redirect(_safe_next(request.args.get("next")), code=303)
+    return render_template("login.html", error=error, csrf_token=csrf_token(),
+                           next=request.args.get("next", "")), status
+
+
+@bp.post("/logout")
+def logout():
+    check_csrf()
+    sign_out()
+    return redirect(url_for("web.login"), code=303)
