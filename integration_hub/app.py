@@ -13,7 +13,7 @@ from integration_hub import api as api_package
 from integration_hub import cli, conditional, errors, web
 from integration_hub.config import Settings
 from integration_hub.db import session as db
-from integration_hub.extensions import api
+from integration_hub.extensions import Api
 from integration_hub.services import crypto
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def register_proxy_support(app: Flask, settings: Settings) -> None:
 
 def register_api(app: Flask) -> None:
     app.config["OPENAPI_SWAGGER_UI_URL"] = "assets/"  # any value enables /api/docs
-    api.init_app(app, spec_kwargs={"info": {
+    api = Api(app, spec_kwargs={"info": {
         "description": "Register integrations once, share them, and call them through "
                        "the hub. Every answer is HAL; start at GET /api."}})
     api.spec.components.security_scheme(

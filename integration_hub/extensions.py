@@ -143,5 +143,3 @@ class Api(flask_smorest.Api):
             detail = "there is nothing at this address"
         return errors.problem_response(cls(detail, headers=headers))
 
-
-api = Api()

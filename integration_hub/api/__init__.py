@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, send_from_directory
+from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from integration_hub.api.root import resources as root
@@ -20,10 +20,16 @@ RESOURCE_MODULES = (root, session, users, teams, tokens, tenant)
 def register_blueprints(app: Flask, api: Api) -> None:
     entry_points: dict[str, str] = {}
     for module in RESOURCE_MODULES:
-        module.blp.before_request(authenticate_request)
         api.register_blueprint(module.blp)
         entry_points.update(getattr(module, "ENTRY_POINTS", {}))
     app.extensions[root.ENTRY_POINTS_KEY] = entry_points
+    api_blueprints = frozenset(module.blp.name for module in RESOURCE_MODULES)
+
+    @app.before_request
+    def _authenticate():
+        if request.blueprint in api_blueprints:
+            authenticate_request()
+
     register_docs_assets(app)
 
 

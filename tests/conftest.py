@@ -1,0 +1,171 @@
+"""Shared fixtures: the hub on a real database (SQLite and PostgreSQL), built by migrations.
+
+API tests run once per database backend. A backend that is not reachable is
+skipped with the reason, unless HUB_REQUIRE_ALL=1 (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+
+from integration_hub import create_app
+from integration_hub.config import Settings
+from integration_hub.db import Base
+from integration_hub.db import migrations
+from integration_hub.db.session import db_session
+from tests import factories
+
+REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
+POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
+                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_KEY = Fernet.generate_key().decode()
+BACKENDS = ("sqlite", "postgresql")
+
+
+def missing_component(reason: str) -> None:
+    """Skip locally, fail in CI: a test must never pass by not running."""
+    if REQUIRE_ALL:
+        pytest.fail(f"HUB_REQUIRE_ALL=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _postgres_admin():
+    import psycopg
+
+    try:
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        missing_component(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A fresh, empty PostgreSQL database for this run; dropped afterwards."""
+    created = []
+
+    def create() -> str:
+        name = f"ihub_test_{uuid.uuid4().hex[:12]}"
+        with _postgres_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return _with_database(POSTGRES_ADMIN_URL, name)
+
+    yield create
+    if created:
+        with _postgres_admin() as admin:
+            for name in created:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def new_database_url(tmp_path_factory, postgres_database):
+    """Factory: an empty database of the given backend."""
+
+    def make(backend: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
+        return postgres_database()
+
+    return make
+
+
+def make_settings(database_url: str, instance_path, **env: str) -> Settings:
+    return Settings.from_env({
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-production",
+        "HUB_ENCRYPTION_KEYS": TEST_KEY,
+        "HUB_INSTANCE_PATH": str(instance_path),
+        **env,
+    })
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def migrated_app(backend, new_database_url, tmp_path_factory):
+    url = new_database_url(backend)
+    settings = make_settings(url, tmp_path_factory.mktemp("instance"))
+    migrations.upgrade(settings.database_url)
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(migrated_app):
+    """The hub on a migrated database; every table is emptied after the test."""
+    yield migrated_app
+    with migrated_app.app_context():
+        session = db_session()
+        if session.bind.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                session.execute(table.delete())
+        session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _new_session(app):
+    """A session of its own, outside any app context, so requests made by the
+    test client never share it (or ``flask.g``) with the test."""
+    return app.extensions["integration_hub.db"]()
+
+
+@pytest.fixture
+def session(app):
+    """A database session for arranging and checking state."""
+    with _new_session(app) as own:
+        yield own
+
+
+@dataclass
+class Caller:
+    username: str
+    token: str
+    tenant: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_caller(app):
+    """Factory: a user with an API token in a tenant (created as needed)."""
+
+    def make(username: str = "someone", tenant: str = "default", **values) -> Caller:
+        with _new_session(app) as session:
+            user = factories.user(session, username, tenant=tenant, **values)
+            token = factories.token(session, user)
+            session.commit()
+        return Caller(username, token, tenant)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_caller) -> Caller:
+    return make_caller("root", superuser=True, display_name="Root Admin")
+
+
+@pytest.fixture
+def member(make_caller) -> Caller:
+    return make_caller("mia", display_name="Mia Member", email="mia@example.com")
