@@ -137,6 +137,8 @@ class Settings:
             raw_keys = _instance_secret(instance, "encryption-keys",
                                         lambda: Fernet.generate_key().decode(), "encryption key")
         keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
+        if not keys:
+            raise ConfigError("HUB_ENCRYPTION_KEYS holds no key (comma-separated Fernet keys)")
         for position, key in enumerate(keys, start=1):
             try:
                 Fernet(key)
@@ -147,7 +149,8 @@ class Settings:
                 ) from None
 
         public_url = env_vars.get("HUB_PUBLIC_URL", "").strip().rstrip("/") or None
-        if public_url and not public_url.startswith(("http://", "https://")):
+        if env_vars.get("HUB_PUBLIC_URL", "").strip() and (
+                not public_url or not public_url.lower().startswith(("http://", "https://"))):
             raise ConfigError("HUB_PUBLIC_URL must be an absolute http(s) URL")
 
         return cls(

@@ -118,16 +118,17 @@ def http_error_class(status: int) -> type[HubError]:
 
 
 def problem_body(error: HubError) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    # Extra members first: they may never overwrite the standard ones.
+    body: dict[str, Any] = {**error.extra}
+    body.update({
         "type": PROBLEM_TYPE_BASE + error.code,
         "title": error.title,
         "status": error.status,
         "detail": error.detail,
         "code": error.code,
-    }
+    })
     if error.errors:
         body["errors"] = error.errors
-    body.update(error.extra)
     return body
 
 

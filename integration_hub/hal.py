@@ -63,7 +63,7 @@ def with_query(path: str, query: Mapping[str, Any]) -> str:
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
-            pairs.extend((name, _query_value(v)) for v in value)
+            pairs.extend((name, _query_value(v)) for v in value if v is not None)
         else:
             pairs.append((name, _query_value(value)))
     return f"{path}?{urlencode(pairs)}" if pairs else path

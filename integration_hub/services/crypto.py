@@ -44,7 +44,7 @@ class Keyring:
         """The same secret, encrypted under the first key."""
         try:
             return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
-        except InvalidToken:
+        except (InvalidToken, UnicodeError):
             raise SecretDecryptionError(
                 "a stored secret cannot be decrypted with any key in HUB_ENCRYPTION_KEYS"
             ) from None
