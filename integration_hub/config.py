@@ -73,9 +73,18 @@ def _instance_secret(instance_path: Path, filename: str, make: callable, what: s
         return path.read_text().strip()
     instance_path.mkdir(parents=True, exist_ok=True)
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Write under a temporary name, then link into place: of several workers
+    # starting at once exactly one wins, and no one reads a half-written file.
+    staging = instance_path / f".{filename}.{secrets.token_hex(8)}"
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(value + "\n")
+    try:
+        os.link(staging, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        staging.unlink()
     log.warning(
         "Generated a development %s in the instance folder (%s). "
         "Set it in the environment for production.", what, filename,

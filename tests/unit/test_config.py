@@ -286,3 +286,16 @@ def test_flask_config_cookies(instance, hub_env, secure):
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert config["SECRET_KEY"] == GOOD_SECRET
+
+
+def test_workers_starting_together_agree_on_generated_secrets(tmp_path):
+    """Several gunicorn workers may start on a fresh instance folder at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {"HUB_INSTANCE_PATH": str(tmp_path)}
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: Settings.from_env(env), range(16)))
+
+    assert len({r.secret_key for r in results}) == 1
+    assert len({r.encryption_keys for r in results}) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["encryption-keys", "secret-key"]
