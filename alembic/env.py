@@ -1,8 +1,8 @@
 """Alembic environment: the URL comes from the hub's settings, never from alembic.ini."""
 
-from alembic import context
 from sqlalchemy import pool
 
+from alembic import context
 from integration_hub.config import Settings
 from integration_hub.db import Base, models  # noqa: F401  (registers every table)
 from integration_hub.db.session import make_engine

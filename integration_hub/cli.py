@@ -11,8 +11,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from integration_hub import errors
-from integration_hub.db import Base
-from integration_hub.db import migrations
+from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
 from integration_hub.services import crypto, demo, identity, tokens
 

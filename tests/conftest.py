@@ -16,8 +16,7 @@ from sqlalchemy import text
 
 from integration_hub import create_app
 from integration_hub.config import Settings
-from integration_hub.db import Base
-from integration_hub.db import migrations
+from integration_hub.db import Base, migrations
 from integration_hub.db.session import db_session
 from tests import factories
 

@@ -22,8 +22,8 @@ def vault(app, session):
                   Column("plain", Text))
     metadata.create_all(session.bind)
     old = Keyring([K1])
-    session.execute(table.insert(), [{"id": i, "secret": old.encrypt(s), "plain": s}
-                                     for i, s in enumerate(SECRETS)] + [{"id": 99, "secret": None, "plain": None}])
+    rows = [{"id": i, "secret": old.encrypt(s), "plain": s} for i, s in enumerate(SECRETS)]
+    session.execute(table.insert(), [*rows, {"id": 99, "secret": None, "plain": None}])
     session.commit()
     yield metadata, table
     session.rollback()

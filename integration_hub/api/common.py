@@ -61,6 +61,13 @@ class HalSchema(ma.Schema):
     def hal_links(self, obj: Any) -> dict[str, Any]:
         raise NotImplementedError
 
+    @ma.post_dump
+    def _links_first(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """HAL readers look for ``_links`` first; keep it at the top."""
+        if "_links" not in data:
+            return data
+        return {"_links": data.pop("_links"), **data}
+
 
 class HalPageSchema(ma.Schema):
     links = ma.fields.Dict(attribute="_links", data_key="_links", dump_only=True,

@@ -205,7 +205,11 @@ def create_team(session: Session, tenant_id: str, values: Mapping[str, Any]) -> 
     team = Team(tenant_id=tenant_id, slug=slug, name=values["name"],
                 description=values.get("description") or "")
     session.add(team)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # created concurrently since the check above
+        session.rollback()
+        raise errors.AlreadyExists(f"team {TEAM_PREFIX + slug!r} already exists") from None
     for member in values.get("members") or []:
         set_member(session, team, member["username"], member.get("role", "member"))
     return team

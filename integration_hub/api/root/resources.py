@@ -5,8 +5,8 @@ from flask import current_app, render_template
 from flask.views import MethodView
 
 from integration_hub import hal, rels
-from integration_hub.errors import NotFound
 from integration_hub.api.common import href, template_href
+from integration_hub.errors import NotFound
 from integration_hub.extensions import Blueprint
 from integration_hub.security import public
 

@@ -4,7 +4,12 @@ from flask.views import MethodView
 
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.users.schemas import (
-    MeSchema, UserPageSchema, UserQueryArgsSchema, UserSchema, UserUpdateSchema)
+    MeSchema,
+    UserPageSchema,
+    UserQueryArgsSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
