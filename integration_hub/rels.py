@@ -17,6 +17,16 @@ RELATIONS: dict[str, str] = {
     "tokens": "Your hub API tokens. POST creates one and shows it once; only a digest is kept.",
     "token": "One hub API token; DELETE revokes it.",
     "tenant": "Your tenant (organisation): its name and settings, editable by administrators.",
+    "integrations": "The integrations you may read, a page at a time, with filters (q, type, "
+                    "category, supportsUpload, tag, mode, authType); POST registers one.",
+    "integrations-list": "Every integration you may read as a flat JSON array with ownerId, shared, "
+                         "tags, sharing and connected, for galleries and pickers.",
+    "integration": "One integration; PUT/PATCH change it (write access), DELETE removes it (owner).",
+    "integration-shares": "The users and teams an integration is shared with and their access levels.",
+    "integration-share": "The share of one principal (templated by principalId): PUT sets "
+                         "accessLevel 1 read/use, 2 write, 3 share; DELETE removes it.",
+    "integration-owner": "The user or team owning an integration; PUT {principalId} transfers it.",
+    "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",
 }

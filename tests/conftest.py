@@ -6,6 +6,7 @@ skipped with the reason, unless HUB_REQUIRE_ALL=1 (CI), where it fails.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from integration_hub import create_app
 from integration_hub.config import Settings
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import db_session
+from integration_hub.services import identity
 from tests import factories
+from tests.secret_watch import WATCH, WatchedClient
 
 REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
@@ -99,7 +102,26 @@ def migrated_app(backend, new_database_url, tmp_path_factory):
     url = new_database_url(backend)
     settings = make_settings(url, tmp_path_factory.mktemp("instance"))
     migrations.upgrade(settings.database_url)
-    return create_app(settings)
+    app = create_app(settings)
+    app.test_client_class = WatchedClient
+    return app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_logs_for_secrets():
+    root = logging.getLogger()
+    root.addHandler(WATCH)
+    yield
+    root.removeHandler(WATCH)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_leaves_the_hub():
+    """Fails the test when an answer or log line carried a secret sent to the hub."""
+    WATCH.take_leaks()
+    yield
+    leaks = WATCH.take_leaks()
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 
 @pytest.fixture
@@ -156,6 +178,27 @@ def make_caller(app):
             token = factories.token(session, user)
             session.commit()
         return Caller(username, token, tenant)
+
+    return make
+
+
+@pytest.fixture
+def make_integration(app, admin):
+    """Factory: an integration created by the ``admin`` caller, then owned by ``owner``
+    (a username or team:<slug>) and shared as ``shares`` {principalId: level}."""
+
+    def make(name: str = "Example API", owner: str | None = None,
+             shares: dict[str, int] | None = None, **values) -> str:
+        WATCH.remember(values.get(f) for f in ("client_secret", "api_key", "credentials"))
+        with app.app_context(), _new_session(app) as session:
+            creator = identity.get_user(session, admin.tenant, admin.username)
+            created = factories.integration(session, creator, name, **values)
+            if owner:
+                created.owner_id = owner
+            for principal_id, level in (shares or {}).items():
+                factories.share(session, created, principal_id, level)
+            session.commit()
+            return created.id
 
     return make
 

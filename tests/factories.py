@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from integration_hub.db.models import Team, User
-from integration_hub.services import identity, tokens
+from integration_hub.db.models import Integration, IntegrationShare, Team, User
+from integration_hub.services import identity, integrations, tokens
 
 
 def user(session: Session, username: str, tenant: str = "default", **values) -> User:
@@ -22,3 +22,19 @@ def team(session: Session, slug: str, tenant: str = "default", members=(), **val
     return identity.create_team(session, tenant, {
         "id": slug, "name": values.pop("name", slug.title()),
         "members": [{"username": m} if isinstance(m, str) else m for m in members], **values})
+
+
+def integration(session: Session, owner: User, name: str = "Example API", **values) -> Integration:
+    """An integration created through the service, as ``owner`` (who needs create rights).
+
+    Secrets given here (clientSecret ...) are encrypted by the service, so an
+    app context must be active (the ``app`` fixture's context is, via ``session``).
+    """
+    values = {"name": name, "type": "custom", "auth_type": "apikey",
+              "api_base_uri": "https://api.example.com/v1", **values}
+    return integrations.create(session, owner, values)
+
+
+def share(session: Session, target: Integration, principal_id: str, level: int = 1) -> None:
+    target.shares.append(IntegrationShare(principal_id=principal_id, access_level=level))
+    session.flush()

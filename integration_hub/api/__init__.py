@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from integration_hub.api.integrations import resources as integrations
+from integration_hub.api.integrations import sharing
 from integration_hub.api.root import resources as root
 from integration_hub.api.session import resources as session
 from integration_hub.api.teams import resources as teams
@@ -14,7 +16,7 @@ from integration_hub.api.users import resources as users
 from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
-RESOURCE_MODULES = (root, session, users, teams, tokens, tenant)
+RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

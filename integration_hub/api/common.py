@@ -17,11 +17,17 @@ def href(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, **values)
 
 
-def template_href(endpoint: str, *variables: str, **values: Any) -> str:
-    """An RFC 6570 href: ``template_href('users.User', 'username')`` -> ``/api/users/{username}``."""
-    url = url_for(endpoint, **values, **{v: _PLACEHOLDER.format(v) for v in variables})
-    for variable in variables:
-        url = url.replace(_PLACEHOLDER.format(variable), "{" + variable + "}")
+def template_href(endpoint: str, **values: Any) -> str:
+    """An RFC 6570 href: values written ``"{name}"`` become template variables.
+
+    ``template_href("sharing.Share", integration_id=i, principal_id="{principalId}")``
+    -> ``/api/integrations/<i>/shares/{principalId}``.
+    """
+    variables = {arg: value[1:-1] for arg, value in values.items()
+                 if isinstance(value, str) and value.startswith("{") and value.endswith("}")}
+    url = url_for(endpoint, **{**values, **{arg: _PLACEHOLDER.format(arg) for arg in variables}})
+    for arg, name in variables.items():
+        url = url.replace(_PLACEHOLDER.format(arg), "{" + name + "}")
     return url
 
 

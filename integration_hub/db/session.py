@@ -18,6 +18,9 @@ _EXTENSION = "integration_hub.db"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # Statement parameters may hold secrets (ciphertext, digests): keep them out of
+    # error messages and logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                **kwargs)

@@ -26,7 +26,7 @@ class RootSchema(ma.Schema):
 def root_links() -> dict:
     links = {
         "self": hal.link(href("root.Root")),
-        "curies": hal.curies(template_href("root.Relation", "rel")),
+        "curies": hal.curies(template_href("root.Relation", rel="{rel}")),
         "describedby": hal.link(href("api-docs.openapi_json"), type="application/json"),
         "profile": hal.link(href("root.Relation", rel="root")),
     }

@@ -40,7 +40,7 @@ class TeamSchema(HalSchema, TeamUpdateSchema):
         return {
             "self": {"href": href("teams.Team", team_id=team.principal_id)},
             "inf:teams": {"href": href("teams.Teams")},
-            "inf:team-member": {"href": template_href("teams.TeamMember", "username",
+            "inf:team-member": {"href": template_href("teams.TeamMember", username="{username}",
                                                        team_id=team.principal_id),
                                 "templated": True},
         }

@@ -1,0 +1,98 @@
+"""``/api/integrations``: the integrations the caller may see, and changing them."""
+
+from flask.views import MethodView
+
+from integration_hub.api.common import hal_page, href
+from integration_hub.api.integrations.schemas import (
+    DeleteArgsSchema,
+    IntegrationCreateSchema,
+    IntegrationListItemSchema,
+    IntegrationPageSchema,
+    IntegrationQueryArgsSchema,
+    IntegrationSchema,
+    IntegrationUpdateSchema,
+)
+from integration_hub.conditional import check_if_match
+from integration_hub.db.session import db_session, transaction
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import integrations
+
+blp = Blueprint("integrations", __name__, url_prefix="/api",
+                description="Integrations: registered external systems")
+ENTRY_POINTS = {"inf:integrations": "integrations.Integrations",
+                "inf:integrations-list": "integrations.IntegrationsList"}
+
+
+@blp.route("/integrations")
+class Integrations(MethodView):
+    @blp.arguments(IntegrationQueryArgsSchema, location="query")
+    @blp.response(200, IntegrationPageSchema)
+    @blp.problems(401)
+    def get(self, args):
+        """Readable, non-embedded integrations, a page at a time"""
+        start, limit = args.pop("start"), args.pop("limit")
+        items, total = integrations.list_page(db_session(), current_user(), args, start, limit)
+        return hal_page("integrations.Integrations", "inf:integration", items, start, limit, total)
+
+    @blp.arguments(IntegrationCreateSchema)
+    @blp.response(201, IntegrationSchema)
+    @blp.problems(401, 403, 404, 409, 415)
+    def post(self, values):
+        """Register an integration (superusers and integrations.create)"""
+        with transaction() as session:
+            integration = integrations.create(session, current_user(), values)
+        return integration, 201, {
+            "Location": href("integrations.Integration", integration_id=integration.id)}
+
+
+@blp.route("/integrations-list")
+class IntegrationsList(MethodView):
+    @blp.response(200, IntegrationListItemSchema(many=True), content_type="application/json")
+    @blp.problems(401)
+    def get(self):
+        """Every readable integration as a flat array, with tags and sharing"""
+        return integrations.list_all(db_session(), current_user())
+
+
+@blp.route("/integrations/<integration_id>")
+class Integration(MethodView):
+    @blp.response(200, IntegrationSchema)
+    @blp.problems(401, 404)
+    def get(self, integration_id):
+        """One integration (by id or slug)"""
+        return integrations.find(db_session(), current_user(), integration_id).integration
+
+    @blp.arguments(IntegrationUpdateSchema)
+    @blp.response(200, IntegrationSchema)
+    @blp.problems(401, 403, 404, 412, 415)
+    def put(self, changes, integration_id):
+        """Change an integration; omitted fields and secrets keep their value, null clears"""
+        return _update(changes, integration_id)
+
+    @blp.arguments(IntegrationUpdateSchema)
+    @blp.response(200, IntegrationSchema)
+    @blp.problems(401, 403, 404, 412, 415)
+    def patch(self, changes, integration_id):
+        """Same as PUT"""
+        return _update(changes, integration_id)
+
+    @blp.arguments(DeleteArgsSchema, location="query")
+    @blp.response(204)
+    @blp.problems(401, 403, 404, 409, 412)
+    def delete(self, args, integration_id):
+        """Delete an integration (owner or administrator)"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            check_if_match(IntegrationSchema().dump(found.integration))
+            integrations.delete(session, user, found, force=args["force"])
+
+
+def _update(changes, integration_id):
+    user = current_user()
+    with transaction() as session:
+        found = integrations.find(session, user, integration_id)
+        check_if_match(IntegrationSchema().dump(found.integration))
+        integration = integrations.update(session, user, found, changes)
+    return integration

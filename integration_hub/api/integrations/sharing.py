@@ -1,0 +1,175 @@
+"""Shares and the owner of an integration."""
+
+from dataclasses import dataclass
+
+import marshmallow as ma
+from flask.views import MethodView
+
+from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.conditional import check_if_match
+from integration_hub.db.session import db_session, transaction
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import integrations, sharing
+
+blp = Blueprint("sharing", __name__, url_prefix="/api",
+                description="Who an integration is shared with, and who owns it")
+
+
+def principal_href(principal: sharing.Principal) -> tuple[str, str]:
+    if principal.type == "team":
+        return "inf:team", href("teams.Team", team_id=principal.id)
+    return "inf:user", href("users.User", username=principal.key)
+
+
+class PrincipalSchema(HalSchema):
+    id = ma.fields.String()
+    name = ma.fields.String(allow_none=True, metadata={"description": "null: no longer exists"})
+    type = ma.fields.String(metadata={"description": "user or team"})
+
+    def hal_links(self, principal):
+        rel, target = principal_href(principal)
+        return {"self": {"href": target}}
+
+
+@dataclass(frozen=True)
+class OwnerDocument:
+    integration_id: str
+    principal: sharing.Principal
+
+
+class OwnerSchema(HalSchema):
+    id = ma.fields.Function(lambda owner: owner.principal.id)
+    name = ma.fields.Function(lambda owner: owner.principal.name, allow_none=True)
+    type = ma.fields.Function(lambda owner: owner.principal.type)
+
+    def hal_links(self, owner):
+        links = {"self": {"href": href("sharing.Owner", integration_id=owner.integration_id)},
+                 "inf:integration": {"href": href("integrations.Integration",
+                                                  integration_id=owner.integration_id)}}
+        if owner.principal.exists:
+            rel, target = principal_href(owner.principal)
+            links[rel] = {"href": target}
+        return links
+
+
+class ShareSchema(HalSchema):
+    principal_id = ma.fields.String(data_key="principalId", dump_only=True)
+    access_level = ma.fields.Integer(data_key="accessLevel", load_default=1,
+                                     validate=ma.validate.Range(min=1), metadata={
+                                         "description": "1 read/use, 2 write, 3 share"})
+    embedded = ma.fields.Method("_principal", data_key="_embedded", dump_only=True)
+
+    def _principal(self, share):
+        return {"inf:principal": PrincipalSchema().dump(share.principal)}
+
+    def hal_links(self, share):
+        return {"self": {"href": href("sharing.Share", integration_id=share.integration_id,
+                                      principal_id=share.principal_id)},
+                "inf:integration": {"href": href("integrations.Integration",
+                                                 integration_id=share.integration_id)}}
+
+
+class OwnerChangeSchema(ma.Schema):
+    principal_id = ma.fields.String(data_key="principalId", required=True,
+                                    validate=ma.validate.Length(min=1, max=80))
+
+
+SharePageSchema = page_schema(ShareSchema, "inf:integration-share", "SharePage")
+
+
+def _with_principals(session, integration, shares):
+    """Attach principal names to shares in one round of queries."""
+    described = sharing.describe_principals(session, integration.tenant_id,
+                                            {s.principal_id for s in shares})
+    for share in shares:
+        share.principal = described[share.principal_id]
+    return shares
+
+
+@blp.route("/integrations/<integration_id>/shares")
+class Shares(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, SharePageSchema)
+    @blp.problems(401, 404)
+    def get(self, args, integration_id):
+        """Who the integration is shared with"""
+        session = db_session()
+        integration = integrations.find(session, current_user(), integration_id).integration
+        start, limit = args["start"], args["limit"]
+        shares = _with_principals(session, integration,
+                                  integration.shares[start:start + limit])
+        return hal_page("sharing.Shares", "inf:integration-share", shares, start, limit,
+                        len(integration.shares), integration_id=integration.id)
+
+
+@blp.route("/integrations/<integration_id>/shares/<principal_id>")
+class Share(MethodView):
+    @blp.response(200, ShareSchema)
+    @blp.problems(401, 404)
+    def get(self, integration_id, principal_id):
+        """One share"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        return _with_principals(session, found.integration,
+                                [sharing.get_share(found, principal_id)])[0]
+
+    @blp.arguments(ShareSchema, required=False)
+    @blp.response(200, ShareSchema)
+    @blp.alt_response(201, schema=ShareSchema, description="Created")
+    @blp.problems(401, 403, 404, 412, 415)
+    def put(self, values, integration_id, principal_id):
+        """Share with a user or team, or change the level (share access needed)"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            existing = next((s for s in found.integration.shares
+                             if s.principal_id == principal_id), None)
+            if existing is not None:
+                check_if_match(ShareSchema().dump(_with_principals(session, found.integration,
+                                                                   [existing])[0]))
+            share, created = sharing.put_share(session, found, principal_id,
+                                               values.get("access_level", 1))
+            _with_principals(session, found.integration, [share])
+        if created:
+            return share, 201, {"Location": href("sharing.Share", integration_id=share.integration_id,
+                                                 principal_id=principal_id)}
+        return share
+
+    @blp.response(204)
+    @blp.problems(401, 403, 404, 412)
+    def delete(self, integration_id, principal_id):
+        """Stop sharing with a principal (share access needed)"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            share = sharing.get_share(found, principal_id)
+            check_if_match(ShareSchema().dump(_with_principals(session, found.integration, [share])[0]))
+            sharing.delete_share(session, found, principal_id)
+
+
+@blp.route("/integrations/<integration_id>/owner")
+class Owner(MethodView):
+    @blp.response(200, OwnerSchema)
+    @blp.problems(401, 404)
+    def get(self, integration_id):
+        """The owning user or team"""
+        session = db_session()
+        integration = integrations.find(session, current_user(), integration_id).integration
+        return _owner(session, integration)
+
+    @blp.arguments(OwnerChangeSchema)
+    @blp.response(200, OwnerSchema)
+    @blp.problems(401, 403, 404, 412, 415)
+    def put(self, values, integration_id):
+        """Transfer ownership to a user or team (owner or administrator)"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            check_if_match(OwnerSchema().dump(_owner(session, found.integration)))
+            sharing.transfer_ownership(session, found, values["principal_id"])
+        return _owner(session, found.integration)
+
+
+def _owner(session, integration) -> OwnerDocument:
+    return OwnerDocument(integration.id, sharing.owner_of(session, integration))

@@ -1,0 +1,95 @@
+"""Who may do what with an integration (SPEC §2.4), in one place.
+
+Levels: 1 read/use, 2 write, 3 share; owners (a user, or every member of an
+owning team) and superusers have everything, including delete. An integration
+the caller cannot read does not exist for them (404); one they can read but
+not change answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import IntEnum
+
+from sqlalchemy import ColumnElement, Select, exists, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from integration_hub import errors
+from integration_hub.db.models import Integration, IntegrationShare, Team, TeamMember, User
+from integration_hub.db.models.user import TEAM_PREFIX
+
+
+class Access(IntEnum):
+    NONE = 0
+    READ = 1
+    WRITE = 2
+    SHARE = 3
+    OWNER = 4  # owner or superuser: everything, including delete
+
+
+class IntegrationNotFound(errors.NotFound):
+    code, title = "integration_not_found", "No such integration"
+
+
+_REFUSALS = {
+    Access.WRITE: "changing this integration needs write access (share level 2) or ownership",
+    Access.SHARE: "managing shares needs share access (level 3) or ownership",
+    Access.OWNER: "only the owner or an administrator may do this",
+}
+
+
+def effective_access(superuser: bool, owner_id: str, principals: Iterable[str],
+                     shares: Mapping[str, int]) -> Access:
+    """The caller's level: the highest of ownership and every matching share."""
+    principal_set = set(principals)
+    if superuser or owner_id in principal_set:
+        return Access.OWNER
+    levels = [level for principal, level in shares.items() if principal in principal_set]
+    return Access(min(max(levels, default=0), Access.SHARE))
+
+
+def require(level: Access, needed: Access, what: str = "integration") -> None:
+    """404 when the caller cannot even read, 403 when they can but not enough."""
+    if level < Access.READ:
+        raise IntegrationNotFound(f"no {what} with this id or slug")
+    if level < needed:
+        raise errors.Forbidden(_REFUSALS[needed])
+
+
+def principals_query(user: User) -> Select:
+    """The caller's principal ids as one SQL select: their username and their teams."""
+    teams = (select((literal(TEAM_PREFIX) + Team.slug).label("principal_id"))
+             .join(TeamMember, TeamMember.team_id == Team.id)
+             .where(TeamMember.user_id == user.id))
+    return union_all(select(literal(user.username).label("principal_id")), teams)
+
+
+def principal_ids(session: Session, user: User) -> set[str]:
+    return set(session.scalars(principals_query(user)))
+
+
+def readable_clause(user: User) -> ColumnElement[bool]:
+    """SQL condition: the caller may read the integration (used by every list)."""
+    tenant = Integration.tenant_id == user.tenant_id
+    if user.superuser:
+        return tenant
+    mine = principals_query(user).subquery()
+    return tenant & or_(
+        Integration.owner_id.in_(select(mine.c.principal_id)),
+        exists().where(IntegrationShare.integration_id == Integration.id,
+                       IntegrationShare.principal_id.in_(select(mine.c.principal_id))),
+    )
+
+
+def access_to(session: Session, user: User, integration: Integration) -> Access:
+    if integration.tenant_id != user.tenant_id:
+        return Access.NONE
+    if user.superuser:
+        return Access.OWNER
+    principals = principal_ids(session, user)
+    shares = {s.principal_id: s.access_level for s in integration.shares}
+    return effective_access(False, integration.owner_id, principals, shares)
+
+
+def can_create(user: User) -> bool:
+    return user.has_permission("integrations.create")

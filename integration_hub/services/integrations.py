@@ -1,0 +1,255 @@
+"""Integrations: create, read, change and delete them under the ACL.
+
+Views pass the caller and the loaded fields (attribute names); this module
+checks access, applies changes, keeps secrets encrypted and validates the
+complete configuration before anything is flushed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from integration_hub import errors
+from integration_hub.db.models import Integration, Tag, User, integration_tags
+from integration_hub.db.types import new_uuid
+from integration_hub.services import crypto
+from integration_hub.services.acl import Access, access_to, can_create, readable_clause, require
+from integration_hub.services.integration_rules import (
+    configuration_errors,
+    is_uuid,
+    normalise_auth_type,
+    slug_problem,
+    slugify,
+    with_suffix,
+)
+
+# Plain configuration columns a caller may set (attribute names).
+SETTABLE = ("name", "type", "category", "description", "mode", "auth_type", "enabled", "embedded",
+            "scope", "auth_uri", "token_uri", "revocation_uri", "user_info_uri", "api_base_uri",
+            "client_id", "basic_token_auth", "api_key_location", "api_key_name", "headers",
+            "data", "image_url")
+# Write-only secrets: API attribute -> encrypted column.
+SECRETS = {"client_secret": "client_secret_encrypted", "api_key": "api_key_encrypted",
+           "credentials": "credentials_encrypted"}
+# Columns copied by ``copyFrom`` (configuration and secrets, not identity or ownership).
+COPIED = (*SETTABLE, "supports_upload", *SECRETS.values())
+_NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "embedded": False,
+               "basic_token_auth": False, "api_key_location": "header",
+               "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
+_REQUIRED = ("name", "type")
+
+
+class IntegrationInUse(errors.Conflict):
+    code, title = "integration_in_use", "The integration is in use"
+
+
+@dataclass(frozen=True)
+class Found:
+    integration: Integration
+    access: Access
+
+
+_ORDER = (func.lower(Integration.name), Integration.id)
+
+# Counters of what depends on an integration (connections, stored records...);
+# each capability registers its own, and delete refuses while any is non-zero.
+USAGE_COUNTERS: dict[str, Callable[[Session, Integration], int]] = {}
+
+
+def lookup(session: Session, tenant_id: str, id_or_slug: str) -> Integration | None:
+    column = Integration.id if is_uuid(id_or_slug) else Integration.slug
+    key = id_or_slug.lower() if is_uuid(id_or_slug) else id_or_slug
+    return session.scalars(select(Integration).where(Integration.tenant_id == tenant_id,
+                                                     column == key)).first()
+
+
+def find(session: Session, user: User, id_or_slug: str, needed: Access = Access.READ) -> Found:
+    """The integration by id or slug with the caller's access; 404/403 per the ACL."""
+    integration = lookup(session, user.tenant_id, id_or_slug)
+    access = Access.NONE if integration is None else access_to(session, user, integration)
+    require(access, needed)
+    return Found(integration, access)
+
+
+# -- lists -------------------------------------------------------------------
+
+def _filtered(user: User, filters: Mapping[str, Any]):
+    query = select(Integration).where(readable_clause(user), Integration.embedded.is_(False))
+    if q := filters.get("q"):
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(Integration.name).like(pattern),
+                                func.lower(Integration.description).like(pattern)))
+    for attribute in ("type", "category", "mode", "supports_upload"):
+        if filters.get(attribute) is not None:
+            query = query.where(getattr(Integration, attribute) == filters[attribute])
+    if filters.get("auth_type"):
+        query = query.where(Integration.auth_type == normalise_auth_type(filters["auth_type"]))
+    if tag := filters.get("tag"):
+        tagged = (select(integration_tags.c.integration_id)
+                  .join(Tag, Tag.id == integration_tags.c.tag_id)
+                  .where(Tag.tenant_id == user.tenant_id, or_(Tag.id == tag, Tag.name == tag)))
+        query = query.where(Integration.id.in_(tagged))
+    return query
+
+
+def list_page(session: Session, user: User, filters: Mapping[str, Any], start: int,
+              limit: int) -> tuple[list[Integration], int]:
+    """One page of readable, non-embedded integrations: a count and a page query."""
+    query = _filtered(user, filters)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.scalars(query.order_by(*_ORDER)
+                           .offset(start).limit(limit))
+    return list(page), total
+
+
+def list_all(session: Session, user: User) -> list[Integration]:
+    """Every readable, non-embedded integration with shares and tags loaded in bulk."""
+    query = (_filtered(user, {}).options(selectinload(Integration.shares),
+                                          selectinload(Integration.tags))
+             .order_by(*_ORDER))
+    return list(session.scalars(query))
+
+
+def usable_without_connection(integration: Integration) -> bool:
+    """The integration's own credentials (or none at all) are enough to call it."""
+    match integration.auth_type:
+        case "none":
+            return True
+        case "apikey" | "bearer":
+            return integration.has_api_key
+        case "basic":
+            return bool(integration.client_id) and integration.has_client_secret
+    return False
+
+
+# -- changes -----------------------------------------------------------------
+
+def create(session: Session, user: User, values: Mapping[str, Any]) -> Integration:
+    if not can_create(user):
+        raise errors.Forbidden("creating integrations needs the integrations.create permission")
+    integration = Integration(id=(values.get("id") or new_uuid()).lower(),
+                              tenant_id=user.tenant_id, owner_id=user.username,
+                              headers={}, data={})
+    if values.get("id") and session.get(Integration, integration.id) is not None:
+        raise errors.AlreadyExists("an integration with this id already exists")
+    if source_ref := values.get("copy_from"):
+        source = find(session, user, source_ref).integration
+        for column in COPIED:
+            value = getattr(source, column)
+            setattr(integration, column, json.loads(json.dumps(value))
+                    if isinstance(value, (dict, list)) else value)
+        integration.name = f"{source.name} (copy)"
+    else:
+        missing = [f for f in _REQUIRED if not values.get(f)]
+        if missing:
+            raise errors.ValidationFailed(
+                "name and type are required", errors={f: ["Missing data for required field."]
+                                                      for f in missing})
+    for attribute, default in _NULL_MEANS.items():
+        if getattr(integration, attribute) is None:
+            setattr(integration, attribute, default)
+    _apply(integration, values)
+    _validate(integration)
+    _assign_slug(session, integration, values.get("slug"))  # also adds it to the session
+    return integration
+
+
+def update(session: Session, user: User, found: Found, changes: Mapping[str, Any]) -> Integration:
+    require(found.access, Access.WRITE)
+    integration = found.integration
+    for field in _REQUIRED:
+        if field in changes and not changes[field]:
+            raise errors.ValidationFailed(f"{field} cannot be empty",
+                                          errors={field: ["Field may not be null."]})
+    _apply(integration, changes)
+    _validate(integration)
+    if changes.get("slug") and changes["slug"] != integration.slug:
+        _assign_slug(session, integration, changes["slug"])
+    session.flush()
+    return integration
+
+
+def delete(session: Session, user: User, found: Found, force: bool = False) -> None:
+    require(found.access, Access.OWNER)
+    counts = {name: count(session, found.integration) for name, count in USAGE_COUNTERS.items()}
+    if any(counts.values()) and not force:
+        raise IntegrationInUse(
+            "the integration still has " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+            + "; delete with ?force=true to remove them too", counts=counts)
+    session.delete(found.integration)
+    session.flush()
+
+
+def _apply(integration: Integration, values: Mapping[str, Any]) -> None:
+    for attribute in SETTABLE:
+        if attribute in values:
+            value = values[attribute]
+            if value is None:
+                value = _NULL_MEANS.get(attribute)
+            if attribute == "auth_type":
+                value = normalise_auth_type(value)
+            setattr(integration, attribute, value)
+    for attribute, column in SECRETS.items():
+        if attribute in values:
+            secret = values[attribute]
+            if isinstance(secret, dict):
+                secret = json.dumps(secret, separators=(",", ":"))
+            setattr(integration, column, crypto.encrypt(secret) if secret not in (None, "") else None)
+
+
+def configuration_state(integration: Integration) -> dict[str, Any]:
+    """The configuration under the API's field names, for the cross-field rules."""
+    return {"authType": integration.auth_type, "authUri": integration.auth_uri,
+            "tokenUri": integration.token_uri, "revocationUri": integration.revocation_uri,
+            "userInfoUri": integration.user_info_uri, "apiBaseUri": integration.api_base_uri,
+            "clientId": integration.client_id, "apiKeyLocation": integration.api_key_location,
+            "apiKeyName": integration.api_key_name, "headers": integration.headers}
+
+
+def _validate(integration: Integration) -> None:
+    problems = configuration_errors(configuration_state(integration))
+    if problems:
+        raise errors.ValidationFailed("the configuration is not valid: "
+                                      + ", ".join(sorted(problems)), errors=problems)
+
+
+def _assign_slug(session: Session, integration: Integration, requested: str | None) -> None:
+    """A given slug must be free; a derived one takes the first free -2, -3 ... suffix."""
+    if requested:
+        if problem := slug_problem(requested):
+            raise errors.ValidationFailed(f"slug {problem}", errors={"slug": [problem]})
+        if _slug_taken(session, integration, requested):
+            raise errors.ValidationFailed("slug is already used by another integration",
+                                          errors={"slug": ["already used by another integration"]})
+        candidates = [requested]
+    else:
+        base = slugify(integration.name)
+        taken = set(session.scalars(select(Integration.slug).where(
+            Integration.tenant_id == integration.tenant_id, Integration.id != integration.id,
+            Integration.slug.like(base + "%"))))  # slugify leaves no LIKE wildcards
+        free = next(n for n in range(1, len(taken) + 3) if with_suffix(base, n) not in taken)
+        candidates = [with_suffix(base, n) for n in range(free, free + 5)]
+    for slug in candidates:
+        integration.slug = slug
+        try:
+            with session.begin_nested():
+                session.add(integration)
+                session.flush()
+            return
+        except IntegrityError:  # taken concurrently since we looked; try the next one
+            continue
+    raise errors.Conflict("could not find a free slug; try again")
+
+
+def _slug_taken(session: Session, integration: Integration, slug: str) -> bool:
+    return session.scalars(select(Integration.id).where(
+        Integration.tenant_id == integration.tenant_id, Integration.slug == slug,
+        Integration.id != integration.id)).first() is not None
+
