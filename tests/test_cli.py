@@ -56,5 +56,11 @@ def test_demo_is_idempotent_and_its_token_works(app, client, session):
     assert len(session.scalars(select(User)).all()) == 3
     demo_team = session.scalars(select(Team).where(Team.slug == "demo")).one()
     assert {m.user.username for m in demo_team.members} == {"alice", "bob"}
+    alice_token = run(app, "create-token", "alice").output.strip().splitlines()[-1]
+    shared = client.get("/api/integrations", headers={"Authorization": f"Bearer {alice_token}"})
+    assert {i["slug"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
+        "github", "openai", "inventory-api"}
+    assert {i["authType"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
+        "oauth2", "bearer", "apikey"}
     password = first.output.split("as admin / ")[1].split()[0]
     assert client.post("/api/login", json={"username": "alice", "password": password}).status_code == 200

@@ -1,4 +1,5 @@
-"""Demo data for trying the hub offline: an administrator, two users, a team, a token.
+"""Demo data for trying the hub offline: an administrator, two users, a team, a
+token, and integrations of several auth types shared with the team.
 
 Seeding is idempotent. The administrator's password and token are generated
 once and kept in the instance folder (development only), so every run prints
@@ -16,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_hub.config import Settings
-from integration_hub.db.models import ApiToken, Team, User
-from integration_hub.services import identity, tokens
+from integration_hub.db.models import ApiToken, IntegrationShare, Team, User
+from integration_hub.services import identity, integrations, tokens
 
 ADMIN = "admin"
 DEMO_USERS = (
@@ -25,6 +26,25 @@ DEMO_USERS = (
      "fields": {"region": "eu", "department": "engineering"}},
     {"username": "bob", "display_name": "Bob Example", "email": "bob@example.com",
      "fields": {"region": "us", "department": "sales"}},
+)
+# Shared with the demo team; the built-in echo upstream and test provider of
+# development mode replace these example endpoints once they exist.
+DEMO_INTEGRATIONS = (
+    ({"slug": "github", "name": "GitHub", "type": "github", "category": "development",
+      "description": "Per-user OAuth2 connection to GitHub (register your own OAuth app to use it)",
+      "auth_type": "oauth2", "auth_uri": "https://github.com/login/oauth/authorize",
+      "token_uri": "https://github.com/login/oauth/access_token",
+      "api_base_uri": "https://api.github.com", "user_info_uri": "https://api.github.com/user",
+      "client_id": "replace-with-your-client-id", "scope": "read:user",
+      "headers": {"Accept": "application/vnd.github+json"}}, 1),
+    ({"slug": "openai", "name": "OpenAI", "type": "openai", "category": "ai",
+      "description": "Bearer-token API; each user connects their own key",
+      "auth_type": "bearer", "api_base_uri": "https://api.openai.com/v1"}, 1),
+    ({"slug": "inventory-api", "name": "Inventory API", "type": "custom", "category": "internal",
+      "description": "Shared API key; the caller's identity travels in headers",
+      "auth_type": "apikey", "mode": "shared", "api_base_uri": "https://inventory.example.com/v2",
+      "api_key_name": "X-API-Key", "api_key": "demo-inventory-key",
+      "headers": {"X-User-Email": "${user.email}", "X-Region": "${user.region:-eu}"}}, 2),
 )
 DEMO_TEAM = {"id": "team:demo", "name": "Demo team",
              "description": "Everyone trying the demo", "members": [
@@ -62,6 +82,10 @@ def seed(session: Session, settings: Settings) -> DemoResult:
     if session.scalars(select(Team.id).where(Team.tenant_id == tenant_id,
                                              Team.slug == "demo")).first() is None:
         identity.create_team(session, tenant_id, DEMO_TEAM)
+    for values, level in DEMO_INTEGRATIONS:
+        if integrations.lookup(session, tenant_id, values["slug"]) is None:
+            created = integrations.create(session, admin, values)
+            created.shares.append(IntegrationShare(principal_id=DEMO_TEAM["id"], access_level=level))
 
     plain = _kept_secret(settings.instance_path, "demo-admin-token", tokens.generate_token)
     known = session.scalars(select(ApiToken).where(
@@ -95,5 +119,6 @@ def instructions(result: DemoResult, bind: str) -> str:
         "Try:",
         f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api",
         f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api/me",
+        f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api/integrations",
         "",
     ])
