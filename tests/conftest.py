@@ -117,11 +117,12 @@ def _watch_logs_for_secrets():
 
 @pytest.fixture(autouse=True)
 def _no_secret_leaves_the_hub():
-    """Fails the test when an answer or log line carried a secret sent to the hub."""
+    """Fails the test when an answer or log line carried a secret sent to the hub,
+    or an answer had a broken link (undocumented relation, wrong templated flag)."""
     WATCH.take_leaks()
     yield
     leaks = WATCH.take_leaks()
-    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
+    assert not leaks, "answers the hub must not give:\n" + "\n".join(leaks)
 
 
 @pytest.fixture
