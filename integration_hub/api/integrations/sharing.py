@@ -11,6 +11,7 @@ from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
 from integration_hub.services import integrations, sharing
+from integration_hub.services.acl import Access, require
 
 blp = Blueprint("sharing", __name__, url_prefix="/api",
                 description="Who an integration is shared with, and who owns it")
@@ -143,6 +144,7 @@ class Share(MethodView):
         user = current_user()
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
+            require(found.access, Access.SHARE)  # before revealing whether the share exists
             share = sharing.get_share(found, principal_id)
             check_if_match(ShareSchema().dump(_with_principals(session, found.integration, [share])[0]))
             sharing.delete_share(session, found, principal_id)
