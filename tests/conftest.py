@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
 
 from integration_hub import create_app
 from integration_hub.config import Settings
@@ -131,12 +130,9 @@ def app(migrated_app):
     yield migrated_app
     with migrated_app.app_context():
         session = db_session()
-        if session.bind.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(Base.metadata.sorted_tables):
-                session.execute(table.delete())
+        # DELETE rather than TRUNCATE: on tables this small it is many times faster.
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
         session.commit()
 
 
