@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _EXTENSION = "integration_hub.db"
+_write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -37,7 +39,9 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            # A transaction that will write takes the write lock up front: SQLite
+            # cannot upgrade a read transaction once another writer has committed.
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
@@ -67,12 +71,26 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """Commit what the block did, or roll all of it back on any error."""
-    session = db_session()
+def writing(session: Session) -> Iterator[Session]:
+    """A fresh transaction meant to write: committed at the end, rolled back on error.
+
+    Whatever the session read before is committed first, so the block starts
+    from current data; on SQLite the block holds the write lock from its start.
+    """
+    session.commit()
+    token = _write_intent.set(True)
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        _write_intent.reset(token)
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """The request's session in a write transaction (see ``writing``)."""
+    with writing(db_session()) as session:
+        yield session

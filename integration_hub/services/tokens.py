@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import ApiToken, User
+from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
 
 TOKEN_PREFIX = "ihub_"
@@ -63,9 +64,11 @@ def user_for_token(session: Session, plain: str, *, touch_after: int = 60) -> Us
             token.expires_at is not None and token.expires_at <= now):
         raise errors.InvalidToken()
     if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=touch_after):
-        session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
-        session.commit()
-        token.last_used_at = now
+        user = token.user
+        with writing(session):
+            session.execute(update(ApiToken).where(ApiToken.id == token.id)
+                            .values(last_used_at=now))
+        return user
     return token.user
 
 
