@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -92,6 +92,17 @@ def _instance_secret(instance_path: Path, filename: str, make: callable, what: s
     return value
 
 
+def provider_credentials(env_vars: Mapping[str, str]) -> dict[str, tuple[str, str | None]]:
+    """``HUB_PROVIDER_GOOGLE_DRIVE_CLIENT_ID`` (+ ``_CLIENT_SECRET``) -> {"google-drive": (...)}."""
+    found = {}
+    for name, value in env_vars.items():
+        if name.startswith("HUB_PROVIDER_") and name.endswith("_CLIENT_ID") and value.strip():
+            key = name[len("HUB_PROVIDER_"):-len("_CLIENT_ID")]
+            secret = env_vars.get(f"HUB_PROVIDER_{key}_CLIENT_SECRET", "").strip() or None
+            found[key.lower().replace("_", "-")] = (value.strip(), secret)
+    return found
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -109,6 +120,8 @@ class Settings:
     max_json_body: int = 1024 * 1024
     token_last_used_resolution: int = 60
     log_level: str = "INFO"
+    # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
+    provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -182,6 +195,7 @@ class Settings:
             max_json_body=_int(env_vars.get("HUB_MAX_JSON_BODY", str(1024 * 1024)),
                                "HUB_MAX_JSON_BODY", 1024),
             log_level=env_vars.get("HUB_LOG_LEVEL", "INFO").upper(),
+            provider_credentials=provider_credentials(env_vars),
         )
 
     def flask_config(self) -> dict:

@@ -26,6 +26,16 @@ RELATIONS: dict[str, str] = {
     "integration-share": "The share of one principal (templated by principalId): PUT sets "
                          "accessLevel 1 read/use, 2 write, 3 share; DELETE removes it.",
     "integration-owner": "The user or team owning an integration; PUT {principalId} transfers it.",
+    "integration-types": "The provider catalogue: types the hub knows with their default "
+                         "endpoints, scopes and a JSON Schema for data (filters q, category).",
+    "integration-type": "One provider type of the catalogue.",
+    "integration-icon-registry": "Icon names and aliases: an integration without an icon gets the "
+                                 "one whose alias its name contains (longest first).",
+    "icon": "An icon: GET the image (or a redirect to it); for integrations PUT uploads one "
+            "(PNG, JPEG, GIF, WebP or SVG, at most 512 KiB) and DELETE removes it.",
+    "provision": "POST {driverType}: get the integration of a catalogue type, creating it once.",
+    "tags": "Tags: the tenant's labels (POST creates one), or those on an integration.",
+    "tag": "One tag; on an integration, PUT .../tags/{tagId} adds it and DELETE removes it.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from integration_hub.api.catalogue import resources as catalogue
+from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
-from integration_hub.api.integrations import sharing
 from integration_hub.api.root import resources as root
 from integration_hub.api.session import resources as session
+from integration_hub.api.tags import resources as tags
 from integration_hub.api.teams import resources as teams
 from integration_hub.api.tenant import resources as tenant
 from integration_hub.api.tokens import resources as tokens
@@ -16,7 +18,8 @@ from integration_hub.api.users import resources as users
 from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
-RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing)
+RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
+                    tags, catalogue)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

@@ -17,6 +17,8 @@ AUTH_TYPES = ("oauth2", "apikey", "basic", "bearer", "none")
 MODES = ("per-user", "shared")
 API_KEY_LOCATIONS = ("header", "query")
 SLUG_MAX = 120
+# Paths under /api/integrations/ that are not integrations.
+RESERVED_SLUGS = frozenset({"provision"})
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,118}[a-z0-9])?$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name (token)
@@ -62,6 +64,8 @@ def slug_problem(slug: str) -> str | None:
         return "use lower-case letters, digits and '-' (max 120, not starting or ending with '-')"
     if is_uuid(slug):
         return "must not look like an id (UUID)"
+    if slug in RESERVED_SLUGS:
+        return f"{slug!r} is reserved"
     return None
 
 

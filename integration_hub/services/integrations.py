@@ -21,7 +21,9 @@ from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.services import crypto
 from integration_hub.services.acl import Access, access_to, can_create, readable_clause, require
+from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
+    RESERVED_SLUGS,
     configuration_errors,
     is_uuid,
     normalise_auth_type,
@@ -152,6 +154,7 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
             raise errors.ValidationFailed(
                 "name and type are required", errors={f: ["Missing data for required field."]
                                                       for f in missing})
+        values = _with_catalogue_defaults(integration, values)
     for attribute, default in _NULL_MEANS.items():
         if getattr(integration, attribute) is None:
             setattr(integration, attribute, default)
@@ -187,6 +190,31 @@ def delete(session: Session, user: User, found: Found, force: bool = False) -> N
     session.flush()
 
 
+# Defaults that only make sense with the catalogue's own auth type.
+_AUTH_DEFAULTS = {"auth_uri", "token_uri", "revocation_uri", "scope", "basic_token_auth",
+                  "api_key_location", "api_key_name"}
+
+
+def _with_catalogue_defaults(integration: Integration,
+                             values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Fill what the caller left out from the catalogue entry of the type; given fields win."""
+    provider = catalogue().find(values["type"])
+    if provider is None:
+        return values
+    defaults = provider.defaults()
+    given_auth = values.get("auth_type")
+    same_auth = given_auth is None or normalise_auth_type(given_auth) == defaults.get("auth_type")
+    for attribute, value in defaults.items():
+        if attribute in values or attribute == "data" or (attribute in _AUTH_DEFAULTS
+                                                            and not same_auth):
+            continue
+        setattr(integration, attribute, json.loads(json.dumps(value)))
+    merged = dict(values)
+    if defaults.get("data") and same_auth:
+        merged["data"] = {**defaults["data"], **(values.get("data") or {})}
+    return merged
+
+
 def _apply(integration: Integration, values: Mapping[str, Any]) -> None:
     for attribute in SETTABLE:
         if attribute in values:
@@ -214,7 +242,10 @@ def configuration_state(integration: Integration) -> dict[str, Any]:
 
 
 def _validate(integration: Integration) -> None:
+    provider = catalogue().find(integration.type)
+    integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
     problems = configuration_errors(configuration_state(integration))
+    problems.update(catalogue().data_errors(integration.type, integration.data or {}))
     if problems:
         raise errors.ValidationFailed("the configuration is not valid: "
                                       + ", ".join(sorted(problems)), errors=problems)
@@ -233,7 +264,7 @@ def _assign_slug(session: Session, integration: Integration, requested: str | No
         base = slugify(integration.name)
         taken = set(session.scalars(select(Integration.slug).where(
             Integration.tenant_id == integration.tenant_id, Integration.id != integration.id,
-            Integration.slug.like(base + "%"))))  # slugify leaves no LIKE wildcards
+            Integration.slug.like(base + "%")))) | RESERVED_SLUGS  # slugify leaves no wildcards
         free = next(n for n in range(1, len(taken) + 3) if with_suffix(base, n) not in taken)
         candidates = [with_suffix(base, n) for n in range(free, free + 5)]
     for slug in candidates:

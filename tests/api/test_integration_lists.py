@@ -16,13 +16,12 @@ def catalogue(make_integration, session):
         "github": make_integration("GitHub", type="github", category="development",
                                    mode="shared", auth_type="bearer", api_key="gh-token-value-1"),
         "stripe": make_integration("Stripe", type="stripe", category="payments",
-                                   auth_type="apikey"),
-        "alpha": make_integration("alpha tools", type="custom", auth_type="basic",
+                                   auth_type="apikey", mode="per-user"),
+        "alpha": make_integration("alpha tools", type="custom", auth_type="basic", mode="per-user",
                                   client_id="user", client_secret="basic-pass-value"),
         "hidden": make_integration("Embedded helper", type="custom", auth_type="none",
                                    embedded=True),
     }
-    session.get(Integration, ids["stripe"]).supports_upload = True  # from the catalogue, read-only
     tag = Tag(tenant_id="default", name="finance", color="#00aa00")
     session.add(tag)
     session.flush()
@@ -51,8 +50,8 @@ def test_page_is_ordered_by_name_and_excludes_embedded(client, admin, catalogue)
     ("q=SALES%20TEAM", {"Drive Sales"}),
     ("type=github", {"GitHub"}),
     ("category=payments", {"Stripe"}),
-    ("supportsUpload=true", {"Stripe"}),
-    ("supportsUpload=false", {"Drive Sales", "GitHub", "alpha tools"}),
+    ("supportsUpload=true", {"Drive Sales"}),  # from the catalogue: Google Drive uploads
+    ("supportsUpload=false", {"Stripe", "GitHub", "alpha tools"}),
     ("mode=shared", {"GitHub"}),
     ("authType=BASIC", {"alpha tools"}),
     ("tag=finance", {"Stripe"}),

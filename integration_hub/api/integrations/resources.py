@@ -1,5 +1,7 @@
 """``/api/integrations``: the integrations the caller may see, and changing them."""
 
+import marshmallow as ma
+from flask import current_app
 from flask.views import MethodView
 
 from integration_hub.api.common import hal_page, href
@@ -16,7 +18,7 @@ from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import integrations
+from integration_hub.services import integrations, provisioning
 
 blp = Blueprint("integrations", __name__, url_prefix="/api",
                 description="Integrations: registered external systems")
@@ -44,6 +46,29 @@ class Integrations(MethodView):
             integration = integrations.create(session, current_user(), values)
         return integration, 201, {
             "Location": href("integrations.Integration", integration_id=integration.id)}
+
+
+class ProvisionSchema(ma.Schema):
+    driver_type = ma.fields.String(data_key="driverType", required=True,
+                                   validate=ma.validate.Length(min=1, max=64), metadata={
+                                       "description": "Catalogue type or alias, e.g. google-drive"})
+
+
+@blp.route("/integrations/provision")
+class Provision(MethodView):
+    @blp.arguments(ProvisionSchema)
+    @blp.response(200, IntegrationSchema, description="An integration of the type already exists")
+    @blp.alt_response(201, schema=IntegrationSchema, description="Created from the catalogue")
+    @blp.problems(401, 403, 409, 415)
+    def post(self, values):
+        """Get or create the integration for a catalogue type (idempotent)"""
+        with transaction() as session:
+            integration, created = provisioning.provision(
+                session, current_user(), values["driver_type"], current_app.config["HUB_SETTINGS"])
+        if created:
+            return integration, 201, {
+                "Location": href("integrations.Integration", integration_id=integration.id)}
+        return integration
 
 
 @blp.route("/integrations-list")

@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
+from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
     API_KEY_LOCATIONS,
     AUTH_TYPES,
@@ -34,6 +35,13 @@ class AuthType(ma.fields.String):
         if text not in AUTH_TYPES:
             raise ma.ValidationError(f"must be one of {', '.join(AUTH_TYPES)}")
         return text
+
+
+def _icon_location(value: str) -> None:
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return
+    if url_problem(value):
+        raise ma.ValidationError("must be an absolute http(s) URL or a path starting with /")
 
 
 def _uuid(value: str) -> None:
@@ -85,7 +93,9 @@ class IntegrationUpdateSchema(ma.Schema):
     credentials = ma.fields.Dict(keys=ma.fields.String(), load_only=True, allow_none=True,
                                  metadata={"description": "Write-only driver secrets; encrypted"})
     image_url = ma.fields.String(data_key="imageUrl", allow_none=True,
-                                 validate=ma.validate.Length(max=2048))
+                                 validate=[ma.validate.Length(max=2048), _icon_location],
+                                 metadata={"description": "Icon URL (http(s) or a path on the "
+                                           "hub); defaults to the catalogue icon"})
 
 
 class IntegrationCreateSchema(IntegrationUpdateSchema):
@@ -95,8 +105,17 @@ class IntegrationCreateSchema(IntegrationUpdateSchema):
                        "are copied; given fields override"})
 
 
+def effective_image_url(integration) -> str | None:
+    """The configured icon URL, else the catalogue icon matching its type or name."""
+    if integration.image_url:
+        return integration.image_url
+    provider = catalogue().icon_for(integration.type, integration.name)
+    return href("catalogue.TypeIcon", type_name=provider.type) if provider else None
+
+
 class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
     id = ma.fields.String(dump_only=True)
+    image_url = ma.fields.Function(effective_image_url, data_key="imageUrl")
     has_client_secret = ma.fields.Boolean(data_key="hasClientSecret", dump_only=True)
     has_api_key = ma.fields.Boolean(data_key="hasApiKey", dump_only=True)
     has_credentials = ma.fields.Boolean(data_key="hasCredentials", dump_only=True)
@@ -107,7 +126,7 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
 
     def hal_links(self, integration):
         key = integration.id
-        return {
+        links = {
             "self": {"href": href("integrations.Integration", integration_id=key)},
             "inf:integrations": {"href": href("integrations.Integrations")},
             "inf:integration-owner": {"href": href("sharing.Owner", integration_id=key)},
@@ -116,7 +135,14 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
                 "href": template_href("sharing.Share", integration_id=key,
                                       principal_id="{principalId}"),
                 "templated": True},
+            "inf:tags": {"href": href("tags.IntegrationTags", integration_id=key)},
         }
+        if integration.has_icon or effective_image_url(integration):
+            links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}
+        if catalogue().find(integration.type):
+            links["inf:integration-type"] = {
+                "href": href("catalogue.IntegrationType", type_name=integration.type)}
+        return links
 
 
 class IntegrationQueryArgsSchema(SearchPageArgsSchema):
@@ -151,7 +177,7 @@ class IntegrationListItemSchema(ma.Schema):
     auth_type = ma.fields.String(data_key="authType")
     enabled = ma.fields.Boolean()
     embedded = ma.fields.Boolean()
-    image_url = ma.fields.String(data_key="imageUrl", allow_none=True)
+    image_url = ma.fields.Function(effective_image_url, data_key="imageUrl")
     supports_upload = ma.fields.Boolean(data_key="supportsUpload")
     owner_id = ma.fields.String(data_key="ownerId")
     shared = ma.fields.Function(lambda i: bool(i.shares))

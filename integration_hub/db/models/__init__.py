@@ -1,10 +1,11 @@
 """The mapped classes, one module per aggregate."""
 
+from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
 from integration_hub.db.models.tag import Tag, integration_tags
 from integration_hub.db.models.tenant import Tenant
 from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import Team, TeamMember, User
 
-__all__ = ["ApiToken", "Integration", "IntegrationShare", "Tag", "Team", "TeamMember", "Tenant",
-           "User", "integration_tags"]
+__all__ = ["ApiToken", "Integration", "IntegrationIcon", "IntegrationShare", "Tag", "Team",
+           "TeamMember", "Tenant", "User", "integration_tags"]

@@ -48,6 +48,8 @@ class Integration(Base):
     data: Mapped[json_object]
     credentials_encrypted: Mapped[encrypted_secret]
     image_url: Mapped[str | None] = mapped_column(String(2048))
+    # An icon was uploaded (kept in integration_icons); saves a query per listed item.
+    has_icon: Mapped[bool] = mapped_column(default=False)
     owner_id: Mapped[str] = mapped_column(String(80), index=True)
     supports_upload: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]

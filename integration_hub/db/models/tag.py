@@ -17,6 +17,8 @@ class Tag(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     color: Mapped[str | None] = mapped_column(String(16))
+    # Username of the creator, who may change or delete the tag besides superusers.
+    created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[created_at]
 
 

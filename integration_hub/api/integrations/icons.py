@@ -1,0 +1,69 @@
+"""``/api/integrations/{id}/icon``: an uploaded image, else the registry's icon."""
+
+from flask import current_app, redirect, request
+from flask.views import MethodView
+
+from integration_hub.api.catalogue.resources import SVG_HEADERS
+from integration_hub.api.integrations.schemas import IntegrationSchema, effective_image_url
+from integration_hub.db.session import db_session, transaction
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import icons, integrations
+
+blp = Blueprint("icons", __name__, url_prefix="/api", description="Integration icons")
+
+
+def _uploaded_bytes() -> bytes:
+    """The ``file`` part of a multipart upload, or the raw body; never more than the limit."""
+    if request.content_length and request.content_length > icons.MAX_ICON_BYTES + 64 * 1024:
+        raise icons.IconTooLarge()
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise icons.UnsupportedImage("send the image in the multipart field 'file'")
+        return upload.stream.read(icons.MAX_ICON_BYTES + 1)
+    return request.stream.read(icons.MAX_ICON_BYTES + 1)
+
+
+@blp.route("/integrations/<integration_id>/icon")
+class Icon(MethodView):
+    @blp.response(200, content_type="image/*")
+    @blp.alt_response(302, description="No upload: redirect to the registry or configured icon")
+    @blp.alt_response(304, description="Not modified")
+    @blp.problems(401, 404)
+    def get(self, integration_id):
+        """The integration's icon"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        icon = icons.uploaded_icon(session, found)
+        if icon is None:
+            target = effective_image_url(found.integration)
+            if target is None:
+                raise icons.IconNotFound()
+            return redirect(target, code=302)
+        response = current_app.response_class(icon.content, mimetype=icon.content_type)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if icon.content_type == icons.SVG:
+            response.headers.update(SVG_HEADERS)
+        response.set_etag(icon.etag)
+        response.cache_control.private = True
+        response.cache_control.no_cache = True
+        return response.make_conditional(request)
+
+    @blp.response(200, IntegrationSchema)
+    @blp.problems(401, 403, 404, 413, 415)
+    def put(self, integration_id):
+        """Upload an icon: PNG, JPEG, GIF, WebP or SVG (<= 512 KiB), as multipart 'file' or raw body"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            icons.store_icon(session, found, _uploaded_bytes)
+        return found.integration
+
+    @blp.response(204)
+    @blp.problems(401, 403, 404)
+    def delete(self, integration_id):
+        """Remove the uploaded icon"""
+        user = current_user()
+        with transaction() as session:
+            icons.delete_icon(session, integrations.find(session, user, integration_id))
