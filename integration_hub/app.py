@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
@@ -43,6 +43,15 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
     app.json.sort_keys = False
     app.json.compact = True
     logging.basicConfig(level=settings.log_level)
+
+
+def _problem_with_links(error: errors.HubError):
+    """Errors that a new connection would cure link ``inf:connect`` for the integration."""
+    integration_id = (request.view_args or {}).get("integration_id")
+    if getattr(error, "connect_link", False) and integration_id and "_links" not in error.extra:
+        error.extra["_links"] = {"inf:connect": {"href": url_for(
+            "connections.Connect", integration_id=integration_id)}}
+    return errors.problem_response(error)
 
 
 class PublicUrl:
@@ -89,7 +98,7 @@ def register_api(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(errors.HubError, errors.problem_response)
+    app.register_error_handler(errors.HubError, _problem_with_links)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

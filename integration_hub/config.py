@@ -120,6 +120,9 @@ class Settings:
     max_json_body: int = 1024 * 1024
     token_last_used_resolution: int = 60
     log_level: str = "INFO"
+    # Origins (besides the hub's own) that returnTo may send a browser back to.
+    allowed_return_origins: tuple[str, ...] = ()
+    token_refresh_skew: int = 60
     # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
     provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
@@ -196,6 +199,11 @@ class Settings:
                                "HUB_MAX_JSON_BODY", 1024),
             log_level=env_vars.get("HUB_LOG_LEVEL", "INFO").upper(),
             provider_credentials=provider_credentials(env_vars),
+            allowed_return_origins=tuple(
+                o.strip().rstrip("/") for o in
+                env_vars.get("HUB_ALLOWED_RETURN_ORIGINS", "").split(",") if o.strip()),
+            token_refresh_skew=_int(env_vars.get("HUB_TOKEN_REFRESH_SKEW", "60"),
+                                    "HUB_TOKEN_REFRESH_SKEW"),
         )
 
     def flask_config(self) -> dict:

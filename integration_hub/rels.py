@@ -36,6 +36,13 @@ RELATIONS: dict[str, str] = {
     "provision": "POST {driverType}: get the integration of a catalogue type, creating it once.",
     "tags": "Tags: the tenant's labels (POST creates one), or those on an integration.",
     "tag": "One tag; on an integration, PUT .../tags/{tagId} adds it and DELETE removes it.",
+    "connect": "Connect an integration: GET redirects a browser to the provider (OAuth2, "
+               "returnTo and popup optional); POST hands over a code, token, key or password.",
+    "connection": "Your connection to an integration (or the shared one): status, expiry and "
+                  "account, never token values; DELETE disconnects.",
+    "connections": "Every connection of an integration (owner or administrator).",
+    "refresh": "POST refreshes the connection's OAuth token now.",
+    "account": "The connected account (email, displayName, accountId); refresh=true reads it again.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -6,6 +6,7 @@ from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from integration_hub.api.catalogue import resources as catalogue
+from integration_hub.api.connections import resources as connections
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
 from integration_hub.api.root import resources as root
@@ -19,7 +20,7 @@ from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue)
+                    tags, catalogue, connections)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

@@ -6,8 +6,9 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 
 from integration_hub import errors
 from integration_hub.db.session import db_session
-from integration_hub.security import check_csrf, csrf_token, session_user, sign_in, sign_out
+from integration_hub.security import check_csrf, csrf_token, sign_in, sign_out
 from integration_hub.services import identity
+from integration_hub.web.connect import bp as connect_pages
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -24,28 +25,22 @@ SECURITY_HEADERS = {
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(connect_pages)
+    for blueprint in ("web", "connect_pages"):
+        app.after_request_funcs.setdefault(blueprint, []).append(_security_headers)
 
 
-@bp.after_request
 def _security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
 
 
-@bp.get("/")
-def index():
-    user = session_user()
-    if user is None:
-        return redirect(url_for("web.login", next=request.path))
-    return render_template("index.html", user=user, csrf_token=csrf_token())
-
-
 def _safe_next(target: str | None) -> str:
     """Only local paths: a login link must not become an open redirect."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("web.index")
+    return url_for("connect_pages.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import integrations, provisioning
+from integration_hub.services import connections, integrations, provisioning
 
 blp = Blueprint("integrations", __name__, url_prefix="/api",
                 description="Integrations: registered external systems")
@@ -77,7 +77,12 @@ class IntegrationsList(MethodView):
     @blp.problems(401)
     def get(self):
         """Every readable integration as a flat array, with tags and sharing"""
-        return integrations.list_all(db_session(), current_user())
+        session, user = db_session(), current_user()
+        items = integrations.list_all(session, user)
+        connected = connections.connected_integration_ids(session, user, items)
+        for item in items:  # what the caller can use right now
+            item.connected = item.id in connected or integrations.usable_without_connection(item)
+        return items
 
 
 @blp.route("/integrations/<integration_id>")

@@ -10,7 +10,6 @@ from integration_hub.services.integration_rules import (
     normalise_auth_type,
     url_problem,
 )
-from integration_hub.services.integrations import usable_without_connection
 
 
 class HttpUrl(ma.fields.String):
@@ -136,6 +135,10 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
                                       principal_id="{principalId}"),
                 "templated": True},
             "inf:tags": {"href": href("tags.IntegrationTags", integration_id=key)},
+            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
+            "inf:connection": {"href": href("connections.Connection", integration_id=key)},
+            "inf:connections": {"href": href("connections.Connections", integration_id=key)},
+            "inf:account": {"href": href("connections.Account", integration_id=key)},
         }
         if integration.has_icon or effective_image_url(integration):
             links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}
@@ -183,7 +186,7 @@ class IntegrationListItemSchema(ma.Schema):
     shared = ma.fields.Function(lambda i: bool(i.shares))
     tags = ma.fields.Function(lambda i: [t.id for t in i.tags])
     sharing = ma.fields.List(ma.fields.Nested(ShareSummarySchema), attribute="shares")
-    connected = ma.fields.Function(usable_without_connection, metadata={
+    connected = ma.fields.Boolean(metadata={
         "description": "The caller can call it now (its own credentials suffice, or the "
                        "caller has a usable connection)"})
 

@@ -1,5 +1,6 @@
 """The mapped classes, one module per aggregate."""
 
+from integration_hub.db.models.connection import Connection, OAuthState
 from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
 from integration_hub.db.models.tag import Tag, integration_tags
@@ -7,5 +8,5 @@ from integration_hub.db.models.tenant import Tenant
 from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import Team, TeamMember, User
 
-__all__ = ["ApiToken", "Integration", "IntegrationIcon", "IntegrationShare", "Tag", "Team",
-           "TeamMember", "Tenant", "User", "integration_tags"]
+__all__ = ["ApiToken", "Connection", "Integration", "IntegrationIcon", "IntegrationShare",
+           "OAuthState", "Tag", "Team", "TeamMember", "Tenant", "User", "integration_tags"]

@@ -1,0 +1,230 @@
+"""Connecting an integration: the browser redirect, programmatic connect, the
+caller's connection, refresh, the owner's list and the connected account."""
+
+from datetime import timedelta
+
+import marshmallow as ma
+from flask import current_app, redirect, request, url_for
+from flask.views import MethodView
+
+from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.db.session import db_session, transaction
+from integration_hub.db.types import utcnow
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import connections, integrations, oauth_flow
+from integration_hub.services.catalogue import catalogue
+
+blp = Blueprint("connections", __name__, url_prefix="/api",
+                description="Connections: the credentials users hold for integrations")
+
+
+def callback_uri() -> str:
+    """The exact redirect_uri: the hub's external base + /oauth2/callback."""
+    return url_for("connect_pages.oauth_callback", _external=True)
+
+
+def refresh_skew() -> timedelta:
+    return timedelta(seconds=current_app.config["HUB_SETTINGS"].token_refresh_skew)
+
+
+class AccountSchema(ma.Schema):
+    email = ma.fields.String(allow_none=True)
+    display_name = ma.fields.String(data_key="displayName", allow_none=True)
+    account_id = ma.fields.String(data_key="accountId", allow_none=True)
+
+
+def _account(connection):
+    account = connection.account or {}
+    return {"email": account.get("email"), "displayName": account.get("displayName"),
+            "accountId": account.get("accountId")}
+
+
+class ConnectionSchema(HalSchema):
+    id = ma.fields.String()
+    integration_id = ma.fields.String(data_key="integrationId")
+    owner_id = ma.fields.String(data_key="ownerId")
+    is_shared = ma.fields.Boolean(data_key="isShared")
+    status = ma.fields.String(metadata={
+        "description": "active, expired, reauth_required, revoked or error"})
+    scope = ma.fields.String(allow_none=True)
+    token_expires_at = ma.fields.DateTime(data_key="tokenExpiresAt", allow_none=True)
+    refresh_token_expires_at = ma.fields.DateTime(data_key="refreshTokenExpiresAt", allow_none=True)
+    last_authorized_at = ma.fields.DateTime(data_key="lastAuthorizedAt", allow_none=True)
+    last_refreshed_at = ma.fields.DateTime(data_key="lastRefreshedAt", allow_none=True)
+    last_used_at = ma.fields.DateTime(data_key="lastUsedAt", allow_none=True)
+    last_error = ma.fields.Dict(data_key="lastError", allow_none=True, metadata={
+        "description": "code and message of the last failure (never a secret)"})
+    account = ma.fields.Function(_account, metadata={"description": "email, displayName, accountId"})
+    created_at = ma.fields.DateTime(data_key="createdAt")
+    updated_at = ma.fields.DateTime(data_key="updatedAt")
+
+    def hal_links(self, connection):
+        key = connection.integration_id
+        return {
+            "self": {"href": href("connections.ListedConnection", integration_id=key,
+                                  connection_id=connection.id)},
+            "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
+            "inf:account": {"href": href("connections.Account", integration_id=key)},
+            "inf:refresh": {"href": href("connections.Refresh", integration_id=key)},
+            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
+        }
+
+
+class ConnectArgsSchema(ma.Schema):
+    return_to = ma.fields.String(data_key="returnTo", metadata={
+        "description": "Where the browser goes afterwards: a path on the hub or an origin "
+                       "from HUB_ALLOWED_RETURN_ORIGINS"})
+    popup = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Finish on a page that posts the result to window.opener"})
+
+
+class ConnectBodySchema(ma.Schema):
+    """What each auth type hands over (only the fields of the integration's type).
+
+    oauth2: ``code`` (+ ``codeVerifier``, ``redirectUri``), or ``refreshToken``, or
+    ``accessToken`` (+ ``refreshToken``, ``expiresIn``); apikey: ``apiKey``; bearer:
+    ``token``; basic and databases: ``username`` + ``password``.
+    """
+
+    code = ma.fields.String(load_only=True)
+    codeVerifier = ma.fields.String(load_only=True)  # noqa: N815 (API field names)
+    redirectUri = ma.fields.String(load_only=True)  # noqa: N815
+    refreshToken = ma.fields.String(load_only=True)  # noqa: N815
+    accessToken = ma.fields.String(load_only=True)  # noqa: N815
+    expiresIn = ma.fields.Integer(load_only=True, validate=ma.validate.Range(min=0))  # noqa: N815
+    apiKey = ma.fields.String(load_only=True)  # noqa: N815
+    token = ma.fields.String(load_only=True)
+    username = ma.fields.String(load_only=True)
+    password = ma.fields.String(load_only=True)
+
+
+class AccountArgsSchema(ma.Schema):
+    refresh = ma.fields.Boolean(load_default=False)
+
+
+ConnectionPageSchema = page_schema(ConnectionSchema, "inf:connection", "ConnectionPage")
+
+
+@blp.route("/integrations/<integration_id>/connect")
+class Connect(MethodView):
+    @blp.arguments(ConnectArgsSchema, location="query")
+    @blp.response(302, description="Redirect to the provider's authorization page")
+    @blp.problems(401, 403, 404, 409, 422)
+    def get(self, args, integration_id):
+        """Start the browser OAuth2 flow (PKCE, one-time state valid 10 minutes)"""
+        user = current_user()
+        settings = current_app.config["HUB_SETTINGS"]
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            target = oauth_flow.start(
+                session, user, found, redirect_uri=callback_uri(),
+                hub_origin=request.host_url.rstrip("/"),
+                allowed_origins=settings.allowed_return_origins,
+                return_to=args.get("return_to"), popup=args["popup"])
+        answer = redirect(target, code=302)
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+    @blp.arguments(ConnectBodySchema)
+    @blp.response(201, ConnectionSchema)
+    @blp.problems(401, 403, 404, 409, 415, 502, 504)
+    def post(self, body, integration_id):
+        """Connect without a browser: code, token, key or password as the auth type needs"""
+        user = current_user()
+        with transaction() as session:
+            found = integrations.find(session, user, integration_id)
+            connection = connections.connect_with(session, user, found, body,
+                                                  callback_uri=callback_uri())
+        return connection, 201, {"Location": href("connections.Connection",
+                                                  integration_id=found.integration.id)}
+
+
+@blp.route("/integrations/<integration_id>/connection")
+class Connection(MethodView):
+    @blp.response(200, ConnectionSchema)
+    @blp.problems(401, 404)
+    def get(self, integration_id):
+        """Your connection (per-user mode) or the shared one"""
+        session = db_session()
+        user = current_user()
+        found = integrations.find(session, user, integration_id)
+        connection = connections.connection_of(session, user, found.integration)
+        if connection is None:
+            raise connections.NoConnection("connect first")
+        return connection
+
+    @blp.response(204)
+    @blp.problems(401, 403, 404)
+    def delete(self, integration_id):
+        """Disconnect: revoke at the provider (best effort) and forget the tokens"""
+        user = current_user()
+        with transaction() as session:
+            connections.disconnect(session, user, integrations.find(session, user, integration_id))
+
+
+@blp.route("/integrations/<integration_id>/connection/refresh")
+class Refresh(MethodView):
+    @blp.response(200, ConnectionSchema)
+    @blp.problems(401, 403, 404, 409, 502, 503, 504)
+    def post(self, integration_id):
+        """Refresh the OAuth token now"""
+        session = db_session()
+        user = current_user()
+        found = integrations.find(session, user, integration_id)
+        connections.require_connectable(found)
+        connection = connections.connection_of(session, user, found.integration)
+        if connection is None or connection.access_token_encrypted is None:
+            raise connections.NotConnected("there is no OAuth connection to refresh")
+        return connections.refresh_if_needed(session, found.integration, connection,
+                                             refresh_skew(), force_after=utcnow())
+
+
+@blp.route("/integrations/<integration_id>/connections")
+class Connections(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ConnectionPageSchema)
+    @blp.problems(401, 403, 404)
+    def get(self, args, integration_id):
+        """Every connection of the integration (owner or administrator)"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        items, total = connections.list_connections(session, found, args["start"], args["limit"])
+        return hal_page("connections.Connections", "inf:connection", items, args["start"],
+                        args["limit"], total, integration_id=found.integration.id)
+
+
+@blp.route("/integrations/<integration_id>/connections/<connection_id>")
+class ListedConnection(MethodView):
+    @blp.response(200, ConnectionSchema)
+    @blp.problems(401, 403, 404)
+    def get(self, integration_id, connection_id):
+        """One connection of the integration (owner or administrator)"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        return connections.get_listed_connection(session, found, connection_id)
+
+
+@blp.route("/integrations/<integration_id>/account")
+class Account(MethodView):
+    @blp.arguments(AccountArgsSchema, location="query")
+    @blp.response(200, AccountSchema)
+    @blp.problems(401, 404, 409, 502, 503, 504)
+    def get(self, args, integration_id):
+        """The connected account; refresh=true reads it again from the provider"""
+        session = db_session()
+        user = current_user()
+        found = integrations.find(session, user, integration_id)
+        integration = found.integration
+        if args["refresh"] and integration.auth_type == "oauth2":
+            connection = connections.usable_token_connection(session, user, integration,
+                                                             refresh_skew())
+            provider = catalogue().find(integration.type)
+            with transaction():
+                connections.attach_account(session, integration, connection,
+                                           provider.spec.get("accountFields") if provider else None)
+        else:
+            connection = connections.connection_of(session, user, integration)
+            if connection is None:
+                raise connections.NoConnection("connect first")
+        return _account(connection)

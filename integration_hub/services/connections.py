@@ -1,0 +1,417 @@
+"""Connections: the credentials a user (or the shared connection) holds for an
+integration, and keeping OAuth tokens fresh exactly once under concurrency."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from integration_hub import errors
+from integration_hub.db.models import Connection, Integration, User
+from integration_hub.db.models.connection import SHARED_HOLDER
+from integration_hub.db.session import writing
+from integration_hub.db.types import utcnow
+from integration_hub.services import crypto, oauth_client, oauth_rules
+from integration_hub.services.acl import Access, require
+from integration_hub.services.catalogue import catalogue
+from integration_hub.services.credentials import place_credentials
+from integration_hub.services.integrations import USAGE_COUNTERS, Found
+
+
+class NotConnected(errors.Conflict):
+    code, title = "integration_not_connected", "You have no usable connection to this integration"
+    connect_link = True  # answers carry an inf:connect link
+
+
+class NoConnection(errors.NotFound):
+    code, title = "integration_not_connected", "You have no connection to this integration"
+
+
+class ReauthRequired(errors.Conflict):
+    code, title = "connection_reauth_required", "The connection must be authorised again"
+    connect_link = True
+
+
+class IntegrationDisabled(errors.Conflict):
+    code, title = "integration_disabled", "The integration is disabled"
+
+
+class TokenEndpointFailed(errors.HubError):
+    status, code, title = 502, "token_endpoint_failed", "The authorization server failed"
+
+
+class TokenEndpointTimeout(errors.HubError):
+    status, code, title = 504, "token_endpoint_timeout", "The authorization server did not answer"
+
+
+class TokenRefreshBackoff(errors.HubError):
+    status, code, title = 503, "token_refresh_backoff", "Token refresh is paused after failures"
+
+
+class CredentialsRejected(errors.ValidationFailed):
+    code, title = "credentials_rejected", "The integration refused these credentials"
+
+
+USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
+    select(func.count()).select_from(Connection)
+    .where(Connection.integration_id == integration.id)) or 0
+
+
+def holder_for(integration: Integration, user: User) -> str:
+    return SHARED_HOLDER if integration.mode == "shared" else user.username
+
+
+def require_enabled(integration: Integration) -> None:
+    if not integration.enabled:
+        raise IntegrationDisabled("the integration is disabled; an administrator can enable it")
+
+
+def require_connectable(found: Found) -> None:
+    """Per-user: reading is enough to connect your own account; shared: write access."""
+    needed = Access.WRITE if found.integration.mode == "shared" else Access.READ
+    require(found.access, needed)
+    require_enabled(found.integration)
+
+
+def connection_of(session: Session, user: User, integration: Integration) -> Connection | None:
+    """The caller's connection (per-user mode) or the shared one."""
+    return session.scalars(select(Connection).where(
+        Connection.integration_id == integration.id,
+        Connection.holder == holder_for(integration, user))).first()
+
+
+def connections_of_user(session: Session, user: User,
+                        integrations: Iterable[Integration]) -> list[Connection]:
+    """The caller's own or shared connections to these integrations (one query)."""
+    ids = [i.id for i in integrations]
+    if not ids:
+        return []
+    shared = {i.id for i in integrations if i.mode == "shared"}
+    rows = session.scalars(select(Connection).where(
+        Connection.integration_id.in_(ids),
+        Connection.holder.in_([user.username, SHARED_HOLDER])))
+    return [c for c in rows if (c.holder == SHARED_HOLDER) == (c.integration_id in shared)]
+
+
+def connected_integration_ids(session: Session, user: User,
+                              integrations: Iterable[Integration]) -> set[str]:
+    """Of these integrations, those where the caller has an active connection."""
+    return {c.integration_id for c in connections_of_user(session, user, integrations)
+            if c.status == "active"}
+
+
+def list_connections(session: Session, found: Found, start: int,
+                     limit: int) -> tuple[list[Connection], int]:
+    require(found.access, Access.OWNER)
+    query = select(Connection).where(Connection.integration_id == found.integration.id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.scalars(query.order_by(Connection.holder).offset(start).limit(limit))
+    return list(page), total
+
+
+def get_listed_connection(session: Session, found: Found, connection_id: str) -> Connection:
+    require(found.access, Access.OWNER)
+    connection = session.get(Connection, connection_id)
+    if connection is None or connection.integration_id != found.integration.id:
+        raise errors.NotFound("no such connection of this integration")
+    return connection
+
+
+# -- storing credentials -----------------------------------------------------
+
+def _connection_for_update(session: Session, user: User, integration: Integration) -> Connection:
+    connection = connection_of(session, user, integration)
+    if connection is None:
+        connection = Connection(integration_id=integration.id,
+                                holder=holder_for(integration, user),
+                                is_shared=integration.mode == "shared", account={})
+        session.add(connection)
+    connection.owner_id = user.username
+    return connection
+
+
+def store_token(session: Session, user: User, integration: Integration,
+                token: Mapping[str, Any], now: datetime | None = None) -> Connection:
+    """A fresh authorization: replaces whatever the connection held."""
+    now = now or utcnow()
+    connection = _connection_for_update(session, user, integration)
+    _apply_token(connection, token, now, keep_refresh_token=False)
+    connection.last_authorized_at = now
+    connection.status = "active"
+    connection.failures = 0
+    connection.retry_after = None
+    connection.last_error = None
+    connection.credentials_encrypted = None
+    session.flush()
+    return connection
+
+
+def _apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
+                 keep_refresh_token: bool) -> None:
+    if not token.get("access_token"):
+        raise oauth_client.TokenEndpointError("rejected", "token_response_invalid",
+                                              "the token answer has no access_token")
+    connection.access_token_encrypted = crypto.encrypt(str(token["access_token"]))
+    if token.get("refresh_token"):
+        connection.refresh_token_encrypted = crypto.encrypt(str(token["refresh_token"]))
+    elif not keep_refresh_token:
+        connection.refresh_token_encrypted = None
+    connection.token_type = str(token.get("token_type") or "Bearer")
+    if token.get("scope"):
+        scope = token["scope"]
+        connection.scope = " ".join(scope) if isinstance(scope, list) else str(scope)
+    connection.token_expires_at = oauth_rules.expiry(token, now)
+    refresh_expiry = oauth_rules.expiry(token, now, "refresh_token_expires_in")
+    if refresh_expiry or not keep_refresh_token:
+        connection.refresh_token_expires_at = refresh_expiry
+    fields = oauth_rules.token_fields(token)
+    if fields or not keep_refresh_token:
+        connection.token_fields_encrypted = crypto.encrypt(json.dumps(fields)) if fields else None
+
+
+def store_credentials(session: Session, user: User, integration: Integration,
+                      credentials: Mapping[str, Any]) -> Connection:
+    connection = _connection_for_update(session, user, integration)
+    connection.credentials_encrypted = crypto.encrypt(json.dumps(dict(credentials)))
+    for column in ("access_token_encrypted", "refresh_token_encrypted", "token_fields_encrypted",
+                   "token_expires_at", "refresh_token_expires_at", "retry_after", "last_error"):
+        setattr(connection, column, None)
+    now = utcnow()
+    connection.last_authorized_at = now
+    connection.status = "active"
+    connection.failures = 0
+    session.flush()
+    return connection
+
+
+def credentials_of(connection: Connection | None) -> dict[str, Any]:
+    if connection is None or connection.credentials_encrypted is None:
+        return {}
+    return json.loads(crypto.decrypt(connection.credentials_encrypted))
+
+
+def token_fields_of(connection: Connection | None) -> dict[str, Any]:
+    if connection is None or connection.token_fields_encrypted is None:
+        return {}
+    return json.loads(crypto.decrypt(connection.token_fields_encrypted))
+
+
+def access_token_of(connection: Connection) -> str | None:
+    return crypto.decrypt(connection.access_token_encrypted)
+
+
+def attach_account(session: Session, integration: Integration, connection: Connection,
+                   account_fields: Mapping[str, str | None] | None) -> None:
+    """Read the connected account from ``userInfoUri`` (best effort)."""
+    token = access_token_of(connection)
+    if not token:
+        return
+    profile = oauth_client.userinfo(integration, token, connection.token_type)
+    if profile is not None:
+        connection.account = oauth_rules.account_from_userinfo(profile, account_fields)
+        session.flush()
+
+
+# -- keeping tokens fresh ----------------------------------------------------
+
+def usable_token_connection(session: Session, user: User, integration: Integration,
+                            skew: timedelta) -> Connection:
+    """The caller's OAuth connection with an access token valid beyond ``skew``."""
+    connection = connection_of(session, user, integration)
+    if connection is None or connection.access_token_encrypted is None:
+        raise NotConnected("connect your account first")
+    if connection.status == "reauth_required":
+        raise ReauthRequired("the authorization server refused the refresh token; "
+                             "connect again")
+    return refresh_if_needed(session, integration, connection, skew)
+
+
+def refresh_if_needed(session: Session, integration: Integration, connection: Connection,
+                      skew: timedelta, force_after: datetime | None = None) -> Connection:
+    """Refresh when the token expires within ``skew`` (or was last refreshed before
+    ``force_after``), exactly once however many requests ask at the same time.
+
+    The connection's row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write
+    lock) and the need is checked again under the lock: whoever waited finds the
+    token the first one fetched.
+    """
+    def wanted(c: Connection) -> bool:
+        if force_after is not None:
+            return c.last_refreshed_at is None or c.last_refreshed_at < force_after
+        return oauth_rules.needs_refresh(c.token_expires_at, utcnow(), skew)
+
+    if not wanted(connection):
+        return connection
+    connection_id = connection.id
+    with writing(session):
+        connection = session.scalars(
+            select(Connection).where(Connection.id == connection_id)
+            .with_for_update().execution_options(populate_existing=True)).one()
+        if not wanted(connection):
+            return connection
+        outcome = _refresh_locked(integration, connection)
+    if isinstance(outcome, errors.HubError):
+        raise outcome
+    return connection
+
+
+def _refresh_locked(integration: Integration, connection: Connection) -> errors.HubError | None:
+    """Call the token endpoint; record the result on the locked row. Returns the
+    error to raise once the transaction is committed (so the failure is kept)."""
+    now = utcnow()
+    if connection.status == "reauth_required":
+        return ReauthRequired("connect again")
+    if connection.retry_after is not None and connection.retry_after > now:
+        seconds = int((connection.retry_after - now).total_seconds()) + 1
+        return TokenRefreshBackoff(
+            f"the last refresh failed; next attempt in {seconds} s",
+            headers={"Retry-After": str(seconds)})
+    refresh_token = crypto.decrypt(connection.refresh_token_encrypted)
+    if not refresh_token:
+        connection.status = "expired"
+        return ReauthRequired("the token expired and there is no refresh token; connect again")
+    try:
+        token = oauth_client.refresh(integration, refresh_token)
+        _apply_token(connection, token, now, keep_refresh_token=True)
+    except oauth_client.TokenEndpointError as failure:
+        connection.last_error = {"code": failure.error, "message": failure.description,
+                                 "at": now.isoformat()}
+        if failure.kind in ("invalid_grant", "rejected"):
+            connection.status = "reauth_required"
+            return ReauthRequired("the authorization server refused the refresh token; "
+                                  "connect again")
+        connection.failures += 1
+        connection.retry_after = now + oauth_rules.backoff(connection.failures)
+        if failure.kind == "timeout":
+            return TokenEndpointTimeout(failure.description)
+        return TokenEndpointFailed(failure.description)
+    connection.status = "active"
+    connection.last_refreshed_at = now
+    connection.failures = 0
+    connection.retry_after = None
+    connection.last_error = None
+    return None
+
+
+# -- connecting without a browser --------------------------------------------
+
+DATABASE_CATEGORY = "database"
+
+
+def connect_with(session: Session, user: User, found: Found, body: Mapping[str, Any], *,
+                 callback_uri: str) -> Connection:
+    """``POST .../connect``: hand over a code, token, key or password (per auth type)."""
+    integration = found.integration
+    require_connectable(found)
+    fields = _required_fields(integration)
+    if integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY:
+        return _connect_oauth(session, user, integration, body, callback_uri)
+    missing = [name for name in fields if not body.get(name)]
+    unknown = [name for name in body if name not in fields and body.get(name) is not None]
+    if missing or unknown or not fields:
+        problems = {name: ["Missing data for required field."] for name in missing}
+        problems.update({name: [f"not used by {integration.auth_type} integrations"]
+                         for name in unknown})
+        raise errors.ValidationFailed(
+            f"{integration.auth_type} integrations connect with {', '.join(fields) or 'nothing'}",
+            errors=problems or {"_": ["this integration needs no connection"]})
+    secrets = {"apiKey": "api_key", "token": "api_key", "username": "username",
+               "password": "password"}
+    stored = {secrets[name]: str(body[name]) for name in fields if name in body}
+    _check_health(integration, stored)
+    return store_credentials(session, user, integration, stored)
+
+
+def fields_to_connect(integration: Integration) -> list[str]:
+    """What a user hands over to connect (empty for OAuth2 redirects and ``none``)."""
+    if integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY:
+        return []
+    return _required_fields(integration)
+
+
+def _required_fields(integration: Integration) -> list[str]:
+    if integration.category == DATABASE_CATEGORY:
+        return ["username", "password"]
+    return {"apikey": ["apiKey"], "bearer": ["token"], "basic": ["username", "password"],
+            "oauth2": [], "none": []}[integration.auth_type]
+
+
+def _connect_oauth(session: Session, user: User, integration: Integration,
+                   body: Mapping[str, Any], callback_uri: str) -> Connection:
+    now = utcnow()
+    if body.get("code"):
+        token = _token_call(oauth_client.exchange_code, integration, body["code"],
+                            body.get("redirectUri") or callback_uri, body.get("codeVerifier"))
+    elif body.get("accessToken"):
+        token = {"access_token": body["accessToken"], "token_type": "Bearer"}
+        if body.get("refreshToken"):
+            token["refresh_token"] = body["refreshToken"]
+        if body.get("expiresIn") is not None:
+            token["expires_in"] = body["expiresIn"]
+    elif body.get("refreshToken"):
+        token = _token_call(oauth_client.refresh, integration, body["refreshToken"])
+        token.setdefault("refresh_token", body["refreshToken"])
+    else:
+        raise errors.ValidationFailed(
+            "oauth2 integrations connect with code, refreshToken or accessToken",
+            errors={"code": ["give code, refreshToken or accessToken"]})
+    connection = store_token(session, user, integration, token, now)
+    if token.get("refresh_token") is None and not body.get("refreshToken"):
+        connection.refresh_token_encrypted = None
+    provider = catalogue().find(integration.type)
+    attach_account(session, integration, connection,
+                   provider.spec.get("accountFields") if provider else None)
+    return connection
+
+
+def _token_call(call, *args) -> dict[str, Any]:
+    try:
+        return call(*args)
+    except oauth_client.TokenEndpointError as failure:
+        if failure.kind in ("invalid_grant", "rejected"):
+            raise CredentialsRejected(f"the authorization server refused: {failure.error}",
+                                      errors={"code": [failure.error]}) from None
+        if failure.kind == "timeout":
+            raise TokenEndpointTimeout(failure.description) from None
+        raise TokenEndpointFailed(failure.description) from None
+
+
+def _check_health(integration: Integration, secrets: Mapping[str, str]) -> None:
+    """Try the credentials on ``data.healthCheck`` (a GET path) when configured."""
+    path = (integration.data or {}).get("healthCheck")
+    if not path or not integration.api_base_uri or "${" in integration.api_base_uri:
+        return
+    placement = place_credentials(integration.auth_type,
+                                  api_key_location=integration.api_key_location,
+                                  api_key_name=integration.api_key_name, secrets=secrets)
+    url = integration.api_base_uri.rstrip("/") + "/" + str(path).lstrip("/")
+    try:
+        answer = requests.get(url, headers=placement.headers, params=placement.params,
+                              timeout=(10, 30), allow_redirects=False)
+    except requests.RequestException:
+        raise TokenEndpointFailed("the integration's health check could not be reached") from None
+    if not 200 <= answer.status_code < 300:
+        raise CredentialsRejected(
+            f"the integration answered {answer.status_code} to its health check",
+            errors={"credentials": [f"health check answered {answer.status_code}"]})
+
+
+def disconnect(session: Session, user: User, found: Found) -> None:
+    """Revoke at the provider (best effort) and forget the credentials."""
+    require_connectable(found)
+    connection = connection_of(session, user, found.integration)
+    if connection is None:
+        raise NoConnection("there is no connection to remove")
+    for column, hint in (("refresh_token_encrypted", "refresh_token"),
+                         ("access_token_encrypted", "access_token")):
+        token = crypto.decrypt(getattr(connection, column))
+        if token and oauth_client.revoke(found.integration, token, hint):
+            break
+    session.delete(connection)
+    session.flush()

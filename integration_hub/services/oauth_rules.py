@@ -1,0 +1,149 @@
+"""Pure parts of the OAuth2 flow: PKCE, the authorize URL, return targets, expiry,
+account mapping and retry backoff. No database, no network, no Flask."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+STATE_LIFETIME = timedelta(minutes=10)
+# Fields of a token response that are credentials and never become ${connection.*}.
+TOKEN_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "token_type",
+                                 "expires_in", "expires_at", "scope",
+                                 "refresh_token_expires_in"})
+
+
+def new_state() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def state_digest(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+def new_code_verifier() -> str:
+    """RFC 7636: 43-128 characters from the unreserved set (here 64)."""
+    return secrets.token_urlsafe(48)
+
+
+def code_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def authorize_url(auth_uri: str, *, client_id: str, redirect_uri: str, state: str,
+                  scope: str | None, challenge: str | None,
+                  extra: Mapping[str, str] | None = None) -> str:
+    """``auth_uri`` with the authorization request added to whatever query it has.
+
+    Extra parameters (``data.authParams``) cannot override the protocol ones.
+    """
+    params: dict[str, str] = {str(k): str(v) for k, v in (extra or {}).items()}
+    params.update({"response_type": "code", "client_id": client_id,
+                   "redirect_uri": redirect_uri, "state": state})
+    if scope:
+        params["scope"] = scope
+    if challenge:
+        params["code_challenge"] = challenge
+        params["code_challenge_method"] = "S256"
+    parts = urlsplit(auth_uri)
+    query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def safe_return_to(value: str | None, hub_origin: str, allowed_origins: Iterable[str]) -> str | None:
+    """A same-origin path, or an absolute URL on the hub or an allow-listed origin.
+
+    Anything else (other hosts, ``//host``, backslashes, schemes other than
+    http(s), control characters) is refused with ValueError: no open redirect.
+    """
+    if value is None or value == "":
+        return None
+    if any(ord(c) < 0x20 or c == "\x7f" for c in value) or "\\" in value:
+        raise ValueError("returnTo contains forbidden characters")
+    if value.startswith("/"):
+        if value.startswith("//"):
+            raise ValueError("returnTo must be a path on the hub or an allowed origin")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.password:
+        raise ValueError("returnTo must be a path on the hub or an allowed origin")
+    allowed = {o.rstrip("/").lower() for o in allowed_origins} | {hub_origin.lower()}
+    if origin(value) not in allowed:
+        raise ValueError("returnTo's origin is not in HUB_ALLOWED_RETURN_ORIGINS")
+    return value
+
+
+def with_result(return_to: str, **params: str) -> str:
+    """``return_to`` with ``status=...`` (and ``code=...``) added to its query."""
+    parts = urlsplit(return_to)
+    query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def expiry(token: Mapping[str, Any], now: datetime, field: str = "expires_in") -> datetime | None:
+    """When a token expires, from ``expires_in`` seconds (or ``expires_at`` epoch)."""
+    value = token.get(field)
+    if value is not None:
+        try:
+            return now + timedelta(seconds=max(0, int(float(value))))
+        except (TypeError, ValueError):
+            return None
+    if field == "expires_in" and token.get("expires_at") is not None:
+        try:
+            return datetime.fromtimestamp(int(float(token["expires_at"])), tz=now.tzinfo)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
+
+
+def needs_refresh(expires_at: datetime | None, now: datetime, skew: timedelta) -> bool:
+    return expires_at is not None and expires_at - skew <= now
+
+
+def pick(document: Any, path: str | None) -> Any:
+    """The value at a dotted path (``data.email``, ``bot.owner.user.id``), or None."""
+    if not path:
+        return None
+    current = document
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+DEFAULT_ACCOUNT_FIELDS = {"email": "email", "displayName": "name", "accountId": "sub"}
+
+
+def account_from_userinfo(userinfo: Mapping[str, Any],
+                          fields: Mapping[str, str | None] | None) -> dict[str, str | None]:
+    mapping = fields or DEFAULT_ACCOUNT_FIELDS
+    account = {}
+    for name in ("email", "displayName", "accountId"):
+        value = pick(userinfo, mapping.get(name))
+        account[name] = None if value is None else str(value)
+    return account
+
+
+def backoff(failures: int, base: float = 2.0, cap: float = 300.0) -> timedelta:
+    """How long to wait after ``failures`` consecutive transient failures."""
+    return timedelta(seconds=min(cap, base ** max(1, failures)))
+
+
+def token_fields(token: Mapping[str, Any]) -> dict[str, Any]:
+    """The non-credential fields of a token response (``instance_url`` ...)."""
+    return {k: v for k, v in token.items() if k not in TOKEN_SECRET_FIELDS}
