@@ -26,7 +26,12 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(BIN)/integration-hub serve
 
-test: $(VENV)/.installed-test
+# The test authorization server is an npm package; without npm its tests skip locally.
+node_modules/.package-lock.json: package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: tests needing the OAuth2 test server will be skipped"; fi
+
+test: $(VENV)/.installed-test node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

@@ -10,6 +10,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -21,6 +22,7 @@ from integration_hub.db.session import db_session
 from integration_hub.services import identity
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
+from tests.support.oauth_server import node_available, start_oauth_server
 
 REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
@@ -196,6 +198,45 @@ def make_integration(app, admin):
                 factories.share(session, created, principal_id, level)
             session.commit()
             return created.id
+
+    return make
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def oauth_server_process():
+    """A real OAuth2 authorization server (oauth2-mock-server) for the whole run."""
+    reason = node_available(REPO_ROOT)
+    if reason:
+        missing_component(reason)
+    server = start_oauth_server(REPO_ROOT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def oauth_server(oauth_server_process):
+    """The authorization server with recordings and queued behaviours cleared."""
+    oauth_server_process.reset()
+    yield oauth_server_process
+    oauth_server_process.reset()
+
+
+@pytest.fixture
+def oauth_integration(make_integration, oauth_server):
+    """Factory: an OAuth2 integration pointing at the real test authorization server."""
+
+    def make(name: str = "Test Provider", **values) -> str:
+        settings = {"type": "test-provider", "auth_type": "oauth2",
+                    "auth_uri": oauth_server.authorize_url, "token_uri": oauth_server.token_url,
+                    "user_info_uri": oauth_server.userinfo_url,
+                    "revocation_uri": oauth_server.revoke_url,
+                    "api_base_uri": oauth_server.issuer, "client_id": "hub-client",
+                    "client_secret": "hub-client-secret-value", "scope": "openid email",
+                    **values}
+        return make_integration(name, **settings)
 
     return make
 

@@ -1,0 +1,149 @@
+"""Pure OAuth helpers: PKCE, the authorize URL, return targets, expiry, accounts, backoff."""
+
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from integration_hub.services import oauth_rules
+from integration_hub.services.credentials import basic_authorization, place_credentials
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_pkce_pair_follows_rfc_7636():
+    verifier = oauth_rules.new_code_verifier()
+    assert 43 <= len(verifier) <= 128
+    assert set(verifier) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    assert oauth_rules.code_challenge(verifier) == expected.decode()
+    # RFC 7636 appendix B example
+    assert oauth_rules.code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == \
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert oauth_rules.new_code_verifier() != verifier
+
+
+def test_state_is_random_and_stored_as_a_digest():
+    state = oauth_rules.new_state()
+    assert len(state) >= 40 and oauth_rules.new_state() != state
+    digest = oauth_rules.state_digest(state)
+    assert len(digest) == 64 and state not in digest
+
+
+def test_authorize_url_keeps_existing_query_and_protocol_params_win():
+    url = oauth_rules.authorize_url(
+        "https://idp.example/authorize?tenant=acme", client_id="cid",
+        redirect_uri="https://hub.example/hub/oauth2/callback", state="s1", scope="a b",
+        challenge="ch", extra={"access_type": "offline", "state": "evil", "redirect_uri": "x"})
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "idp.example", "/authorize")
+    assert query == {"tenant": ["acme"], "access_type": ["offline"], "state": ["s1"],
+                     "redirect_uri": ["https://hub.example/hub/oauth2/callback"],
+                     "response_type": ["code"], "client_id": ["cid"], "scope": ["a b"],
+                     "code_challenge": ["ch"], "code_challenge_method": ["S256"]}
+
+
+def test_authorize_url_without_pkce_or_scope():
+    query = parse_qs(urlsplit(oauth_rules.authorize_url(
+        "https://idp.example/auth", client_id="c", redirect_uri="https://h/cb", state="s",
+        scope=None, challenge=None)).query)
+    assert "code_challenge" not in query and "scope" not in query
+
+
+HUB = "https://hub.example.org"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, None), ("", None),
+    ("/", "/"), ("/integrations?tab=1", "/integrations?tab=1"),
+    ("https://hub.example.org/done", "https://hub.example.org/done"),
+    ("https://app.example.com/after", "https://app.example.com/after"),
+    ("HTTPS://APP.EXAMPLE.COM/x", "HTTPS://APP.EXAMPLE.COM/x"),
+])
+def test_safe_return_to_accepts(value, expected):
+    assert oauth_rules.safe_return_to(value, HUB, ["https://app.example.com"]) == expected
+
+
+@pytest.mark.parametrize("value", [
+    "//evil.example/x", "https://evil.example/x", "http://hub.example.org/x",
+    "https://app.example.com.evil.example/", "https://user@app.example.com/",
+    "javascript:alert(1)", "/\\evil.example", "\\\\evil.example", "/path\r\nX: y",
+    "ftp://app.example.com/", "evil.example/x", "https:///x",
+])
+def test_safe_return_to_refuses(value):
+    with pytest.raises(ValueError):
+        oauth_rules.safe_return_to(value, HUB, ["https://app.example.com"])
+
+
+def test_with_result_appends_to_the_query():
+    assert oauth_rules.with_result("/x?a=1#top", status="error", code="state_expired") == \
+        "/x?a=1&status=error&code=state_expired#top"
+
+
+@pytest.mark.parametrize("token, expected", [
+    ({"expires_in": 3600}, NOW + timedelta(hours=1)),
+    ({"expires_in": "60"}, NOW + timedelta(minutes=1)),
+    ({"expires_in": 0}, NOW),
+    ({"expires_in": -5}, NOW),
+    ({"expires_at": int((NOW + timedelta(minutes=5)).timestamp())}, NOW + timedelta(minutes=5)),
+    ({}, None), ({"expires_in": "soon"}, None),
+])
+def test_expiry(token, expected):
+    assert oauth_rules.expiry(token, NOW) == expected
+
+
+@pytest.mark.parametrize("expires_at, due", [
+    (None, False), (NOW + timedelta(minutes=5), False), (NOW + timedelta(seconds=61), False),
+    (NOW + timedelta(seconds=60), True), (NOW - timedelta(seconds=1), True)])
+def test_needs_refresh_with_skew(expires_at, due):
+    assert oauth_rules.needs_refresh(expires_at, NOW, timedelta(seconds=60)) is due
+
+
+def test_account_mapping_with_dotted_paths():
+    profile = {"data": {"email": "a@x.io", "name": "Ada", "gid": 42},
+               "bot": {"owner": {"user": [{"id": "u1"}]}}}
+    assert oauth_rules.account_from_userinfo(profile, {
+        "email": "data.email", "displayName": "data.name", "accountId": "bot.owner.user.0.id"}) == \
+        {"email": "a@x.io", "displayName": "Ada", "accountId": "u1"}
+    assert oauth_rules.account_from_userinfo({"sub": 7, "email": "e@x.io"}, None) == \
+        {"email": "e@x.io", "displayName": None, "accountId": "7"}
+    assert oauth_rules.account_from_userinfo({}, {"email": None}) == \
+        {"email": None, "displayName": None, "accountId": None}
+
+
+def test_backoff_grows_and_is_capped():
+    waits = [oauth_rules.backoff(n) for n in range(1, 12)]
+    assert waits == sorted(waits) and waits[0] == timedelta(seconds=2)
+    assert waits[-1] == timedelta(seconds=300)
+
+
+def test_token_fields_exclude_credentials():
+    assert oauth_rules.token_fields({"access_token": "a", "refresh_token": "r", "id_token": "i",
+                                     "expires_in": 1, "scope": "x", "token_type": "Bearer",
+                                     "instance_url": "https://na1.example"}) == \
+        {"instance_url": "https://na1.example"}
+
+
+@pytest.mark.parametrize("auth_type, secrets, headers, params", [
+    ("none", {}, {}, {}),
+    ("oauth2", {"access_token": "t1", "token_type": "bearer"}, {"Authorization": "Bearer t1"}, {}),
+    ("oauth2", {"access_token": "t1", "token_type": "MAC"}, {"Authorization": "MAC t1"}, {}),
+    ("bearer", {"api_key": "k"}, {"Authorization": "Bearer k"}, {}),
+    ("apikey", {"api_key": "k"}, {"X-API-Key": "k"}, {}),
+    ("basic", {"username": "u", "password": "p:w"}, {"Authorization": "Basic dTpwOnc="}, {}),
+])
+def test_place_credentials(auth_type, secrets, headers, params):
+    placed = place_credentials(auth_type, secrets=secrets)
+    assert (placed.headers, placed.params) == (headers, params)
+
+
+def test_place_credentials_query_key_and_missing_secret():
+    placed = place_credentials("apikey", api_key_location="query", api_key_name="key",
+                               secrets={"api_key": "k"})
+    assert placed.params == {"key": "k"} and placed.headers == {}
+    for auth_type in ("oauth2", "bearer", "apikey", "basic"):
+        assert place_credentials(auth_type, secrets={}) is None
+    assert basic_authorization("ü", "p") == "Basic w7w6cA=="
