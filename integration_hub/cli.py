@@ -159,9 +159,10 @@ def demo_command():
     settings = _settings()
     if settings.production:
         raise click.ClickException("the demo is for development; HUB_ENV is production")
+    base = settings.public_url or f"http://{os.environ.get('HUB_BIND', '127.0.0.1:8000')}"
     with transaction() as session:
-        result = demo.seed(session, settings)
-    click.echo(demo.instructions(result, os.environ.get("HUB_BIND", "127.0.0.1:8000")))
+        result = demo.seed(session, settings, base)
+    click.echo(demo.instructions(result, base))
 
 
 @click.command("serve")

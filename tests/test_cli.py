@@ -59,7 +59,7 @@ def test_demo_is_idempotent_and_its_token_works(app, client, session):
     alice_token = run(app, "create-token", "alice").output.strip().splitlines()[-1]
     shared = client.get("/api/integrations", headers={"Authorization": f"Bearer {alice_token}"})
     assert {i["slug"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
-        "github", "openai", "inventory-api"}
+        "github", "openai", "inventory-api", "demo-provider"}
     assert {i["authType"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
         "oauth2", "bearer", "apikey"}
     password = first.output.split("as admin / ")[1].split()[0]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub.config import Settings
 from integration_hub.db.models import ApiToken, IntegrationShare, Team, User
+from integration_hub.oauth_demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from integration_hub.services import identity, integrations, tokens
 
 ADMIN = "admin"
@@ -27,25 +28,35 @@ DEMO_USERS = (
     {"username": "bob", "display_name": "Bob Example", "email": "bob@example.com",
      "fields": {"region": "us", "department": "sales"}},
 )
-# Shared with the demo team; the built-in echo upstream and test provider of
-# development mode replace these example endpoints once they exist.
-DEMO_INTEGRATIONS = (
-    ({"slug": "github", "name": "GitHub", "type": "github", "category": "development",
-      "description": "Per-user OAuth2 connection to GitHub (register your own OAuth app to use it)",
-      "auth_type": "oauth2", "auth_uri": "https://github.com/login/oauth/authorize",
-      "token_uri": "https://github.com/login/oauth/access_token",
-      "api_base_uri": "https://api.github.com", "user_info_uri": "https://api.github.com/user",
-      "client_id": "replace-with-your-client-id", "scope": "read:user",
-      "headers": {"Accept": "application/vnd.github+json"}}, 1),
-    ({"slug": "openai", "name": "OpenAI", "type": "openai", "category": "ai",
-      "description": "Bearer-token API; each user connects their own key",
-      "auth_type": "bearer", "api_base_uri": "https://api.openai.com/v1"}, 1),
-    ({"slug": "inventory-api", "name": "Inventory API", "type": "custom", "category": "internal",
-      "description": "Shared API key; the caller's identity travels in headers",
-      "auth_type": "apikey", "mode": "shared", "api_base_uri": "https://inventory.example.com/v2",
-      "api_key_name": "X-API-Key", "api_key": "demo-inventory-key",
-      "headers": {"X-User-Email": "${user.email}", "X-Region": "${user.region:-eu}"}}, 2),
-)
+def demo_integrations(base: str) -> tuple[tuple[dict, int], ...]:
+    """Integrations shared with the demo team, with the access level of the share.
+
+    The first two use the development stand-ins at ``base`` (the demo OAuth
+    provider and the echo upstream), so connecting and calling work offline.
+    """
+    return (
+        ({"slug": "demo-provider", "name": "Demo OAuth provider", "type": "custom",
+          "category": "custom", "mode": "per-user",
+          "description": "Connect your own account through the built-in demo provider",
+          "auth_type": "oauth2", "auth_uri": f"{base}/dev/oauth/authorize",
+          "token_uri": f"{base}/dev/oauth/token", "user_info_uri": f"{base}/dev/oauth/userinfo",
+          "revocation_uri": f"{base}/dev/oauth/revoke", "api_base_uri": f"{base}/dev/echo",
+          "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+          "scope": "profile email", "headers": {"X-User-Email": "${user.email}"}}, 1),
+        ({"slug": "inventory-api", "name": "Inventory API", "type": "custom",
+          "category": "internal", "mode": "shared",
+          "description": "Shared API key; the caller's identity travels in headers",
+          "auth_type": "apikey", "api_base_uri": f"{base}/dev/echo/inventory/v2",
+          "api_key_name": "X-API-Key", "api_key": "demo-inventory-key",
+          "headers": {"X-User-Email": "${user.email}", "X-Region": "${user.region:-eu}"}}, 2),
+        ({"slug": "github", "name": "GitHub", "type": "github",
+          "description": "Register an OAuth app with GitHub and set its client id and secret here",
+          "client_id": "replace-with-your-client-id", "scope": "read:user"}, 1),
+        ({"slug": "openai", "name": "OpenAI", "type": "openai",
+          "description": "Bearer-token API; each user connects their own key"}, 1),
+    )
+
+
 DEMO_TEAM = {"id": "team:demo", "name": "Demo team",
              "description": "Everyone trying the demo", "members": [
                  {"username": "alice", "role": "admin"}, {"username": "bob", "role": "member"}]}
@@ -69,7 +80,7 @@ def _kept_secret(instance: Path, name: str, make) -> str:
     return value
 
 
-def seed(session: Session, settings: Settings) -> DemoResult:
+def seed(session: Session, settings: Settings, base: str) -> DemoResult:
     tenant_id = settings.default_tenant
     identity.ensure_tenant(session, tenant_id, "Default tenant" if tenant_id == "default" else None)
     password = _kept_secret(settings.instance_path, "demo-admin-password",
@@ -82,7 +93,7 @@ def seed(session: Session, settings: Settings) -> DemoResult:
     if session.scalars(select(Team.id).where(Team.tenant_id == tenant_id,
                                              Team.slug == "demo")).first() is None:
         identity.create_team(session, tenant_id, DEMO_TEAM)
-    for values, level in DEMO_INTEGRATIONS:
+    for values, level in demo_integrations(base):
         if integrations.lookup(session, tenant_id, values["slug"]) is None:
             created = integrations.create(session, admin, values)
             created.shares.append(IntegrationShare(principal_id=DEMO_TEAM["id"], access_level=level))
@@ -106,19 +117,21 @@ def _ensure_user(session: Session, tenant_id: str, values: dict) -> User:
     return user
 
 
-def instructions(result: DemoResult, bind: str) -> str:
-    base = f"http://{bind}"
+def instructions(result: DemoResult, base: str) -> str:
+    auth = f"-H 'Authorization: Bearer {result.admin_token}'"
     return "\n".join([
         "",
         "Demo data ready.",
         f"  Sign in:    {base}/login  as admin / {result.admin_password}"
         "  (also alice, bob with the same password)",
+        "              then press Connect on 'Demo OAuth provider' to try the OAuth flow",
         f"  API docs:   {base}/api/docs",
         f"  API token:  {result.admin_token}",
         "",
         "Try:",
-        f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api",
-        f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api/me",
-        f"  curl -H 'Authorization: Bearer {result.admin_token}' {base}/api/integrations",
+        f"  curl {auth} {base}/api",
+        f"  curl {auth} {base}/api/integrations",
+        f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"apiKey\": \"my-key\"}}' "
+        f"{base}/api/integrations/openai/connect",
         "",
     ])

@@ -26,7 +26,7 @@ SECURITY_HEADERS = {
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(connect_pages)
-    for blueprint in ("web", "connect_pages"):
+    for blueprint in ("web", "connect_pages", "devtools"):
         app.after_request_funcs.setdefault(blueprint, []).append(_security_headers)
 
 
