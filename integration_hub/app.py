@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, static_folder=None)  # static files are served by the web blueprint
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)

@@ -131,7 +131,7 @@ def instructions(result: DemoResult, base: str) -> str:
         "Try:",
         f"  curl {auth} {base}/api",
         f"  curl {auth} {base}/api/integrations",
-        f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"apiKey\": \"my-key\"}}' "
+        f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"token\": \"my-openai-key\"}}' "
         f"{base}/api/integrations/openai/connect",
         "",
     ])

@@ -111,3 +111,10 @@ def test_start_page_redirects_to_login_when_signed_out(client):
     answer = client.get("/")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/login")
+
+
+def test_page_assets_are_served(client):
+    page = client.get("/login").get_data(as_text=True)
+    stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', page).group(1)
+    answer = client.get(stylesheet)
+    assert answer.status_code == 200 and answer.mimetype == "text/css"
