@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.models.connection import SHARED_HOLDER
-from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import crypto, oauth_client, oauth_rules
 from integration_hub.services.acl import Access, require
@@ -141,7 +140,7 @@ def store_token(session: Session, user: User, integration: Integration,
     """A fresh authorization: replaces whatever the connection held."""
     now = now or utcnow()
     connection = _connection_for_update(session, user, integration)
-    _apply_token(connection, token, now, keep_refresh_token=False)
+    apply_token(connection, token, now, keep_refresh_token=False)
     connection.last_authorized_at = now
     connection.status = "active"
     connection.failures = 0
@@ -152,7 +151,7 @@ def store_token(session: Session, user: User, integration: Integration,
     return connection
 
 
-def _apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
+def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
                  keep_refresh_token: bool) -> None:
     if not token.get("access_token"):
         raise oauth_client.TokenEndpointError("rejected", "token_response_invalid",
@@ -216,87 +215,6 @@ def attach_account(session: Session, integration: Integration, connection: Conne
     if profile is not None:
         connection.account = oauth_rules.account_from_userinfo(profile, account_fields)
         session.flush()
-
-
-# -- keeping tokens fresh ----------------------------------------------------
-
-def usable_token_connection(session: Session, user: User, integration: Integration,
-                            skew: timedelta) -> Connection:
-    """The caller's OAuth connection with an access token valid beyond ``skew``."""
-    connection = connection_of(session, user, integration)
-    if connection is None or connection.access_token_encrypted is None:
-        raise NotConnected("connect your account first")
-    if connection.status == "reauth_required":
-        raise ReauthRequired("the authorization server refused the refresh token; "
-                             "connect again")
-    return refresh_if_needed(session, integration, connection, skew)
-
-
-def refresh_if_needed(session: Session, integration: Integration, connection: Connection,
-                      skew: timedelta, force_after: datetime | None = None) -> Connection:
-    """Refresh when the token expires within ``skew`` (or was last refreshed before
-    ``force_after``), exactly once however many requests ask at the same time.
-
-    The connection's row is locked (PostgreSQL ``FOR UPDATE``; SQLite's write
-    lock) and the need is checked again under the lock: whoever waited finds the
-    token the first one fetched.
-    """
-    def wanted(c: Connection) -> bool:
-        if force_after is not None:
-            return c.last_refreshed_at is None or c.last_refreshed_at < force_after
-        return oauth_rules.needs_refresh(c.token_expires_at, utcnow(), skew)
-
-    if not wanted(connection):
-        return connection
-    connection_id = connection.id
-    with writing(session):
-        connection = session.scalars(
-            select(Connection).where(Connection.id == connection_id)
-            .with_for_update().execution_options(populate_existing=True)).one()
-        if not wanted(connection):
-            return connection
-        outcome = _refresh_locked(integration, connection)
-    if isinstance(outcome, errors.HubError):
-        raise outcome
-    return connection
-
-
-def _refresh_locked(integration: Integration, connection: Connection) -> errors.HubError | None:
-    """Call the token endpoint; record the result on the locked row. Returns the
-    error to raise once the transaction is committed (so the failure is kept)."""
-    now = utcnow()
-    if connection.status == "reauth_required":
-        return ReauthRequired("connect again")
-    if connection.retry_after is not None and connection.retry_after > now:
-        seconds = int((connection.retry_after - now).total_seconds()) + 1
-        return TokenRefreshBackoff(
-            f"the last refresh failed; next attempt in {seconds} s",
-            headers={"Retry-After": str(seconds)})
-    refresh_token = crypto.decrypt(connection.refresh_token_encrypted)
-    if not refresh_token:
-        connection.status = "expired"
-        return ReauthRequired("the token expired and there is no refresh token; connect again")
-    try:
-        token = oauth_client.refresh(integration, refresh_token)
-        _apply_token(connection, token, now, keep_refresh_token=True)
-    except oauth_client.TokenEndpointError as failure:
-        connection.last_error = {"code": failure.error, "message": failure.description,
-                                 "at": now.isoformat()}
-        if failure.kind in ("invalid_grant", "rejected"):
-            connection.status = "reauth_required"
-            return ReauthRequired("the authorization server refused the refresh token; "
-                                  "connect again")
-        connection.failures += 1
-        connection.retry_after = now + oauth_rules.backoff(connection.failures)
-        if failure.kind == "timeout":
-            return TokenEndpointTimeout(failure.description)
-        return TokenEndpointFailed(failure.description)
-    connection.status = "active"
-    connection.last_refreshed_at = now
-    connection.failures = 0
-    connection.retry_after = None
-    connection.last_error = None
-    return None
 
 
 # -- connecting without a browser --------------------------------------------

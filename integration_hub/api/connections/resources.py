@@ -12,7 +12,7 @@ from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import connections, integrations, oauth_flow
+from integration_hub.services import connections, integrations, oauth_flow, token_refresh
 from integration_hub.services.catalogue import catalogue
 
 blp = Blueprint("connections", __name__, url_prefix="/api",
@@ -176,7 +176,7 @@ class Refresh(MethodView):
         connection = connections.connection_of(session, user, found.integration)
         if connection is None or connection.access_token_encrypted is None:
             raise connections.NotConnected("there is no OAuth connection to refresh")
-        return connections.refresh_if_needed(session, found.integration, connection,
+        return token_refresh.refresh_if_needed(session, found.integration, connection,
                                              refresh_skew(), force_after=utcnow())
 
 
@@ -217,7 +217,7 @@ class Account(MethodView):
         found = integrations.find(session, user, integration_id)
         integration = found.integration
         if args["refresh"] and integration.auth_type == "oauth2":
-            connection = connections.usable_token_connection(session, user, integration,
+            connection = token_refresh.usable_token_connection(session, user, integration,
                                                              refresh_skew())
             provider = catalogue().find(integration.type)
             with transaction():
