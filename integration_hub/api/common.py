@@ -31,10 +31,6 @@ def template_href(endpoint: str, **values: Any) -> str:
     return url
 
 
-def link(endpoint: str, **values: Any) -> dict[str, Any]:
-    return hal.link(href(endpoint, **values))
-
-
 def collection_query() -> dict[str, Any]:
     """The caller's query string, to carry filters over to paging links."""
     return {k: v for k, v in request.args.items(multi=False)}

@@ -53,10 +53,6 @@ def init_app(app: Flask, database_url: str) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def engine() -> Engine:
-    return current_app.extensions[_EXTENSION].kw["bind"]
-
-
 def db_session() -> Session:
     """The session of the current request or CLI command, opened on first use."""
     if "db_session" not in g:

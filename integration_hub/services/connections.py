@@ -189,18 +189,6 @@ def store_credentials(session: Session, user: User, integration: Integration,
     return connection
 
 
-def credentials_of(connection: Connection | None) -> dict[str, Any]:
-    if connection is None or connection.credentials_encrypted is None:
-        return {}
-    return json.loads(crypto.decrypt(connection.credentials_encrypted))
-
-
-def token_fields_of(connection: Connection | None) -> dict[str, Any]:
-    if connection is None or connection.token_fields_encrypted is None:
-        return {}
-    return json.loads(crypto.decrypt(connection.token_fields_encrypted))
-
-
 def access_token_of(connection: Connection) -> str | None:
     return crypto.decrypt(connection.access_token_encrypted)
 
