@@ -193,15 +193,26 @@ def access_token_of(connection: Connection) -> str | None:
     return crypto.decrypt(connection.access_token_encrypted)
 
 
-def attach_account(session: Session, integration: Integration, connection: Connection,
-                   account_fields: Mapping[str, str | None] | None) -> None:
-    """Read the connected account from ``userInfoUri`` (best effort)."""
+def read_account(integration: Integration, token: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The connected account from ``userInfoUri`` with a fresh token answer (best effort)."""
+    if not token.get("access_token"):
+        return None
+    profile = oauth_client.userinfo(integration, str(token["access_token"]),
+                                    token.get("token_type"))
+    if profile is None:
+        return None
+    provider = catalogue().find(integration.type)
+    return oauth_rules.account_from_userinfo(
+        profile, provider.spec.get("accountFields") if provider else None)
+
+
+def attach_account(session: Session, integration: Integration, connection: Connection) -> None:
+    """Read the connected account again with the connection's token (best effort)."""
     token = access_token_of(connection)
-    if not token:
-        return
-    profile = oauth_client.userinfo(integration, token, connection.token_type)
-    if profile is not None:
-        connection.account = oauth_rules.account_from_userinfo(profile, account_fields)
+    account = read_account(integration, {"access_token": token,
+                                         "token_type": connection.token_type})
+    if account is not None:
+        connection.account = account
         session.flush()
 
 
@@ -268,11 +279,9 @@ def _connect_oauth(session: Session, user: User, integration: Integration,
             "oauth2 integrations connect with code, refreshToken or accessToken",
             errors={"code": ["give code, refreshToken or accessToken"]})
     connection = store_token(session, user, integration, token, now)
-    if token.get("refresh_token") is None and not body.get("refreshToken"):
-        connection.refresh_token_encrypted = None
-    provider = catalogue().find(integration.type)
-    attach_account(session, integration, connection,
-                   provider.spec.get("accountFields") if provider else None)
+    account = read_account(integration, token)
+    if account is not None:
+        connection.account = account
     return connection
 
 

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, OAuthState, User
+from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import connections, crypto, oauth_client, oauth_rules
-from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integrations import Found
 
 
@@ -90,10 +90,10 @@ def finish(session: Session, params: dict[str, str], session_user: User | None) 
         return _fail("state_user_mismatch", "This sign-in was started by another user.",
                      pending, integration)
     # Use the state exactly once, even if the callback arrives twice at once.
-    claimed = session.execute(update(OAuthState).where(
-        OAuthState.state_hash == pending.state_hash, OAuthState.used_at.is_(None))
-        .values(used_at=now)).rowcount
-    session.commit()
+    with writing(session):
+        claimed = session.execute(update(OAuthState).where(
+            OAuthState.state_hash == pending.state_hash, OAuthState.used_at.is_(None))
+            .values(used_at=now)).rowcount
     if claimed != 1:
         return _fail("state_reused", "This sign-in has already been completed.", pending, integration)
     if params.get("error"):
@@ -110,18 +110,17 @@ def finish(session: Session, params: dict[str, str], session_user: User | None) 
     if not integration.enabled or user is None or not user.enabled:
         return _fail("integration_disabled", "The integration or your user is disabled.",
                      pending, integration)
-    try:
+    try:  # network calls outside any write transaction
         token = oauth_client.exchange_code(integration, params["code"], pending.redirect_uri,
                                            crypto.decrypt(pending.code_verifier_encrypted))
-        connection = connections.store_token(session, user, integration, token, now)
+        account = connections.read_account(integration, token)
+        with writing(session):
+            connection = connections.store_token(session, user, integration, token, now)
+            if account is not None:
+                connection.account = account
     except oauth_client.TokenEndpointError as failure:
-        session.rollback()
         return _fail("token_exchange_failed", f"The provider did not issue a token ({failure.error}).",
                      pending, integration)
-    provider = catalogue().find(integration.type)
-    connections.attach_account(session, integration, connection,
-                               provider.spec.get("accountFields") if provider else None)
-    session.commit()
     return CallbackResult(True, "connected", "Connected.", integration, connection,
                           pending.return_to, pending.popup)
 

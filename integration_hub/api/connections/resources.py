@@ -13,7 +13,6 @@ from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
 from integration_hub.services import connections, integrations, oauth_flow, token_refresh
-from integration_hub.services.catalogue import catalogue
 
 blp = Blueprint("connections", __name__, url_prefix="/api",
                 description="Connections: the credentials users hold for integrations")
@@ -219,10 +218,8 @@ class Account(MethodView):
         if args["refresh"] and integration.auth_type == "oauth2":
             connection = token_refresh.usable_token_connection(session, user, integration,
                                                              refresh_skew())
-            provider = catalogue().find(integration.type)
             with transaction():
-                connections.attach_account(session, integration, connection,
-                                           provider.spec.get("accountFields") if provider else None)
+                connections.attach_account(session, integration, connection)
         else:
             connection = connections.connection_of(session, user, integration)
             if connection is None:
