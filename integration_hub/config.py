@@ -123,6 +123,9 @@ class Settings:
     # Origins (besides the hub's own) that returnTo may send a browser back to.
     allowed_return_origins: tuple[str, ...] = ()
     token_refresh_skew: int = 60
+    # Refuse upstreams whose connected address is loopback/private/link-local/...
+    proxy_deny_private: bool = False
+    proxy_max_retry_wait: float = 30.0
     # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
     provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
@@ -204,6 +207,10 @@ class Settings:
                 env_vars.get("HUB_ALLOWED_RETURN_ORIGINS", "").split(",") if o.strip()),
             token_refresh_skew=_int(env_vars.get("HUB_TOKEN_REFRESH_SKEW", "60"),
                                     "HUB_TOKEN_REFRESH_SKEW"),
+            proxy_deny_private=_bool(env_vars.get("HUB_PROXY_DENY_PRIVATE", "false"),
+                                     "HUB_PROXY_DENY_PRIVATE"),
+            proxy_max_retry_wait=_float(env_vars.get("HUB_PROXY_MAX_RETRY_WAIT", "30"),
+                                        "HUB_PROXY_MAX_RETRY_WAIT"),
         )
 
     def flask_config(self) -> dict:

@@ -43,6 +43,11 @@ RELATIONS: dict[str, str] = {
     "connections": "Every connection of an integration (owner or administrator).",
     "refresh": "POST refreshes the connection's OAuth token now.",
     "account": "The connected account (email, displayName, accountId); refresh=true reads it again.",
+    "request": "POST {url, method, params, data, headers} calls the integration's API through the "
+               "hub (envelope=true wraps the answer); /request/<path> passes any method through, streamed.",
+    "requests": "The integration's proxied calls (owner or administrator): method, path, status, "
+                "duration, bytes; never headers or bodies.",
+    "proxy-request": "One proxied call in the request log.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

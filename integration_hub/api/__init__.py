@@ -9,6 +9,7 @@ from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
+from integration_hub.api.proxy import resources as proxy
 from integration_hub.api.root import resources as root
 from integration_hub.api.session import resources as session
 from integration_hub.api.tags import resources as tags
@@ -20,7 +21,7 @@ from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue, connections)
+                    tags, catalogue, connections, proxy)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

@@ -189,6 +189,20 @@ def store_credentials(session: Session, user: User, integration: Integration,
     return connection
 
 
+def credentials_of(connection: Connection | None) -> dict[str, Any]:
+    """The user's own key, token or username/password (non-OAuth auth types)."""
+    if connection is None or connection.credentials_encrypted is None:
+        return {}
+    return json.loads(crypto.decrypt(connection.credentials_encrypted))
+
+
+def token_fields_of(connection: Connection | None) -> dict[str, Any]:
+    """The token answer's other fields (``instance_url`` ...), for ``${connection.*}``."""
+    if connection is None or connection.token_fields_encrypted is None:
+        return {}
+    return json.loads(crypto.decrypt(connection.token_fields_encrypted))
+
+
 def access_token_of(connection: Connection) -> str | None:
     return crypto.decrypt(connection.access_token_encrypted)
 

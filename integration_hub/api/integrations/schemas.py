@@ -139,6 +139,8 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
             "inf:connection": {"href": href("connections.Connection", integration_id=key)},
             "inf:connections": {"href": href("connections.Connections", integration_id=key)},
             "inf:account": {"href": href("connections.Account", integration_id=key)},
+            "inf:request": {"href": href("proxy.Envelope", integration_id=key)},
+            "inf:requests": {"href": href("proxy.Requests", integration_id=key)},
         }
         if integration.has_icon or effective_image_url(integration):
             links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}

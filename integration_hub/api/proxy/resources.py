@@ -1,0 +1,238 @@
+"""``/api/integrations/{id}/request``: call the integration's API through the hub."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from urllib.parse import quote
+
+import marshmallow as ma
+from flask import Response, current_app, request
+from flask.views import MethodView
+
+from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.db.session import db_session
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_tenant, current_user
+from integration_hub.services import integrations, proxy, request_log
+from integration_hub.services.upstream_http import (
+    cleaned_caller_headers,
+    forwardable_request_headers,
+    pool_manager,
+    response_headers,
+)
+
+blp = Blueprint("proxy", __name__, url_prefix="/api",
+                description="The request proxy: call an integration's API with its credentials")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+CHUNK = 64 * 1024
+_POOL_KEY = "integration_hub.upstream_pool"
+
+
+def upstream_pool():
+    """One pool manager per app (per worker process), created on first use."""
+    pool = current_app.extensions.get(_POOL_KEY)
+    if pool is None:
+        settings = current_app.config["HUB_SETTINGS"]
+        pool = current_app.extensions[_POOL_KEY] = pool_manager(settings.proxy_deny_private)
+    return pool
+
+
+class EnvelopeSchema(ma.Schema):
+    url = ma.fields.String(required=True, metadata={"description": "Relative to apiBaseUri"})
+    method = ma.fields.String(load_default="GET", validate=ma.validate.OneOf(
+        ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")))
+    params = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True)
+    data = ma.fields.Raw(load_default=None, allow_none=True, metadata={
+        "description": "JSON body (object/array) or text"})
+    headers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                             load_default=None, allow_none=True)
+    envelope = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Answer {status, headers, data, error} instead of the upstream's answer"})
+    retries = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=5))
+
+    @ma.pre_load
+    def _upper_method(self, data, **_):
+        if isinstance(data, dict) and isinstance(data.get("method"), str):
+            data = {**data, "method": data["method"].upper()}
+        return data
+
+
+class EnvelopeAnswerSchema(ma.Schema):
+    status = ma.fields.Integer()
+    headers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    data = ma.fields.Raw(allow_none=True)
+    encoding = ma.fields.String(metadata={"description": "base64 when data is binary"})
+    error = ma.fields.String(allow_none=True)
+
+
+class ProxyRequestSchema(HalSchema):
+    id = ma.fields.String()
+    username = ma.fields.String()
+    method = ma.fields.String()
+    path = ma.fields.String(metadata={"description": "Upstream path; query names only"})
+    status = ma.fields.Integer(allow_none=True)
+    error = ma.fields.String(allow_none=True)
+    duration_ms = ma.fields.Integer(data_key="durationMs")
+    bytes_sent = ma.fields.Integer(data_key="bytesSent")
+    bytes_received = ma.fields.Integer(data_key="bytesReceived")
+    created_at = ma.fields.DateTime(data_key="createdAt")
+
+    def hal_links(self, row):
+        return {"self": {"href": href("proxy.Requests", integration_id=row.integration_id,
+                                      _anchor=row.id)},
+                "inf:integration": {"href": href("integrations.Integration",
+                                                 integration_id=row.integration_id)}}
+
+
+ProxyRequestPageSchema = page_schema(ProxyRequestSchema, "inf:proxy-request", "ProxyRequestPage")
+
+
+def _run(integration_id: str, call: proxy.ProxyCall):
+    session, user = db_session(), current_user()
+    settings = current_app.config["HUB_SETTINGS"]
+    found = integrations.find(session, user, integration_id)
+    prepared = proxy.prepare(session, user, current_tenant(), found, call, settings)
+    make_session = current_app.extensions["integration_hub.db"]
+    try:
+        answer = proxy.send(upstream_pool(), prepared, call, settings, session, user)
+    except Exception as failure:
+        prepared.record.error = getattr(failure, "code", "error")
+        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
+        raise
+    prepared.record.status = answer.status
+    session.close()  # nothing more to read: free the connection before streaming
+    return answer, prepared.record, make_session
+
+
+def _elapsed(record) -> int:
+    return int((time.monotonic() - record.started) * 1000)
+
+
+def _stream(answer, record, make_session):
+    try:
+        for chunk in answer.stream(CHUNK, decode_content=False):
+            record.bytes_received += len(chunk)
+            yield chunk
+    finally:
+        answer.release_conn()
+        request_log.write(make_session, record, _elapsed(record))
+
+
+def _transparent(answer, record, make_session, method: str) -> Response:
+    headers = response_headers(answer.headers.items())
+    if method == "HEAD":
+        answer.release_conn()
+        request_log.write(make_session, record, _elapsed(record))
+        return Response(b"", status=answer.status, headers=headers)
+    response = Response(_stream(answer, record, make_session), status=answer.status,
+                        headers=headers, direct_passthrough=True)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        del response.headers["Content-Type"]
+    return response
+
+
+def _envelope(answer, record, make_session, limit: int) -> dict:
+    body = b""
+    try:
+        for chunk in answer.stream(CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > limit:
+                raise proxy.RequestTooLarge("the upstream's answer is too large for an envelope")
+    finally:
+        answer.release_conn()
+        record.bytes_received = len(body)
+        request_log.write(make_session, record, _elapsed(record))
+    headers = dict(response_headers(answer.headers.items()))
+    headers.pop("Content-Encoding", None)
+    result = {"status": answer.status, "headers": headers, "data": None,
+              "error": None if answer.status < 400 else f"upstream answered {answer.status}"}
+    content_type = answer.headers.get("Content-Type", "")
+    if not body:
+        return result
+    if "json" in content_type:
+        try:
+            result["data"] = json.loads(body)
+            return result
+        except ValueError:
+            pass
+    try:
+        result["data"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        result["data"] = base64.b64encode(body).decode("ascii")
+        result["encoding"] = "base64"
+    return result
+
+
+@blp.route("/integrations/<integration_id>/request")
+class Envelope(MethodView):
+    @blp.arguments(EnvelopeSchema)
+    @blp.response(200, EnvelopeAnswerSchema, content_type="application/json",
+                  description="The upstream's answer as it is, or the envelope")
+    @blp.problems(400, 401, 403, 404, 409, 413, 415, 502, 504)
+    def post(self, call, integration_id):
+        """Call the integration (i5-compatible body: url, method, params, data, headers)"""
+        data, headers = call["data"], cleaned_caller_headers(call["headers"] or {})
+        body = None
+        if isinstance(data, (dict, list)):
+            body = json.dumps(data).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json")
+        elif data is not None:
+            body = str(data).encode("utf-8")
+        answer, record, make_session = _run(integration_id, proxy.ProxyCall(
+            method=call["method"], target=call["url"], query=call["params"], headers=headers,
+            body=body, content_length=len(body) if body else None, retries=call["retries"]))
+        if call["envelope"]:
+            return _envelope(answer, record, make_session,
+                             current_app.config["HUB_SETTINGS"].proxy_max_body)
+        return _transparent(answer, record, make_session, call["method"])
+
+
+def _raw_target() -> str:
+    """The path after ``/request/`` exactly as the caller encoded it."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        marker = path.find("/request/", path.find("/integrations/"))
+        if marker >= 0:
+            return path[marker + len("/request/"):]
+    return quote(request.view_args.get("target", ""), safe="/@:!$&'()*+,;=~-._")
+
+
+@blp.route("/integrations/<integration_id>/request/<path:target>", methods=list(METHODS))
+class Raw(MethodView):
+    @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
+    @blp.problems(400, 401, 403, 404, 409, 413, 502, 504)
+    def get(self, integration_id, target):
+        """Call the integration: method, path, query and body are passed on, streamed"""
+        return self._call(integration_id)
+
+    post = put = patch = delete = head = get
+
+    def _call(self, integration_id):
+        integration = integrations.find(db_session(), current_user(), integration_id).integration
+        length = request.content_length
+        has_body = bool(length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        body = iter(lambda: request.stream.read(CHUNK), b"") if has_body else None
+        headers = forwardable_request_headers(request.headers.items(),
+                                              (integration.data or {}).get("forwardHeaders") or ())
+        answer, record, make_session = _run(integration_id, proxy.ProxyCall(
+            method=request.method, target=_raw_target(),
+            query=request.query_string.decode("latin-1") or None, headers=headers, body=body,
+            content_length=length))
+        return _transparent(answer, record, make_session, request.method)
+
+
+@blp.route("/integrations/<integration_id>/requests")
+class Requests(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, ProxyRequestPageSchema)
+    @blp.problems(401, 403, 404)
+    def get(self, args, integration_id):
+        """The latest proxied calls (owner or administrator); no headers or bodies"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        items, total = request_log.list_requests(session, found, args["start"], args["limit"])
+        return hal_page("proxy.Requests", "inf:proxy-request", items, args["start"],
+                        args["limit"], total, integration_id=found.integration.id)

@@ -1,0 +1,252 @@
+"""The request proxy (SPEC §6): pick the connection, build a guarded URL, add
+expanded headers and credentials, send through pooled connections, follow safe
+redirects, retry what may be retried, and hand back the upstream's answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+from sqlalchemy.orm import Session
+
+from integration_hub import errors
+from integration_hub.config import Settings
+from integration_hub.db.models import Connection, Integration, Tenant, User
+from integration_hub.db.types import utcnow
+from integration_hub.services import connections, crypto, header_templates, proxy_url, token_refresh
+from integration_hub.services.acl import Access, require
+from integration_hub.services.credentials import place_credentials
+from integration_hub.services.integrations import Found
+from integration_hub.services.request_log import CallRecord, loggable_path
+from integration_hub.services.upstream_http import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    DeniedAddress,
+    UpstreamAddressDenied,
+    latin1_safe,
+    merge_headers,
+    retry_after_seconds,
+    retry_wait,
+)
+
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class UpstreamUnreachable(errors.HubError):
+    status, code, title = 502, "upstream_unreachable", "The upstream could not be reached"
+
+
+class UpstreamTimeout(errors.HubError):
+    status, code, title = 504, "upstream_timeout", "The upstream did not answer in time"
+
+
+class RequestTooLarge(errors.PayloadTooLarge):
+    code, title = "request_too_large", "The request body is larger than the proxy allows"
+
+
+class NoBaseUrl(errors.Conflict):
+    code, title = "integration_has_no_base_url", "The integration has no apiBaseUri"
+
+
+@dataclass
+class ProxyCall:
+    method: str
+    target: str
+    query: str | Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes | Iterable[bytes] | None = None
+    content_length: int | None = None
+    retries: int = 0
+
+    @property
+    def replayable(self) -> bool:
+        return self.body is None or isinstance(self.body, bytes)
+
+
+@dataclass
+class Prepared:
+    integration: Integration
+    connection: Connection | None
+    base: str
+    url: str
+    headers: dict[str, str]
+    credential_names: set[str]
+    allowed_hosts: list[str]
+    timeout: urllib3.Timeout
+    record: CallRecord
+
+
+def _secrets(session: Session, user: User, integration: Integration,
+             skew: timedelta) -> tuple[Connection | None, dict[str, str | None]]:
+    """The connection to use and the secrets it gives (SPEC §6.3 step 3)."""
+    if integration.auth_type == "oauth2":
+        connection = token_refresh.usable_token_connection(session, user, integration, skew)
+        return connection, {"access_token": connections.access_token_of(connection),
+                            "token_type": connection.token_type}
+    connection = connections.connection_of(session, user, integration)
+    own = connections.credentials_of(connection)
+    if integration.auth_type in ("apikey", "bearer"):
+        key = own.get("api_key") or crypto.decrypt(integration.api_key_encrypted)
+        return connection, {"api_key": key}
+    if integration.auth_type == "basic":
+        if own.get("username") is not None:
+            return connection, {"username": own["username"], "password": own.get("password")}
+        return connection, {"username": integration.client_id,
+                            "password": crypto.decrypt(integration.client_secret_encrypted)}
+    return connection, {}
+
+
+def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: ProxyCall,
+            settings: Settings) -> Prepared:
+    require(found.access, Access.READ)
+    integration = found.integration
+    connections.require_enabled(integration)
+    if call.content_length is not None and call.content_length > settings.proxy_max_body:
+        raise RequestTooLarge(f"the proxy accepts at most {settings.proxy_max_body} bytes")
+    connection, secrets = _secrets(session, user, integration,
+                                   timedelta(seconds=settings.token_refresh_skew))
+    placement = place_credentials(integration.auth_type,
+                                  api_key_location=integration.api_key_location,
+                                  api_key_name=integration.api_key_name, secrets=secrets)
+    if placement is None:
+        raise connections.NotConnected("connect your own credentials first; the integration "
+                                       "has none to share")
+    variables = header_templates.template_variables(
+        username=user.username, display_name=user.display_name, email=user.email,
+        user_fields=user.fields or {}, tenant_id=tenant.id, tenant_name=tenant.name,
+        tenant_settings=tenant.settings or {},
+        connection_fields=connections.token_fields_of(connection),
+        account=connection.account if connection else None)
+    if not integration.api_base_uri:
+        raise NoBaseUrl("set apiBaseUri on the integration before calling it")
+    base = header_templates.expand(integration.api_base_uri, variables)
+    data = integration.data or {}
+    allowed_hosts = [str(h) for h in data.get("allowedHosts") or []]
+    query = call.query
+    if placement.params:
+        query = _with_params(query, placement.params)
+    url = proxy_url.build_upstream_url(base, call.target, query=query, allowed_hosts=allowed_hosts)
+    configured = header_templates.expand_headers(integration.headers or {}, variables)
+    headers = merge_headers(call.headers, configured, placement.headers)
+    read_timeout = min(float(data.get("timeout") or settings.proxy_read_timeout),
+                       settings.proxy_max_timeout)
+    record = CallRecord(integration_id=integration.id, username=user.username,
+                        method=call.method, path=loggable_path(url),
+                        connection_id=connection.id if connection else None,
+                        started=time.monotonic())
+    return Prepared(integration, connection, base, url,
+                    {k: latin1_safe(v) for k, v in headers.items()},
+                    {name.lower() for name in placement.headers}, allowed_hosts,
+                    urllib3.Timeout(connect=settings.proxy_connect_timeout, read=read_timeout),
+                    record)
+
+
+def _with_params(query, params: Mapping[str, str]):
+    if query is None:
+        return dict(params)
+    if isinstance(query, str):
+        return "&".join(filter(None, [query, urlencode(params)]))
+    return {**dict(query), **params}
+
+
+def _counted(body: Iterable[bytes], record: CallRecord, limit: int) -> Iterator[bytes]:
+    for chunk in body:
+        record.bytes_sent += len(chunk)
+        if record.bytes_sent > limit:
+            raise RequestTooLarge(f"the proxy accepts at most {limit} bytes")
+        yield chunk
+
+
+def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
+         session: Session, user: User) -> urllib3.BaseHTTPResponse:
+    """The upstream's answer, after safe redirects, allowed retries and one refresh on 401."""
+    method, url, headers, body = call.method, prepared.url, dict(prepared.headers), call.body
+    refreshed = False
+    attempt = 0
+    redirects = 0
+    while True:
+        payload = body
+        if body is not None and not isinstance(body, bytes):
+            payload = _counted(body, prepared.record, settings.proxy_max_body)
+        elif isinstance(body, bytes):
+            prepared.record.bytes_sent = len(body)
+        try:
+            answer = pool.urlopen(method, url, body=payload, headers=headers,
+                                  preload_content=False, decode_content=False, redirect=False,
+                                  retries=False, timeout=prepared.timeout,
+                                  chunked=payload is not None and not isinstance(payload, bytes)
+                                  and call.content_length is None)
+        except RequestTooLarge:
+            raise
+        except urllib3.exceptions.HTTPError as failure:
+            failure = _unwrap(failure)
+            if isinstance(failure, DeniedAddress):
+                raise UpstreamAddressDenied(
+                    "the upstream's address is private, loopback or link-local, and "
+                    "HUB_PROXY_DENY_PRIVATE is on") from None
+            # NewConnectionError subclasses ConnectTimeoutError: a refusal is not a timeout.
+            timed_out = (isinstance(failure, urllib3.exceptions.TimeoutError)
+                         and not isinstance(failure, urllib3.exceptions.NewConnectionError))
+            if attempt < call.retries and call.replayable and method in IDEMPOTENT_METHODS:
+                attempt += 1
+                time.sleep(min(retry_wait(attempt, None), settings.proxy_max_retry_wait))
+                continue
+            if timed_out:
+                raise UpstreamTimeout("the upstream did not answer in time") from None
+            raise UpstreamUnreachable("the upstream refused or dropped the connection") from None
+
+        status = answer.status
+        if (status == 401 and not refreshed and prepared.integration.auth_type == "oauth2"
+                and prepared.connection is not None and call.replayable):
+            refreshed = True
+            _discard(answer)
+            connection = token_refresh.refresh_if_needed(
+                session, prepared.integration, prepared.connection,
+                timedelta(seconds=settings.token_refresh_skew), force_after=utcnow())
+            placement = place_credentials("oauth2", secrets={
+                "access_token": connections.access_token_of(connection),
+                "token_type": connection.token_type})
+            headers = merge_headers(headers, placement.headers)
+            continue
+        if status in REDIRECT_STATUSES and answer.headers.get("Location") and redirects < MAX_REDIRECTS:
+            target = proxy_url.redirect_target(url, answer.headers["Location"], prepared.base,
+                                               prepared.allowed_hosts)
+            if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
+                method, body = "GET", None
+            elif body is not None and not call.replayable:
+                return answer  # cannot send a streamed body twice: let the caller follow
+            _discard(answer)
+            if not proxy_url.host_allowed(target, prepared.base, ()):
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() not in prepared.credential_names}
+            url = target
+            redirects += 1
+            continue
+        if (status in RETRYABLE_STATUSES and attempt < call.retries and call.replayable
+                and method in IDEMPOTENT_METHODS):
+            wait = retry_wait(attempt + 1, retry_after_seconds(answer.headers.get("Retry-After")))
+            if wait <= settings.proxy_max_retry_wait:
+                attempt += 1
+                _discard(answer)
+                time.sleep(wait)
+                continue
+        return answer
+
+
+def _unwrap(failure: Exception) -> Exception:
+    """urllib3 wraps connection failures in MaxRetryError/ProtocolError."""
+    reason = getattr(failure, "reason", None)
+    return reason if isinstance(reason, Exception) else failure
+
+
+def _discard(answer: urllib3.BaseHTTPResponse) -> None:
+    try:
+        answer.drain_conn()
+    finally:
+        answer.release_conn()
