@@ -71,7 +71,12 @@ def slug_problem(slug: str) -> str | None:
 
 def url_problem(value: str, *, placeholders: bool = False) -> str | None:
     """None when ``value`` is an absolute http(s) URL with a host."""
-    candidate = _PLACEHOLDER.sub("x", value) if placeholders else value
+    candidate = value
+    if placeholders:
+        # A leading ${connection.instance_url} stands for a whole origin.
+        candidate = _PLACEHOLDER.sub("https://placeholder.invalid", candidate, count=1) \
+            if candidate.startswith("${") else candidate
+        candidate = _PLACEHOLDER.sub("x", candidate)
     if _CONTROL.search(value) or " " in candidate:
         return "must not contain spaces or control characters"
     try:

@@ -197,3 +197,10 @@ def test_reserved_slugs(client, admin, slug):
     explicit = client.post("/api/integrations", headers=admin.headers,
                            json={"name": "x", "type": "custom", "authType": "none", "slug": slug})
     assert explicit.status_code == 422
+
+
+def test_catalogue_base_urls_with_connection_placeholders_are_accepted(client, admin):
+    answer = client.post("/api/integrations", headers=admin.headers,
+                         json={"name": "CRM", "type": "salesforce", "clientId": "sf-client"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    assert answer.get_json()["apiBaseUri"].startswith("${connection.instance_url}/")

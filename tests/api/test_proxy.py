@@ -346,3 +346,28 @@ def test_request_log_records_calls_without_secrets(client, session, admin, membe
     text = page.get_data(as_text=True)
     assert "query-secret-value" not in text and "another-secret-value" not in text
     assert session.scalars(select(ProxyRequest)).all()
+
+
+def test_connection_fields_fill_the_base_url(client, member, upstream, oauth_server,
+                                             oauth_integration):
+    integration = oauth_integration(shares={"mia": 1},
+                                    api_base_uri="${connection.instance_url}/services/data")
+    oauth_server.queue_token_responses({"body": {"instance_url": upstream.url}})
+    connected = client.post(f"/api/integrations/{integration}/connect", headers=member.headers,
+                            json={"refreshToken": "given-refresh-token"})
+    assert connected.status_code == 201
+
+    assert call(client, member, integration, url="sobjects").status_code == 200
+    assert only(upstream.requests()).path == "/services/data/sobjects"
+
+
+def test_head_and_retry_after_connection_errors(client, member, upstream, keyed):
+    integration = keyed()
+    head = client.head(f"/api/integrations/{integration}/request/items", headers=member.headers)
+    assert head.status_code == 200 and head.data == b""
+    assert only(upstream.requests()).method == "HEAD"
+
+    upstream.reset()
+    upstream.respond("/v1/drop", {"close": True}, {"status": 200, "json": {"ok": True}})
+    answer = call(client, member, integration, url="drop", retries=1)
+    assert answer.status_code == 200 and len(upstream.requests()) == 2

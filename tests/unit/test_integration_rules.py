@@ -67,7 +67,8 @@ def test_is_uuid(value, ok):
     ("https://example.com/a b", False, False),
     ("https://example.com/\r\nX: y", False, False),
     ("https://example.com:99999", False, False),
-    ("${connection.instance_url}/services/data", True, False),
+    ("${connection.instance_url}/services/data", True, True),
+    ("${connection.instance_url}/services/data", False, False),
     ("https://${connection.host}.example.com/api", True, True),
     ("https://${connection.host}.example.com/api", False, False),
 ])
