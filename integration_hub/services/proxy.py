@@ -18,7 +18,14 @@ from integration_hub import errors
 from integration_hub.config import Settings
 from integration_hub.db.models import Connection, Integration, Tenant, User
 from integration_hub.db.types import utcnow
-from integration_hub.services import connections, crypto, header_templates, proxy_url, token_refresh
+from integration_hub.services import (
+    connections,
+    crypto,
+    header_templates,
+    proxy_url,
+    rate_limits,
+    token_refresh,
+)
 from integration_hub.services.acl import Access, require
 from integration_hub.services.credentials import place_credentials
 from integration_hub.services.integrations import Found
@@ -109,6 +116,7 @@ def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: Pr
     connections.require_enabled(integration)
     if call.content_length is not None and call.content_length > settings.proxy_max_body:
         raise RequestTooLarge(f"the proxy accepts at most {settings.proxy_max_body} bytes")
+    rate_limits.check(session, integration.id, user.username, integration.data or {})
     connection, secrets = _secrets(session, user, integration,
                                    timedelta(seconds=settings.token_refresh_skew))
     placement = place_credentials(integration.auth_type,

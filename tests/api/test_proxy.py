@@ -371,3 +371,18 @@ def test_head_and_retry_after_connection_errors(client, member, upstream, keyed)
     upstream.respond("/v1/drop", {"close": True}, {"status": 200, "json": {"ok": True}})
     answer = call(client, member, integration, url="drop", retries=1)
     assert answer.status_code == 200 and len(upstream.requests()) == 2
+
+
+def test_rate_limits_per_user_and_per_integration(client, member, make_caller, upstream, keyed):
+    other = make_caller("otto")
+    integration = keyed(data={"rateLimit": {"perUser": 2, "perIntegration": 3,
+                                            "windowSeconds": 3600}},
+                        shares={"mia": 1, "otto": 1})
+    assert [call(client, member, integration, url="x").status_code for _ in range(3)] == \
+        [200, 200, 429]
+    limited = call(client, member, integration, url="x")
+    assert limited.get_json()["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 3600
+    assert call(client, other, integration, url="x").status_code == 200  # 3rd call overall
+    assert call(client, other, integration, url="x").status_code == 429  # integration limit
+    assert len(upstream.requests()) == 3
