@@ -125,5 +125,14 @@ def echo(path: str):
     body = request.get_data(as_text=True)
     return jsonify({"method": request.method, "path": "/" + path,
                     "query": request.args.to_dict(flat=False),
-                    "headers": {k: v for k, v in request.headers.items() if k.lower() != "cookie"},
+                    "headers": {k: _masked(k, v) for k, v in request.headers.items()
+                                if k.lower() != "cookie"},
                     "body": body, "receivedAt": int(time.time())})
+
+
+def _masked(name: str, value: str) -> str:
+    """Credentials arrive here too; show that they did, not what they are."""
+    lowered = name.lower()
+    if any(word in lowered for word in ("authorization", "key", "token", "secret")):
+        return value.split(" ", 1)[0] + " ***" if " " in value else "***"
+    return value

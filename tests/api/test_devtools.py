@@ -64,11 +64,14 @@ def test_demo_provider_refuses_what_a_real_one_would(client):
 
 def test_echo_upstream_returns_the_request(client):
     answer = client.post("/dev/echo/items/7?x=1", data="hello",
-                         headers={"X-Test": "yes", "Cookie": "secret=1"})
+                         headers={"X-Test": "yes", "Cookie": "secret=1", "X-Api-Key": "k-123",
+                                  "Authorization": "Bearer t-456"})
     echoed = answer.get_json()
     assert echoed["method"] == "POST" and echoed["path"] == "/items/7"
     assert echoed["query"] == {"x": ["1"]} and echoed["body"] == "hello"
     assert echoed["headers"]["X-Test"] == "yes" and "Cookie" not in echoed["headers"]
+    assert echoed["headers"]["X-Api-Key"] == "***"
+    assert echoed["headers"]["Authorization"] == "Bearer ***"
 
 
 def test_production_has_no_dev_tools(migrated_app, tmp_path):
