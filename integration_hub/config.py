@@ -126,6 +126,8 @@ class Settings:
     # Refuse upstreams whose connected address is loopback/private/link-local/...
     proxy_deny_private: bool = False
     proxy_max_retry_wait: float = 30.0
+    # SQLite database integrations may only open files under this directory.
+    sqlite_root: Path | None = None
     # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
     provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
@@ -211,6 +213,8 @@ class Settings:
                                      "HUB_PROXY_DENY_PRIVATE"),
             proxy_max_retry_wait=_float(env_vars.get("HUB_PROXY_MAX_RETRY_WAIT", "30"),
                                         "HUB_PROXY_MAX_RETRY_WAIT"),
+            sqlite_root=(Path(env_vars["HUB_SQLITE_ROOT"]).resolve()
+                         if env_vars.get("HUB_SQLITE_ROOT", "").strip() else None),
         )
 
     def flask_config(self) -> dict:

@@ -48,6 +48,9 @@ RELATIONS: dict[str, str] = {
     "requests": "The integration's proxied calls (owner or administrator): method, path, status, "
                 "duration, bytes; never headers or bodies.",
     "proxy-request": "One proxied call in the request log.",
+    "query": "POST {sql, params, limit, timeoutMs} runs a read-only query on a database integration.",
+    "schema": "The tables and columns of a database integration.",
+    "test": "POST checks an integration: connects to a database, or calls data.healthCheck.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -7,6 +7,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
+from integration_hub.api.database import resources as database
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
 from integration_hub.api.proxy import resources as proxy
@@ -21,7 +22,7 @@ from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue, connections, proxy)
+                    tags, catalogue, connections, proxy, database)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

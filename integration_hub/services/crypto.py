@@ -7,6 +7,8 @@ dropping the old key.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -64,6 +66,14 @@ def encrypt(plaintext: str | None) -> str | None:
 
 def decrypt(ciphertext: str | None) -> str | None:
     return None if ciphertext is None else keyring().decrypt(ciphertext)
+
+
+def fingerprint(secret: str | None) -> str:
+    """A short, keyed digest identifying a secret without revealing it (cache keys)."""
+    if secret is None:
+        return ""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, secret.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

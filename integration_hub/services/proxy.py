@@ -258,3 +258,23 @@ def _discard(answer: urllib3.BaseHTTPResponse) -> None:
         answer.drain_conn()
     finally:
         answer.release_conn()
+
+
+def health_check(session: Session, user: User, tenant: Tenant, found: Found, settings: Settings,
+                 pool: urllib3.PoolManager) -> tuple[bool, int, str | None]:
+    """GET ``data.healthCheck`` through the proxy: (ok, latency ms, error)."""
+    path = (found.integration.data or {}).get("healthCheck")
+    if not path:
+        return False, 0, "the integration has no data.healthCheck path to call"
+    started = time.monotonic()
+    try:
+        call = ProxyCall(method="GET", target=str(path))
+        prepared = prepare(session, user, tenant, found, call, settings)
+        answer = send(pool, prepared, call, settings, session, user)
+        status = answer.status
+        _discard(answer)
+    except errors.HubError as failure:
+        return False, int((time.monotonic() - started) * 1000), failure.detail
+    latency = int((time.monotonic() - started) * 1000)
+    return (200 <= status < 300), latency, None if 200 <= status < 300 else \
+        f"the health check answered {status}"

@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
+from integration_hub.services import dbquery
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
     API_KEY_LOCATIONS,
@@ -144,6 +145,10 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
         }
         if integration.has_icon or effective_image_url(integration):
             links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}
+        links["inf:test"] = {"href": href("database.Test", integration_id=key)}
+        if dbquery.is_database(integration):
+            links["inf:query"] = {"href": href("database.Query", integration_id=key)}
+            links["inf:schema"] = {"href": href("database.Schema", integration_id=key)}
         if catalogue().find(integration.type):
             links["inf:integration-type"] = {
                 "href": href("catalogue.IntegrationType", type_name=integration.type)}

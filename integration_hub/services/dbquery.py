@@ -1,0 +1,387 @@
+"""Database integrations (SPEC §7): read-only queries, schema, connection test.
+
+Read-only is enforced by each database, never by reading the SQL: SQLite opens
+the file with ``mode=ro``, PostgreSQL runs a READ ONLY transaction with a
+``statement_timeout``, MySQL/MariaDB a READ ONLY transaction with
+``max_execution_time`` / ``max_statement_time``. Engines are pooled per
+integration (a bounded number) and disposed when the integration changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from integration_hub import errors
+from integration_hub.db.models import Integration, User
+from integration_hub.services import connections, crypto
+from integration_hub.services.acl import Access, require
+from integration_hub.services.integrations import Found
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+MAX_ENGINES = 32
+DEFAULT_LIMIT, MAX_LIMIT = 1000, 10000
+DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS = 30_000, 300_000
+
+
+class NotADatabase(errors.Conflict):
+    code, title = "not_a_database", "This integration is not a database"
+
+
+class QueryNotReadOnly(errors.ValidationFailed):
+    code, title = "query_not_read_only", "Queries through the hub are read-only"
+
+
+class QueryFailed(errors.ValidationFailed):
+    code, title = "query_failed", "The database refused the query"
+
+
+class QueryTimeout(errors.HubError):
+    status, code, title = 504, "query_timeout", "The query took too long"
+
+
+class DatabaseUnavailable(errors.HubError):
+    status, code, title = 502, "database_unavailable", "The database could not be reached"
+
+
+class SqlitePathOutsideRoot(errors.ValidationFailed):
+    code, title = "sqlite_path_outside_root", "SQLite files must be under HUB_SQLITE_ROOT"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+def dialect_of(integration: Integration) -> str | None:
+    if integration.type in DIALECTS:
+        return integration.type
+    if integration.type == "database" or integration.category == "database":
+        dialect = (integration.data or {}).get("dialect")
+        return dialect if dialect in DIALECTS else None
+    return None
+
+
+def is_database(integration: Integration) -> bool:
+    return dialect_of(integration) is not None
+
+
+def sqlite_file(path: str, root: Path | None) -> Path:
+    """The real path of a SQLite file, which must lie under ``root`` (symlinks resolved)."""
+    if root is None:
+        raise SqlitePathOutsideRoot("set HUB_SQLITE_ROOT to allow SQLite database integrations",
+                                    errors={"data.path": ["HUB_SQLITE_ROOT is not set"]})
+    candidate = Path(path)
+    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise SqlitePathOutsideRoot("the file must be under the directory HUB_SQLITE_ROOT names",
+                                    errors={"data.path": ["outside HUB_SQLITE_ROOT"]})
+    return resolved
+
+
+def _credentials(session: Session, user: User, integration: Integration) -> tuple[str | None, str | None]:
+    """(username, password): the caller's own (per-user mode) or the integration's."""
+    data = integration.data or {}
+    if integration.mode == "per-user":
+        own = connections.credentials_of(connections.connection_of(session, user, integration))
+        if not own:
+            raise connections.NotConnected("connect with your database username and password")
+        return own.get("username"), own.get("password")
+    stored = crypto.decrypt(integration.credentials_encrypted)
+    secrets = json.loads(stored) if stored else {}
+    return secrets.get("username") or data.get("username"), secrets.get("password")
+
+
+def database_url(integration: Integration, username: str | None, password: str | None,
+                 sqlite_root: Path | None) -> URL:
+    data = integration.data or {}
+    dialect = dialect_of(integration)
+    if dialect == "sqlite":
+        path = sqlite_file(str(data.get("path") or ""), sqlite_root)
+        return URL.create("sqlite", database=f"file:{path}?mode=ro", query={"uri": "true"})
+    driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}[dialect]
+    query = {str(k): str(v) for k, v in (data.get("options") or {}).items()}
+    if dialect == "postgresql" and data.get("sslmode"):
+        query["sslmode"] = data["sslmode"]
+    return URL.create(driver, username=username, password=password, host=data.get("host"),
+                      port=data.get("port"), database=data.get("database"), query=query)
+
+
+class EnginePool:
+    """At most ``MAX_ENGINES`` engines, least recently used first out."""
+
+    def __init__(self) -> None:
+        self._engines: OrderedDict[tuple, Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, url: URL) -> Engine:
+        with self._lock:
+            engine = self._engines.pop(key, None)
+            if engine is None:
+                engine = _make_engine(url)
+            self._engines[key] = engine
+            while len(self._engines) > MAX_ENGINES:
+                _, old = self._engines.popitem(last=False)
+                old.dispose()
+            return engine
+
+    def forget(self, integration_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._engines if k[0] == integration_id]:
+                self._engines.pop(key).dispose()
+
+
+ENGINES = EnginePool()
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, hide_parameters=True, pool_size=2, max_overflow=2,
+                               connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_read_only)
+        return engine
+    backend = url.get_backend_name()
+    connect_args: dict[str, Any] = {"connect_timeout": 10}
+    if backend == "postgresql":
+        connect_args["options"] = "-c default_transaction_read_only=on"
+    engine = create_engine(url, hide_parameters=True, pool_size=2, max_overflow=4,
+                           pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
+    if backend == "postgresql":
+        event.listen(engine, "checkin", _postgres_forget_session)
+    return engine
+
+
+def _sqlite_read_only(dbapi_connection, _record) -> None:
+    """Besides mode=ro: no changes at all, and no other files attached."""
+    import sqlite3
+
+    dbapi_connection.execute("PRAGMA query_only = ON")
+
+    def authorize(action, *_):
+        return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) \
+            else sqlite3.SQLITE_OK
+
+    dbapi_connection.set_authorizer(authorize)
+
+
+def _postgres_forget_session(dbapi_connection, _record) -> None:
+    """A pooled connection goes back clean: no SET ROLE or settings survive a query."""
+    try:
+        dbapi_connection.rollback()
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("DISCARD ALL")
+    except Exception:  # noqa: BLE001 - a broken connection is discarded by the pool anyway
+        pass
+    finally:
+        try:
+            dbapi_connection.autocommit = False
+        except Exception:  # noqa: BLE001
+            pass
+
+
+@event.listens_for(Integration, "after_update")
+@event.listens_for(Integration, "after_delete")
+def _forget_engines(_mapper, _connection, integration: Integration) -> None:
+    ENGINES.forget(integration.id)
+
+
+def engine_for(session: Session, user: User, found: Found, sqlite_root: Path | None) -> Engine:
+    require(found.access, Access.READ)
+    integration = found.integration
+    if not is_database(integration):
+        raise NotADatabase("this integration is not a database (type postgresql, mysql, "
+                           "sqlite, or database with data.dialect)")
+    connections.require_enabled(integration)
+    username, password = _credentials(session, user, integration)
+    url = database_url(integration, username, password, sqlite_root)
+    key = (integration.id, integration.updated_at.isoformat() if integration.updated_at else "",
+           username or "", crypto.fingerprint(password))
+    return ENGINES.get(key, url)
+
+
+# -- running queries ---------------------------------------------------------
+
+def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit: int,
+              timeout_ms: int) -> QueryResult:
+    dialect = engine.dialect.name
+    try:
+        with engine.connect() as connection:
+            _begin_read_only(connection, dialect, timeout_ms)
+            try:
+                names, fetched = _execute(connection, dialect, sql, dict(params or {}), limit)
+            finally:
+                _end(connection, dialect)
+    except DBAPIError as failure:
+        raise _translate(failure, dialect) from None
+    except SQLAlchemyError as failure:
+        raise QueryFailed(_message(failure)) from None
+    raw = fetched[:limit]
+    rows = [[json_safe(value) for value in row] for row in raw]
+    columns = [{"name": name, "type": _column_type(raw, index)} for index, name in enumerate(names)]
+    return QueryResult(columns, rows, len(fetched) > limit)
+
+
+def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
+    """One statement, bound parameters, at most ``limit + 1`` rows."""
+    if dialect == "postgresql":
+        # A prepared statement holds exactly one command: "SELECT 1; COMMIT; INSERT ..."
+        # cannot escape the read-only transaction.
+        compiled = text(sql).compile(dialect=connection.dialect)
+        try:
+            values = compiled.construct_params(params)
+        except SQLAlchemyError as failure:
+            raise QueryFailed(_message(failure)) from None
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            cursor.execute(str(compiled), values, prepare=True)
+        except Exception as failure:  # the driver's own error: wrap like SQLAlchemy does
+            raise DBAPIError.instance(str(compiled), None, failure, Exception) from None
+        if cursor.description is None:
+            raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
+        return [column.name for column in cursor.description], cursor.fetchmany(limit + 1)
+    result = connection.execute(text(sql), params)
+    if not result.returns_rows:
+        raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
+    return list(result.keys()), result.fetchmany(limit + 1)
+
+
+def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:
+    if dialect == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+    elif dialect == "mysql":
+        connection.exec_driver_sql("ROLLBACK")  # the implicit transaction SQLAlchemy began
+        # The session too: DDL would otherwise commit implicitly and run outside the
+        # read-only transaction.
+        connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+        if connection.dialect.is_mariadb:
+            connection.exec_driver_sql(f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}")
+        else:
+            connection.exec_driver_sql(f"SET SESSION max_execution_time = {int(timeout_ms)}")
+        connection.exec_driver_sql("START TRANSACTION READ ONLY")
+    else:
+        deadline = time.monotonic() + timeout_ms / 1000
+        raw = connection.connection.driver_connection
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+
+
+def _end(connection, dialect: str) -> None:
+    try:
+        connection.rollback()
+    finally:
+        if dialect == "sqlite":
+            connection.connection.driver_connection.set_progress_handler(None, 0)
+
+
+_READ_ONLY_SIGNS = ("read-only", "read only", "readonly", "25006", "1792")
+_TIMEOUT_SIGNS = ("57014", "statement timeout", "canceling statement", "max_statement_time",
+                  "max_execution_time", "3024", "1969", "interrupted")
+
+
+def _translate(failure: DBAPIError, dialect: str) -> errors.HubError:
+    message = _message(failure)
+    lowered = message.lower()
+    code = str(getattr(failure.orig, "sqlstate", "") or (failure.orig.args[0]
+                                                         if getattr(failure.orig, "args", None)
+                                                         else ""))
+    if failure.connection_invalidated or _is_connect_error(failure):
+        return DatabaseUnavailable(message)
+    if any(sign in lowered or sign == code for sign in _READ_ONLY_SIGNS):
+        return QueryNotReadOnly(message)
+    if any(sign in lowered or sign == code for sign in _TIMEOUT_SIGNS):
+        return QueryTimeout(message)
+    return QueryFailed(message)
+
+
+def _is_connect_error(failure: DBAPIError) -> bool:
+    text_ = str(failure.orig).lower()
+    return any(sign in text_ for sign in ("connection refused", "could not connect",
+                                          "authentication failed", "access denied for user",
+                                          "can't connect", "unable to open database",
+                                          "no such host", "connection to server"))
+
+
+def _message(failure: Exception) -> str:
+    """The database's own message, first line, without SQL or parameters."""
+    original = getattr(failure, "orig", None) or failure
+    first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    return first[:500]
+
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        return json.loads(json.dumps(value, default=str))
+    return str(value)
+
+
+def _column_type(rows, index: int) -> str:
+    for row in rows:
+        value = row[index]
+        if value is None:
+            continue
+        for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"),
+                           (decimal.Decimal, "decimal"), (str, "string"),
+                           (dt.datetime, "datetime"), (dt.date, "date"), (dt.time, "time"),
+                           (dt.timedelta, "interval"), ((bytes, bytearray, memoryview), "binary"),
+                           (uuid.UUID, "uuid"), ((dict, list), "json")):
+            if isinstance(value, kind):
+                return name
+        return "string"
+    return "unknown"
+
+
+# -- schema and test ---------------------------------------------------------
+
+def describe(engine: Engine) -> list[dict[str, Any]]:
+    try:
+        inspector = inspect(engine)
+        tables = []
+        for name in sorted(inspector.get_table_names()):
+            columns = [{"name": c["name"], "type": str(c["type"]).lower(),
+                        "nullable": bool(c.get("nullable", True))}
+                       for c in inspector.get_columns(name)]
+            tables.append({"name": name, "columns": columns})
+        return tables
+    except DBAPIError as failure:
+        raise _translate(failure, engine.dialect.name) from None
+
+
+def ping(engine: Engine) -> tuple[bool, int, str | None]:
+    started = time.monotonic()
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return True, int((time.monotonic() - started) * 1000), None
+    except SQLAlchemyError as failure:
+        return False, int((time.monotonic() - started) * 1000), _message(failure)
