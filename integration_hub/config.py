@@ -235,3 +235,10 @@ class Settings:
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
         }
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling the current request or command."""
+    from flask import current_app
+
+    return current_app.config["HUB_SETTINGS"]

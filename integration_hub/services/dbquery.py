@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Integration, User
-from integration_hub.services import connections, crypto
+from integration_hub.services import connections, crypto, integration_rules, sql_params
 from integration_hub.services.acl import Access, require
-from integration_hub.services.integrations import Found
+from integration_hub.services.integrations import Found, SqlitePathOutsideRoot
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 MAX_ENGINES = 32
@@ -59,8 +59,6 @@ class DatabaseUnavailable(errors.HubError):
     status, code, title = 502, "database_unavailable", "The database could not be reached"
 
 
-class SqlitePathOutsideRoot(errors.ValidationFailed):
-    code, title = "sqlite_path_outside_root", "SQLite files must be under HUB_SQLITE_ROOT"
 
 
 @dataclass(frozen=True)
@@ -85,14 +83,9 @@ def is_database(integration: Integration) -> bool:
 
 def sqlite_file(path: str, root: Path | None) -> Path:
     """The real path of a SQLite file, which must lie under ``root`` (symlinks resolved)."""
-    if root is None:
-        raise SqlitePathOutsideRoot("set HUB_SQLITE_ROOT to allow SQLite database integrations",
-                                    errors={"data.path": ["HUB_SQLITE_ROOT is not set"]})
-    candidate = Path(path)
-    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
-    if resolved != root and root not in resolved.parents:
-        raise SqlitePathOutsideRoot("the file must be under the directory HUB_SQLITE_ROOT names",
-                                    errors={"data.path": ["outside HUB_SQLITE_ROOT"]})
+    resolved, problem = integration_rules.sqlite_path(path, root)
+    if problem:
+        raise SqlitePathOutsideRoot(problem, errors={"data.path": [problem]})
     return resolved
 
 
@@ -239,27 +232,40 @@ def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit:
 
 
 def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
-    """One statement, bound parameters, at most ``limit + 1`` rows."""
-    if dialect == "postgresql":
-        # A prepared statement holds exactly one command: "SELECT 1; COMMIT; INSERT ..."
-        # cannot escape the read-only transaction.
-        compiled = text(sql).compile(dialect=connection.dialect)
+    """One statement, bound parameters, at most ``limit + 1`` rows, through the driver.
+
+    PostgreSQL gets a prepared statement: it holds exactly one command, so a text such
+    as "SELECT 1; COMMIT; INSERT ..." cannot escape the read-only transaction.
+    SQLite takes ``:name`` itself; the others get ``%(name)s``.
+    """
+    driver = connection.connection.driver_connection
+    statement, values = sql, (params or None)
+    if dialect != "sqlite":
         try:
-            values = compiled.construct_params(params)
-        except SQLAlchemyError as failure:
-            raise QueryFailed(_message(failure)) from None
-        cursor = connection.connection.driver_connection.cursor()
-        try:
-            cursor.execute(str(compiled), values, prepare=True)
-        except Exception as failure:  # the driver's own error: wrap like SQLAlchemy does
-            raise DBAPIError.instance(str(compiled), None, failure, Exception) from None
+            statement, values = sql_params.to_pyformat(sql, params) if params else (sql, None)
+        except sql_params.MissingParameter as missing:
+            raise QueryFailed(f"no value for the parameter :{missing}") from None
+    cursor = driver.cursor()
+    try:
+        if dialect == "postgresql":
+            cursor.execute(statement, values, prepare=True)
+        elif values is None:
+            cursor.execute(statement)
+        else:
+            cursor.execute(statement, values)
         if cursor.description is None:
             raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
-        return [column.name for column in cursor.description], cursor.fetchmany(limit + 1)
-    result = connection.execute(text(sql), params)
-    if not result.returns_rows:
-        raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
-    return list(result.keys()), result.fetchmany(limit + 1)
+        names = [column[0] for column in cursor.description]
+        return names, cursor.fetchmany(limit + 1)
+    except QueryNotReadOnly:
+        raise
+    except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
+        if isinstance(failure, connection.dialect.loaded_dbapi.Error):
+            raise DBAPIError.instance(statement, None, failure,
+                                      connection.dialect.loaded_dbapi.Error) from None
+        raise
+    finally:
+        cursor.close()
 
 
 def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:
@@ -335,7 +341,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
-        return value.total_seconds()
+        return str(value)  # MySQL TIME and PostgreSQL interval: "10:20:30", "1 day, 2:00:00"
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, uuid.UUID):

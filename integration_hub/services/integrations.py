@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from integration_hub import errors
+from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.services import crypto
@@ -29,6 +30,7 @@ from integration_hub.services.integration_rules import (
     normalise_auth_type,
     slug_problem,
     slugify,
+    sqlite_path,
     with_suffix,
 )
 
@@ -46,6 +48,15 @@ _NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "e
                "basic_token_auth": False, "api_key_location": "header",
                "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
 _REQUIRED = ("name", "type")
+
+
+class SqlitePathOutsideRoot(errors.ValidationFailed):
+    code, title = "sqlite_path_outside_root", "SQLite files must be under HUB_SQLITE_ROOT"
+
+
+def _is_sqlite(integration: Integration) -> bool:
+    return integration.type == "sqlite" or (
+        integration.type == "database" and (integration.data or {}).get("dialect") == "sqlite")
 
 
 class IntegrationInUse(errors.Conflict):
@@ -246,6 +257,11 @@ def _validate(integration: Integration) -> None:
     integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
     problems = configuration_errors(configuration_state(integration))
     problems.update(catalogue().data_errors(integration.type, integration.data or {}))
+    if _is_sqlite(integration) and "data.path" not in problems:
+        _, problem = sqlite_path(str((integration.data or {}).get("path") or ""),
+                                 current_settings().sqlite_root)
+        if problem:
+            raise SqlitePathOutsideRoot(problem, errors={"data.path": [problem]})
     if problems:
         raise errors.ValidationFailed("the configuration is not valid: "
                                       + ", ".join(sorted(problems)), errors=problems)
