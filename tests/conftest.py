@@ -23,6 +23,7 @@ from integration_hub.services import identity
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.oauth_server import node_available, start_oauth_server
+from tests.support.upstream import start_upstream
 
 REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
@@ -239,6 +240,21 @@ def oauth_integration(make_integration, oauth_server):
         return make_integration(name, **settings)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def upstream_server():
+    """A real local HTTP server recording what the proxy sends (tests/support/upstream.py)."""
+    server = start_upstream()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    upstream_server.reset()
+    yield upstream_server
+    upstream_server.reset()
 
 
 @pytest.fixture

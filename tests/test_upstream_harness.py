@@ -22,20 +22,11 @@ from tests.support.upstream import Behaviour, big_body, big_sha256, start_upstre
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def upstream_server():
-    server = start_upstream()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def upstream(upstream_server):
-    upstream_server.reset()
-    yield upstream_server
-    errors = upstream_server.errors
-    upstream_server.reset()
-    assert not errors, "the upstream harness failed:\n" + "\n".join(errors)
+def upstream(upstream):
+    """The shared recording upstream; a handler failure fails the test."""
+    yield upstream
+    assert not upstream.errors, "the upstream harness failed:\n" + "\n".join(upstream.errors)
 
 
 @pytest.fixture

@@ -824,22 +824,6 @@ def test_sqlite_path_is_checked_again_when_querying(hub, make_db, target, admin,
 
 # -- the test endpoint for HTTP integrations -------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def upstream_server():
-    from tests.support.upstream import start_upstream
-
-    server = start_upstream()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def upstream(upstream_server):
-    upstream_server.reset()
-    yield upstream_server
-    upstream_server.reset()
-
-
 def test_http_health_check_goes_through_the_proxy(client, make_integration, admin, upstream):
     integration = make_integration("Health", type="custom", auth_type="apikey", mode="shared",
                                    api_base_uri=f"{upstream.url}/v1",

@@ -9,22 +9,6 @@ from sqlalchemy import select
 from integration_hub.db.models import ProxyRequest
 
 
-@pytest.fixture(scope="session")
-def upstream_server():
-    from tests.support.upstream import start_upstream
-
-    server = start_upstream()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def upstream(upstream_server):
-    upstream_server.reset()
-    yield upstream_server
-    upstream_server.reset()
-
-
 @pytest.fixture
 def keyed(make_integration, upstream):
     """An API-key integration on the recording upstream, shared with mia."""
