@@ -14,7 +14,7 @@ from flask import Response, current_app, request
 
 from integration_hub import errors
 
-_CACHEABLE_TYPES = ("application/hal+json", "application/json", "application/problem+json")
+_CACHEABLE_TYPES = ("application/hal+json", "application/json")
 
 
 def etag_for(body: bytes) -> str:
@@ -24,7 +24,7 @@ def etag_for(body: bytes) -> str:
 def add_etag(response: Response) -> Response:
     """after_request hook: tag JSON answers to GET/HEAD and honour If-None-Match."""
     if (request.method in ("GET", "HEAD") and response.status_code == 200
-            and response.mimetype in _CACHEABLE_TYPES[:2] and not response.is_streamed
+            and response.mimetype in _CACHEABLE_TYPES and not response.is_streamed
             and "ETag" not in response.headers):
         response.set_etag(etag_for(response.get_data()))
         response.make_conditional(request)

@@ -8,15 +8,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import requests
+import urllib3
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.config import current_settings
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.models.connection import SHARED_HOLDER
 from integration_hub.db.types import utcnow
-from integration_hub.services import crypto, oauth_client, oauth_rules
+from integration_hub.services import crypto, oauth_client, oauth_rules, proxy_url, upstream_http
 from integration_hub.services.acl import Access, require
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.credentials import place_credentials
@@ -312,23 +313,30 @@ def _token_call(call, *args) -> dict[str, Any]:
 
 
 def _check_health(integration: Integration, secrets: Mapping[str, str]) -> None:
-    """Try the credentials on ``data.healthCheck`` (a GET path) when configured."""
+    """Try the credentials on ``data.healthCheck`` (a GET path) before storing them.
+
+    The same URL guard and outbound network policy as the proxy apply.
+    """
     path = (integration.data or {}).get("healthCheck")
     if not path or not integration.api_base_uri or "${" in integration.api_base_uri:
         return
     placement = place_credentials(integration.auth_type,
                                   api_key_location=integration.api_key_location,
                                   api_key_name=integration.api_key_name, secrets=secrets)
-    url = integration.api_base_uri.rstrip("/") + "/" + str(path).lstrip("/")
+    url = proxy_url.build_upstream_url(integration.api_base_uri, str(path),
+                                       query=placement.params or None)
+    settings = current_settings()
     try:
-        answer = requests.get(url, headers=placement.headers, params=placement.params,
-                              timeout=(10, 30), allow_redirects=False)
-    except requests.RequestException:
-        raise TokenEndpointFailed("the integration's health check could not be reached") from None
-    if not 200 <= answer.status_code < 300:
+        answer = upstream_http.shared_pool(settings.proxy_deny_private).request(
+            "GET", url, headers=placement.headers, redirect=False, retries=False,
+            timeout=urllib3.Timeout(connect=settings.proxy_connect_timeout,
+                                    read=settings.proxy_read_timeout))
+    except urllib3.exceptions.HTTPError as failure:
+        raise upstream_http.transport_error(failure) from None
+    if not 200 <= answer.status < 300:
         raise CredentialsRejected(
-            f"the integration answered {answer.status_code} to its health check",
-            errors={"credentials": [f"health check answered {answer.status_code}"]})
+            f"the integration answered {answer.status} to its health check",
+            errors={"credentials": [f"health check answered {answer.status}"]})
 
 
 def disconnect(session: Session, user: User, found: Found) -> None:

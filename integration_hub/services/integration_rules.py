@@ -26,8 +26,10 @@ _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name (to
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")  # names, IPv4, IPv6 (unbracketed)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Connection-level headers (RFC 9110 §7.6.1): never configured, forwarded or returned.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"})
+                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
+                        "upgrade"})
 ALWAYS_FORBIDDEN = HOP_BY_HOP | {"host", "content-length"}
 
 

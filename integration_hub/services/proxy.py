@@ -33,24 +33,16 @@ from integration_hub.services.request_log import CallRecord, loggable_path
 from integration_hub.services.upstream_http import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
-    DeniedAddress,
     UpstreamAddressDenied,
     latin1_safe,
     merge_headers,
     retry_after_seconds,
     retry_wait,
+    transport_error,
 )
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-
-class UpstreamUnreachable(errors.HubError):
-    status, code, title = 502, "upstream_unreachable", "The upstream could not be reached"
-
-
-class UpstreamTimeout(errors.HubError):
-    status, code, title = 504, "upstream_timeout", "The upstream did not answer in time"
 
 
 class RequestTooLarge(errors.PayloadTooLarge):
@@ -193,21 +185,13 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
         except RequestTooLarge:
             raise
         except urllib3.exceptions.HTTPError as failure:
-            failure = _unwrap(failure)
-            if isinstance(failure, DeniedAddress):
-                raise UpstreamAddressDenied(
-                    "the upstream's address is private, loopback or link-local, and "
-                    "HUB_PROXY_DENY_PRIVATE is on") from None
-            # NewConnectionError subclasses ConnectTimeoutError: a refusal is not a timeout.
-            timed_out = (isinstance(failure, urllib3.exceptions.TimeoutError)
-                         and not isinstance(failure, urllib3.exceptions.NewConnectionError))
-            if attempt < call.retries and call.replayable and method in IDEMPOTENT_METHODS:
+            refusal = transport_error(failure)
+            if (not isinstance(refusal, UpstreamAddressDenied) and attempt < call.retries
+                    and call.replayable and method in IDEMPOTENT_METHODS):
                 attempt += 1
                 time.sleep(min(retry_wait(attempt, None), settings.proxy_max_retry_wait))
                 continue
-            if timed_out:
-                raise UpstreamTimeout("the upstream did not answer in time") from None
-            raise UpstreamUnreachable("the upstream refused or dropped the connection") from None
+            raise refusal from None
 
         status = answer.status
         if (status == 401 and not refreshed and prepared.integration.auth_type == "oauth2"
@@ -245,12 +229,6 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
                 time.sleep(wait)
                 continue
         return answer
-
-
-def _unwrap(failure: Exception) -> Exception:
-    """urllib3 wraps connection failures in MaxRetryError/ProtocolError."""
-    reason = getattr(failure, "reason", None)
-    return reason if isinstance(reason, Exception) else failure
 
 
 def _discard(answer: urllib3.BaseHTTPResponse) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -39,7 +39,6 @@ class CallRecord:
     bytes_received: int = 0
     connection_id: str | None = None
     started: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def write(make_session: sessionmaker, record: CallRecord, duration_ms: int) -> None:

@@ -8,6 +8,7 @@ import email.utils
 import ipaddress
 import random
 import socket
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -16,10 +17,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from integration_hub import errors
+from integration_hub.services.integration_rules import HOP_BY_HOP
 
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
-                        "upgrade"})
 # Caller headers the raw proxy forwards (plus If-* and data.forwardHeaders).
 FORWARDED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-type", "range",
                                        "cache-control"})
@@ -32,6 +31,14 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 class UpstreamAddressDenied(errors.Forbidden):
     code, title = "upstream_address_denied", "The upstream resolves to a private address"
+
+
+class UpstreamUnreachable(errors.HubError):
+    status, code, title = 502, "upstream_unreachable", "The upstream could not be reached"
+
+
+class UpstreamTimeout(errors.HubError):
+    status, code, title = 504, "upstream_timeout", "The upstream did not answer in time"
 
 
 class DeniedAddress(urllib3.exceptions.NewConnectionError):
@@ -82,6 +89,32 @@ def pool_manager(deny_private: bool, maxsize: int = 20) -> urllib3.PoolManager:
     if deny_private:
         manager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
     return manager
+
+
+_POOLS: dict[bool, urllib3.PoolManager] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(deny_private: bool) -> urllib3.PoolManager:
+    """The process's pool manager for this network policy, created on first use."""
+    with _POOLS_LOCK:
+        if deny_private not in _POOLS:
+            _POOLS[deny_private] = pool_manager(deny_private)
+        return _POOLS[deny_private]
+
+
+def transport_error(failure: Exception) -> errors.HubError:
+    """The hub's answer for a failed upstream connection (urllib3 wraps the cause)."""
+    reason = getattr(failure, "reason", None)
+    failure = reason if isinstance(reason, Exception) else failure
+    if isinstance(failure, DeniedAddress):
+        return UpstreamAddressDenied("the upstream's address is private, loopback or "
+                                     "link-local, and HUB_PROXY_DENY_PRIVATE is on")
+    # NewConnectionError subclasses ConnectTimeoutError: a refusal is not a timeout.
+    if (isinstance(failure, urllib3.exceptions.TimeoutError)
+            and not isinstance(failure, urllib3.exceptions.NewConnectionError)):
+        return UpstreamTimeout("the upstream did not answer in time")
+    return UpstreamUnreachable("the upstream refused or dropped the connection")
 
 
 def forwardable_request_headers(headers: Iterable[tuple[str, str]],

@@ -225,3 +225,29 @@ def test_delete_guard_counts_connections(client, admin, member, make_integration
     assert refused.get_json()["counts"] == {"connections": 1}
     assert client.delete(f"/api/integrations/{integration}?force=true",
                          headers=admin.headers).status_code == 204
+
+
+def test_credentials_are_checked_on_the_health_check_before_they_are_stored(
+        client, session, member, make_integration, upstream):
+    integration = make_integration("Checked", type="custom", auth_type="apikey", mode="per-user",
+                                   api_base_uri=f"{upstream.url}/v1", api_key_name="X-Key",
+                                   data={"healthCheck": "/me"}, shares={"mia": 1})
+    upstream.respond("/v1/me", {"status": 401}, {"status": 200})
+
+    refused = connect(client, member, integration, apiKey="wrong-key-123")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "credentials_rejected"
+    assert session.scalars(select(Connection)).all() == []
+    accepted = connect(client, member, integration, apiKey="right-key-123")
+    assert accepted.status_code == 201
+    assert [r.header("X-Key") for r in upstream.requests()] == ["wrong-key-123", "right-key-123"]
+
+
+def test_health_check_paths_obey_the_url_guard(client, session, member, make_integration,
+                                               upstream):
+    integration = make_integration("Escaping", type="custom", auth_type="apikey", mode="per-user",
+                                   api_base_uri=f"{upstream.url}/v1",
+                                   data={"healthCheck": "/%2e%2e/admin"}, shares={"mia": 1})
+    answer = connect(client, member, integration, apiKey="some-key-123")
+    assert answer.status_code == 400 and answer.get_json()["code"] == "url_outside_base"
+    assert upstream.requests() == []
+    assert session.scalars(select(Connection)).all() == []

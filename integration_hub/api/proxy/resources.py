@@ -19,24 +19,19 @@ from integration_hub.services import integrations, proxy, request_log
 from integration_hub.services.upstream_http import (
     cleaned_caller_headers,
     forwardable_request_headers,
-    pool_manager,
     response_headers,
+    shared_pool,
 )
 
 blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 CHUNK = 64 * 1024
-_POOL_KEY = "integration_hub.upstream_pool"
 
 
 def upstream_pool():
-    """One pool manager per app (per worker process), created on first use."""
-    pool = current_app.extensions.get(_POOL_KEY)
-    if pool is None:
-        settings = current_app.config["HUB_SETTINGS"]
-        pool = current_app.extensions[_POOL_KEY] = pool_manager(settings.proxy_deny_private)
-    return pool
+    """The worker's pooled upstream connections for the configured network policy."""
+    return shared_pool(current_app.config["HUB_SETTINGS"].proxy_deny_private)
 
 
 class EnvelopeSchema(ma.Schema):
@@ -89,10 +84,13 @@ class ProxyRequestSchema(HalSchema):
 ProxyRequestPageSchema = page_schema(ProxyRequestSchema, "inf:proxy-request", "ProxyRequestPage")
 
 
-def _run(integration_id: str, call: proxy.ProxyCall):
+def _find(integration_id: str) -> integrations.Found:
+    return integrations.find(db_session(), current_user(), integration_id)
+
+
+def _run(found: integrations.Found, call: proxy.ProxyCall):
     session, user = db_session(), current_user()
     settings = current_app.config["HUB_SETTINGS"]
-    found = integrations.find(session, user, integration_id)
     prepared = proxy.prepare(session, user, current_tenant(), found, call, settings)
     make_session = current_app.extensions["integration_hub.db"]
     try:
@@ -180,7 +178,7 @@ class Envelope(MethodView):
             headers.setdefault("Content-Type", "application/json")
         elif data is not None:
             body = str(data).encode("utf-8")
-        answer, record, make_session = _run(integration_id, proxy.ProxyCall(
+        answer, record, make_session = _run(_find(integration_id), proxy.ProxyCall(
             method=call["method"], target=call["url"], query=call["params"], headers=headers,
             body=body, content_length=len(body) if body else None, retries=call["retries"]))
         if call["envelope"]:
@@ -211,13 +209,13 @@ class Raw(MethodView):
     post = put = patch = delete = head = get
 
     def _call(self, integration_id):
-        integration = integrations.find(db_session(), current_user(), integration_id).integration
+        found = _find(integration_id)  # once: also gives the forwardHeaders setting
         length = request.content_length
         has_body = bool(length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
         body = iter(lambda: request.stream.read(CHUNK), b"") if has_body else None
-        headers = forwardable_request_headers(request.headers.items(),
-                                              (integration.data or {}).get("forwardHeaders") or ())
-        answer, record, make_session = _run(integration_id, proxy.ProxyCall(
+        headers = forwardable_request_headers(
+            request.headers.items(), (found.integration.data or {}).get("forwardHeaders") or ())
+        answer, record, make_session = _run(found, proxy.ProxyCall(
             method=request.method, target=_raw_target(),
             query=request.query_string.decode("latin-1") or None, headers=headers, body=body,
             content_length=length))
