@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "production")
+QUEUE_SCHEMES = ("sqlite:///", "redis://", "rediss://")
 
 
 class ConfigError(RuntimeError):
@@ -130,6 +131,12 @@ class Settings:
     sqlite_root: Path | None = None
     # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
     provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+    # The task queue: sqlite:///<file> (one machine) or redis://host:port/db (several).
+    queue_url: str = ""
+    import_max_bytes: int = 10 * 1024 * 1024
+    sync_max_records: int = 100_000
+    # A sync run holds its integration this long without progress before another may start.
+    sync_lease_seconds: int = 600
 
     @property
     def production(self) -> bool:
@@ -183,6 +190,13 @@ class Settings:
                 not public_url or not public_url.lower().startswith(("http://", "https://"))):
             raise ConfigError("HUB_PUBLIC_URL must be an absolute http(s) URL")
 
+        queue_url = env_vars.get("HUB_QUEUE_URL", "").strip()
+        if not queue_url:
+            queue_url = f"sqlite:///{instance / 'queue.db'}"
+            instance.mkdir(parents=True, exist_ok=True)
+        if not queue_url.startswith(QUEUE_SCHEMES):
+            raise ConfigError("HUB_QUEUE_URL must start with sqlite:///, redis:// or rediss://")
+
         return cls(
             env=env,
             instance_path=instance,
@@ -215,6 +229,12 @@ class Settings:
                                         "HUB_PROXY_MAX_RETRY_WAIT"),
             sqlite_root=(Path(env_vars["HUB_SQLITE_ROOT"]).resolve()
                          if env_vars.get("HUB_SQLITE_ROOT", "").strip() else None),
+            queue_url=queue_url,
+            import_max_bytes=_int(env_vars.get("HUB_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)),
+                                  "HUB_IMPORT_MAX_BYTES", 1),
+            sync_max_records=_int(env_vars.get("HUB_SYNC_MAX_RECORDS", "100000"),
+                                  "HUB_SYNC_MAX_RECORDS", 1),
+            sync_lease_seconds=_int(env_vars.get("HUB_SYNC_LEASE", "600"), "HUB_SYNC_LEASE", 30),
         )
 
     def flask_config(self) -> dict:

@@ -26,8 +26,9 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer()
     detail = ma.fields.String()
     code = ma.fields.String(metadata={"description": "Stable machine-readable error code"})
-    errors = ma.fields.Dict(keys=ma.fields.String(), metadata={
-        "description": "Field name -> messages, for validation errors"})
+    errors = ma.fields.Raw(metadata={
+        "description": "For validation errors: field name -> messages; for a refused "
+                       "import: a list of {line, message}"})
 
 
 class HubParser(FlaskParser):

@@ -20,7 +20,7 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
-from integration_hub.services import crypto
+from integration_hub.services import crypto, sync_settings
 from integration_hub.services.acl import Access, access_to, can_create, readable_clause, require
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
@@ -74,6 +74,8 @@ _ORDER = (func.lower(Integration.name), Integration.id)
 # Counters of what depends on an integration (connections, stored records...);
 # each capability registers its own, and delete refuses while any is non-zero.
 USAGE_COUNTERS: dict[str, Callable[[Session, Integration], int]] = {}
+# Called after an integration is created or changed (e.g. to plan its scheduled sync).
+SAVE_HOOKS: list[Callable[[Session, User, Integration], None]] = []
 
 
 def lookup(session: Session, tenant_id: str, id_or_slug: str) -> Integration | None:
@@ -172,6 +174,7 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
     _apply(integration, values)
     _validate(integration)
     _assign_slug(session, integration, values.get("slug"))  # also adds it to the session
+    _saved(session, user, integration)
     return integration
 
 
@@ -187,7 +190,14 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
     if changes.get("slug") and changes["slug"] != integration.slug:
         _assign_slug(session, integration, changes["slug"])
     session.flush()
+    _saved(session, user, integration)
     return integration
+
+
+def _saved(session: Session, user: User, integration: Integration) -> None:
+    session.flush()
+    for hook in SAVE_HOOKS:
+        hook(session, user, integration)
 
 
 def delete(session: Session, user: User, found: Found, force: bool = False) -> None:
@@ -257,6 +267,7 @@ def _validate(integration: Integration) -> None:
     integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
     problems = configuration_errors(configuration_state(integration))
     problems.update(catalogue().data_errors(integration.type, integration.data or {}))
+    problems.update(sync_settings.problems((integration.data or {}).get("sync")))
     if _is_sqlite(integration) and "data.path" not in problems:
         _, problem = sqlite_path(str((integration.data or {}).get("path") or ""),
                                  current_settings().sqlite_root)

@@ -5,11 +5,13 @@ from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
 from integration_hub.db.models.proxy_request import ProxyRequest
 from integration_hub.db.models.rate_limit import RateLimitCounter
+from integration_hub.db.models.record import Record
+from integration_hub.db.models.sync import SyncRun, SyncState
 from integration_hub.db.models.tag import Tag, integration_tags
 from integration_hub.db.models.tenant import Tenant
 from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import Team, TeamMember, User
 
 __all__ = ["ApiToken", "Connection", "Integration", "IntegrationIcon", "IntegrationShare",
-           "OAuthState", "ProxyRequest", "RateLimitCounter", "Tag", "Team", "TeamMember", "Tenant", "User",
-           "integration_tags"]
+           "OAuthState", "ProxyRequest", "RateLimitCounter", "Record", "SyncRun", "SyncState", "Tag",
+           "Team", "TeamMember", "Tenant", "User", "integration_tags"]

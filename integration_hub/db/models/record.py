@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integration_hub.db.base import Base
+from integration_hub.db.types import UTCDateTime, created_at, updated_at
+
+# JSONB on PostgreSQL: compact, and ``sum`` reads numbers out of it in SQL.
+RecordData = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Record(Base):
+    """One stored item of an integration: ``(integration, model, recordId) -> data``.
+
+    Imports and syncs upsert by id; a sync marks items gone upstream as deleted
+    (``deleted_at``) rather than removing them, so their history stays readable.
+    """
+
+    __tablename__ = "records"
+
+    integration_id: Mapped[str] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(RecordData)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[updated_at]

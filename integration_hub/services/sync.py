@@ -1,0 +1,406 @@
+"""Syncs (SPEC §8): page through an upstream listing and make a records model match it.
+
+A run is claimed in the database before it is queued: ``sync_states`` holds, per
+integration, the run that may work on it, with a lease. The claim is one conditional
+UPDATE, so two triggers (two threads, two machines) cannot both win; the loser gets
+409 ``sync_in_progress``. A worker that dies lets its lease run out, and the next claim
+takes over. The records change only at the end, in one transaction, and only while the
+run still holds its claim: a failed run leaves the previous records as they were.
+
+Pages are fetched through the request proxy's own code (``proxy.prepare`` and
+``proxy.send``): the same connection, token refresh, URL guard, network policy and
+retries (a 429 with Retry-After is waited out), and each call is in the request log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import urllib3
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from integration_hub import errors
+from integration_hub.config import Settings
+from integration_hub.db.models import Integration, SyncRun, SyncState, Tenant, User
+from integration_hub.db.session import writing
+from integration_hub.db.types import new_uuid, utcnow
+from integration_hub.services import identity, integrations, proxy, records, request_log
+from integration_hub.services.acl import Access, require
+from integration_hub.services.connections import require_enabled
+from integration_hub.services.integrations import SAVE_HOOKS, Found
+from integration_hub.services.sync_paging import PageInvalid, first_page, items_of, next_page
+from integration_hub.services.sync_paging import record_id as item_id
+from integration_hub.services.sync_settings import SyncSettings, SyncSettingsInvalid, parse
+
+log = logging.getLogger(__name__)
+RETRIES = 3  # per page, for transport errors and 429/5xx answers (idempotent GETs)
+ACTIVE = ("queued", "running")
+
+
+class SyncNotConfigured(errors.Conflict):
+    code, title = "sync_not_configured", "The integration has no usable data.sync settings"
+
+
+class SyncInProgress(errors.Conflict):
+    code, title = "sync_in_progress", "A sync of this integration is already queued or running"
+
+
+class QueueUnavailable(errors.HubError):
+    status, code, title = 503, "queue_unavailable", "The task queue is not reachable; try again"
+
+
+class SyncRunNotFound(errors.NotFound):
+    code, title = "sync_run_not_found", "No such sync run"
+
+
+class SyncFailed(Exception):
+    """Why a run failed, in words safe to show to anyone who may read the integration."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def settings_of(integration: Integration) -> SyncSettings:
+    try:
+        settings = parse((integration.data or {}).get("sync"))
+    except SyncSettingsInvalid as invalid:
+        raise SyncNotConfigured(f"data.sync is not valid: {invalid}") from None
+    if settings is None:
+        raise SyncNotConfigured("set data.sync (path, pagination, ...) on the integration first")
+    return settings
+
+
+# -- claiming -----------------------------------------------------------------------------------
+
+def _ensure_state(session: Session, integration_id: str) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(SyncState).values(integration_id=integration_id)
+                    .on_conflict_do_nothing(index_elements=["integration_id"]))
+
+
+def claim(session: Session, integration_id: str, run_id: str, now: datetime,
+          lease_seconds: int) -> bool:
+    """Make ``run_id`` the integration's active run, unless another one holds a live lease."""
+    _ensure_state(session, integration_id)
+    stale = session.scalar(select(SyncState.active_run_id).where(
+        SyncState.integration_id == integration_id, SyncState.lease_until < now))
+    won = session.execute(
+        update(SyncState)
+        .where(SyncState.integration_id == integration_id,
+               or_(SyncState.active_run_id.is_(None), SyncState.lease_until < now))
+        .values(active_run_id=run_id, lease_until=now + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if won and stale:
+        _fail_stale(session, stale, now)
+    return won
+
+
+def _fail_stale(session: Session, run_id: str, now: datetime) -> None:
+    session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status.in_(ACTIVE))
+                    .values(status="failed", error_code="sync_lost", finished_at=now,
+                            error="no worker finished this run within its lease")
+                    .execution_options(synchronize_session=False))
+
+
+def trigger(session: Session, user: User, found: Found, lease_seconds: int) -> SyncRun:
+    """``POST .../sync``: a queued run holding the integration (write access)."""
+    require(found.access, Access.WRITE)
+    integration = found.integration
+    require_enabled(integration)
+    sync_settings = settings_of(integration)
+    run = SyncRun(id=new_uuid(), integration_id=integration.id, model=sync_settings.model,
+                  trigger="manual", status="queued", run_as=user.username,
+                  requested_by=user.username, created_at=utcnow())
+    if not claim(session, integration.id, run.id, utcnow(), lease_seconds):
+        raise SyncInProgress("a sync of this integration is already queued or running; "
+                             "follow inf:sync for its progress")
+    session.add(run)
+    session.flush()
+    return run
+
+
+def abandon(session: Session, run_id: str, code: str, message: str) -> None:
+    """A run that could not be queued: failed, and the integration released."""
+    with writing(session):
+        run = session.get(SyncRun, run_id)
+        if run is not None:
+            _finish(session, run, "failed", code, message)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def get_run(session: Session, found: Found, run_id: str) -> SyncRun:
+    require(found.access, Access.READ)
+    run = session.get(SyncRun, run_id)
+    if run is None or run.integration_id != found.integration.id:
+        raise SyncRunNotFound("no such sync run of this integration")
+    return run
+
+
+def list_runs(session: Session, found: Found, start: int, limit: int) -> tuple[list[SyncRun], int]:
+    require(found.access, Access.READ)
+    where = SyncRun.integration_id == found.integration.id
+    total = session.scalar(select(func.count()).select_from(SyncRun).where(where)) or 0
+    runs = session.scalars(select(SyncRun).where(where)
+                           .order_by(SyncRun.created_at.desc(), SyncRun.id).offset(start).limit(limit))
+    return list(runs), total
+
+
+def status(session: Session, found: Found) -> dict[str, Any]:
+    """What ``GET .../sync`` shows: configuration, the active and last runs, the next run."""
+    require(found.access, Access.READ)
+    integration = found.integration
+    try:
+        sync_settings = parse((integration.data or {}).get("sync"))
+        problem = None
+    except SyncSettingsInvalid as invalid:
+        sync_settings, problem = None, str(invalid)
+    state = session.get(SyncState, integration.id)
+    now = utcnow()
+    active = None
+    if state is not None and state.active_run_id and state.lease_until and state.lease_until >= now:
+        active = session.get(SyncRun, state.active_run_id)
+    last = session.scalars(select(SyncRun).where(
+        SyncRun.integration_id == integration.id, SyncRun.status.not_in(ACTIVE))
+        .order_by(SyncRun.finished_at.desc(), SyncRun.id).limit(1)).first()
+    schedule = sync_settings.schedule if sync_settings else None
+    return {
+        "integration_id": integration.id,
+        "configured": sync_settings is not None,
+        "problem": problem,
+        "model": sync_settings.model if sync_settings else None,
+        "schedule": ({"intervalMinutes": schedule.interval_minutes} if schedule and
+                     schedule.interval_minutes else {"cron": schedule.cron} if schedule else None),
+        "state": active.status if active else "idle",
+        "active_run": active,
+        "last_run": last,
+        "next_run_at": state.next_run_at if state is not None and schedule else None,
+        "run_as": state.run_as if state is not None and schedule else None,
+    }
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+def schedule_changed(session: Session, user: User, integration: Integration) -> None:
+    """After an integration is saved: (re)plan its next scheduled run when the schedule
+    changed. Scheduled runs act as the user who last set the schedule."""
+    try:
+        sync_settings = parse((integration.data or {}).get("sync"))
+    except SyncSettingsInvalid:
+        sync_settings = None
+    schedule = sync_settings.schedule if sync_settings else None
+    key = schedule.key if schedule else None
+    state = session.get(SyncState, integration.id)
+    if state is None and key is None:
+        return
+    if state is None:
+        session.flush()
+        _ensure_state(session, integration.id)
+        state = session.get(SyncState, integration.id)
+    if state.schedule_key != key:
+        state.schedule_key = key
+        state.next_run_at = schedule.next_run(utcnow()) if schedule else None
+        if schedule:
+            state.run_as = user.username
+
+
+SAVE_HOOKS.append(schedule_changed)
+
+
+def start_due(session: Session, now: datetime, lease_seconds: int) -> list[str]:
+    """Claim a run for every integration whose schedule is due; the run ids to enqueue.
+
+    Each due slot is taken by one conditional UPDATE of ``next_run_at``, so ticks on
+    several workers start a slot once. A slot that finds a run still going is skipped.
+    """
+    due = session.execute(select(SyncState.integration_id, SyncState.next_run_at)
+                          .where(SyncState.next_run_at <= now)).all()
+    started = []
+    for integration_id, slot in due:
+        with writing(session):
+            integration = session.get(Integration, integration_id)
+            try:
+                sync_settings = parse((integration.data or {}).get("sync"))
+            except SyncSettingsInvalid:
+                sync_settings = None
+            schedule = sync_settings.schedule if sync_settings else None
+            following = schedule.next_run(now) if schedule else None
+            taken = session.execute(
+                update(SyncState).where(SyncState.integration_id == integration_id,
+                                        SyncState.next_run_at == slot)
+                .values(next_run_at=following).execution_options(synchronize_session=False))
+            state = session.get(SyncState, integration_id)
+            if taken.rowcount != 1 or schedule is None or not integration.enabled \
+                    or not state.run_as:
+                continue
+            run_id = new_uuid()
+            if claim(session, integration_id, run_id, now, lease_seconds):
+                session.add(SyncRun(id=run_id, integration_id=integration_id,
+                                    model=sync_settings.model, trigger="schedule",
+                                    status="queued", run_as=state.run_as, created_at=now))
+                started.append(run_id)
+    return started
+
+
+# -- running ------------------------------------------------------------------------------------
+
+def execute(session: Session, run_id: str, settings: Settings, pool: urllib3.PoolManager,
+            make_session: sessionmaker) -> SyncRun | None:
+    """Run a queued sync to its end (the task queue's job). Never raises for a failed sync:
+    the run records why."""
+    run = session.get(SyncRun, run_id)
+    if run is None or run.status != "queued":
+        return run  # deleted with its integration, or delivered twice
+    with writing(session):
+        state = session.get(SyncState, run.integration_id)
+        if state is None or state.active_run_id != run.id:
+            _record(run, "failed", "sync_superseded", "another run took over before this one started")
+            return run
+        run.status, run.started_at = "running", utcnow()
+        state.lease_until = utcnow() + timedelta(seconds=settings.sync_lease_seconds)
+    try:
+        items = _fetch(session, run, settings, pool, make_session)
+        with writing(session):
+            _hold(session, run, settings.sync_lease_seconds)
+            run.created, run.updated, run.deleted = records.replace_model(
+                session, run.integration_id, run.model, items, utcnow())
+            _finish(session, run, "succeeded")
+    except SyncFailed as failure:
+        _fail(session, run_id, failure.code, failure.message)
+    except errors.HubError as failure:
+        _fail(session, run_id, failure.code, failure.detail)
+    except Exception:
+        log.exception("sync run %s stopped on an unexpected error", run_id)
+        _fail(session, run_id, "internal_error", "the sync stopped on an unexpected error; "
+                                                 "the hub's log has the details")
+    return session.get(SyncRun, run_id)
+
+
+def _fail(session: Session, run_id: str, code: str, message: str) -> None:
+    session.rollback()
+    with writing(session):
+        run = session.get(SyncRun, run_id)
+        if run is not None and run.status in ACTIVE:
+            _finish(session, run, "failed", code, message)
+
+
+def _record(run: SyncRun, status_: str, code: str | None = None, message: str | None = None) -> None:
+    run.status, run.error_code, run.error, run.finished_at = status_, code, message, utcnow()
+
+
+def _finish(session: Session, run: SyncRun, status_: str, code: str | None = None,
+            message: str | None = None) -> None:
+    """Record the outcome and release the integration (if this run still held it)."""
+    _record(run, status_, code, message)
+    session.execute(update(SyncState).where(SyncState.integration_id == run.integration_id,
+                                            SyncState.active_run_id == run.id)
+                    .values(active_run_id=None, lease_until=None, last_run_id=run.id)
+                    .execution_options(synchronize_session=False))
+
+
+def _hold(session: Session, run: SyncRun, lease_seconds: int) -> None:
+    """Extend the run's lease, or stop it when another run took the integration over."""
+    held = session.execute(
+        update(SyncState).where(SyncState.integration_id == run.integration_id,
+                                SyncState.active_run_id == run.id)
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if not held:
+        raise SyncFailed("sync_superseded", "another run took the integration over "
+                                            "(this one outlived its lease)")
+
+
+def _acting_user(session: Session, run: SyncRun) -> tuple[User, Tenant, Found]:
+    integration = session.get(Integration, run.integration_id)
+    try:
+        user = identity.get_user(session, integration.tenant_id, run.run_as)
+    except errors.NotFound:
+        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} the sync acts as no "
+                                              "longer exists") from None
+    if not user.enabled:
+        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} the sync acts as is disabled")
+    try:
+        found = integrations.find(session, user, integration.id)
+    except errors.NotFound:
+        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} may no longer use "
+                                              "this integration") from None
+    return user, session.get(Tenant, integration.tenant_id), found
+
+
+def _fetch(session: Session, run: SyncRun, settings: Settings, pool: urllib3.PoolManager,
+           make_session: sessionmaker) -> dict[str, dict]:
+    """Every item of the listing by id (a later page wins a repeated id)."""
+    user, tenant, found = _acting_user(session, run)
+    sync_settings = settings_of(found.integration)
+    require_enabled(found.integration)
+    items: dict[str, dict] = {}
+    page = first_page(sync_settings)
+    while page is not None:
+        if page.number > sync_settings.max_pages:
+            raise SyncFailed("sync_too_many_pages",
+                             f"the listing has more than {sync_settings.max_pages} pages (maxPages)")
+        document, link, url = _get_page(session, user, tenant, found, page, settings, pool,
+                                        make_session)
+        try:
+            page_items = items_of(document, sync_settings.items_path)
+            for item in page_items:
+                items[item_id(item, sync_settings.id_field)] = dict(item)
+            following = next_page(sync_settings, page, document, link, len(page_items), url)
+        except PageInvalid as invalid:
+            raise SyncFailed("sync_page_invalid", f"page {page.number}: {invalid}") from None
+        if len(items) > settings.sync_max_records:
+            raise SyncFailed("sync_too_many_records",
+                             f"the listing has more than {settings.sync_max_records} items "
+                             "(HUB_SYNC_MAX_RECORDS)")
+        with writing(session):
+            _hold(session, run, settings.sync_lease_seconds)
+            run.pages += 1
+            run.fetched += len(page_items)
+        page = following
+    return items
+
+
+def _get_page(session, user, tenant, found, page, settings: Settings, pool,
+              make_session: sessionmaker) -> tuple[Any, str | None, str]:
+    call = proxy.ProxyCall(method="GET", target=page.target, query=dict(page.params) or None,
+                           headers={"Accept": "application/json"}, retries=RETRIES)
+    try:
+        prepared = proxy.prepare(session, user, tenant, found, call, settings)
+    except errors.HubError as failure:
+        raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
+    limit = settings.proxy_max_body
+    try:
+        answer = proxy.send(pool, prepared, call, settings, session, user)
+    except errors.HubError as failure:
+        prepared.record.error = failure.code
+        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
+        raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
+    try:
+        body = answer.read(amt=limit + 1, decode_content=True)
+        prepared.record.status = answer.status
+        prepared.record.bytes_received = len(body)
+    finally:
+        answer.release_conn()
+        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
+    if not 200 <= answer.status < 300:
+        raise SyncFailed("sync_upstream_error",
+                         f"page {page.number}: the upstream answered {answer.status}")
+    if len(body) > limit:
+        raise SyncFailed("sync_page_too_large", f"page {page.number} is larger than {limit} bytes")
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise SyncFailed("sync_page_invalid", f"page {page.number} is not JSON") from None
+    return document, answer.headers.get("Link"), prepared.url
+
+
+def _elapsed(record: request_log.CallRecord) -> int:
+    return int((time.monotonic() - record.started) * 1000)
