@@ -10,7 +10,7 @@ from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
-from integration_hub import cli, conditional, devtools, errors, web
+from integration_hub import cli, conditional, devtools, errors, queue, web
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     register_proxy_support(app, settings)
     db.init_app(app, settings.database_url)
     crypto.init_app(app, settings.encryption_keys)
+    queue.init_app(app)
     register_api(app)
     web.init_app(app)
     devtools.init_app(app)

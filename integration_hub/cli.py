@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -13,6 +17,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from integration_hub import errors
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
+from integration_hub.queue import job_queue
 from integration_hub.services import crypto, demo, identity, tokens
 
 
@@ -168,18 +173,62 @@ def demo_command():
 @click.command("serve")
 @click.option("--config", "config_file", default="gunicorn.conf.py", show_default=True)
 @click.option("--bind", help="Address to listen on (default from the gunicorn config)")
-def serve(config_file, bind):
+@click.option("--worker/--no-worker", default=None,
+              help="Also run a task-queue worker (default: when the queue is the embedded "
+                   "SQLite one; with Redis, run workers of their own)")
+def serve(config_file, bind, worker):
     """Serve the hub with gunicorn and the committed configuration."""
     args = [sys.executable, "-m", "gunicorn"]
     if Path(config_file).exists():
         args += ["-c", config_file]
     if bind:
         args += ["--bind", bind]
-    os.execv(sys.executable, args + ["wsgi:app"])
+    args.append("wsgi:app")
+    if worker is None:
+        worker = job_queue(current_app).embedded
+    if not worker:
+        os.execv(sys.executable, args)
+    _serve_with_worker(args)
+
+
+def _serve_with_worker(server_args: list[str]) -> None:
+    """gunicorn and one queue worker as child processes; when either stops, both stop."""
+    worker = subprocess.Popen([sys.executable, "-m", "integration_hub", "worker"])
+    server = subprocess.Popen(server_args)
+    children = (server, worker)
+
+    def stop(signum, _frame):
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    sys.exit(server.returncode or 0)
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Tasks run at the same time (threads)")
+def worker_command(workers):
+    """Run a task-queue worker: sync runs and the scheduler that starts scheduled syncs."""
+    queue = job_queue(current_app)
+    where = "embedded SQLite storage" if queue.embedded else "Redis"
+    click.echo(f"integration-hub worker: {workers} thread(s), queue on {where}", err=True)
+    logging.getLogger("huey").setLevel(logging.INFO)
+    queue.consumer(workers).run()
 
 
 COMMANDS = (db_group, create_tenant, create_user, create_team, create_token, rotate_keys,
-            demo_command, serve)
+            demo_command, serve, worker_command)
 
 
 def init_app(app: Flask) -> None:

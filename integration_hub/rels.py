@@ -51,6 +51,17 @@ RELATIONS: dict[str, str] = {
     "query": "POST {sql, params, limit, timeoutMs} runs a read-only query on a database integration.",
     "schema": "The tables and columns of a database integration.",
     "test": "POST checks an integration: connects to a database, or calls data.healthCheck.",
+    "records": "The records an integration fed into the hub (imports, syncs), by model and id; "
+               "filters model and includeDeleted.",
+    "record": "One stored record: its model, id, data and when it last changed.",
+    "store": "POST {op: list|get|sum, model, limit, offset, id, fields}: read the records store; "
+             "sum adds numeric fields.",
+    "import": "POST multipart resources_file (CSV with a header row, or JSON Lines) and model: "
+              "upsert records by id, all or nothing unless partial=true (write access).",
+    "sync": "The integration's sync: GET shows settings, the running and last run and the next "
+            "scheduled one; POST starts a run (202, 409 while one runs).",
+    "sync-runs": "The integration's sync runs, newest first.",
+    "sync-run": "One sync run: queued, running, succeeded or failed, with counts and the error.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -19,6 +19,7 @@ from integration_hub import create_app
 from integration_hub.config import Settings
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import db_session
+from integration_hub.queue import job_queue
 from integration_hub.services import identity
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
@@ -129,14 +130,30 @@ def _no_secret_leaves_the_hub():
 
 @pytest.fixture
 def app(migrated_app):
-    """The hub on a migrated database; every table is emptied after the test."""
+    """The hub on a migrated database; every table and the task queue are emptied after
+    the test."""
     yield migrated_app
+    job_queue(migrated_app).huey.flush()
     with migrated_app.app_context():
         session = db_session()
         # DELETE rather than TRUNCATE: on tables this small it is many times faster.
         for table in reversed(Base.metadata.sorted_tables):
             session.execute(table.delete())
         session.commit()
+
+
+@pytest.fixture
+def run_queue(app):
+    """Runs every task waiting in the hub's real queue, in this process; answers how many."""
+
+    def run() -> int:
+        huey, done = job_queue(app).huey, 0
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+            done += 1
+        return done
+
+    return run
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ from integration_hub.api.database import resources as database
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
 from integration_hub.api.proxy import resources as proxy
+from integration_hub.api.records import resources as records
 from integration_hub.api.root import resources as root
 from integration_hub.api.session import resources as session
+from integration_hub.api.sync import resources as sync
 from integration_hub.api.tags import resources as tags
 from integration_hub.api.teams import resources as teams
 from integration_hub.api.tenant import resources as tenant
@@ -22,7 +24,7 @@ from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue, connections, proxy, database)
+                    tags, catalogue, connections, proxy, database, records, sync)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

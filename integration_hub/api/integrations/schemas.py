@@ -142,6 +142,10 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
             "inf:account": {"href": href("connections.Account", integration_id=key)},
             "inf:request": {"href": href("proxy.Envelope", integration_id=key)},
             "inf:requests": {"href": href("proxy.Requests", integration_id=key)},
+            "inf:records": {"href": href("records.Records", integration_id=key)},
+            "inf:store": {"href": href("records.Store", integration_id=key)},
+            "inf:import": {"href": href("records.Import", integration_id=key)},
+            "inf:sync": {"href": href("sync.Sync", integration_id=key)},
         }
         if integration.has_icon or effective_image_url(integration):
             links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}

@@ -1,0 +1,105 @@
+"""``/api/integrations/{id}/records``, ``/store`` and ``/import``: the records store."""
+
+from flask import current_app, request
+from flask.views import MethodView
+
+from integration_hub import errors
+from integration_hub.api.common import hal_page, href
+from integration_hub.api.records.schemas import (
+    ImportFileSchema,
+    ImportFormSchema,
+    ImportResultSchema,
+    RecordArgsSchema,
+    RecordPageSchema,
+    RecordSchema,
+    StoreResultSchema,
+    StoreSchema,
+)
+from integration_hub.db.session import db_session, transaction
+from integration_hub.extensions import Blueprint
+from integration_hub.security import current_user
+from integration_hub.services import integrations, records
+
+blp = Blueprint("records", __name__, url_prefix="/api",
+                description="Records an integration feeds into the hub: store, import")
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+@blp.before_request
+def _check_upload():
+    """Refuse an import that is not multipart, or oversized, before its body is read."""
+    if request.endpoint == "records.Import" and request.method == "POST":
+        if request.mimetype != "multipart/form-data":
+            raise errors.UnsupportedMediaType("send the file as multipart/form-data in the "
+                                              "field resources_file")
+        limit = current_app.config["HUB_SETTINGS"].import_max_bytes
+        if request.content_length and request.content_length > limit + MULTIPART_OVERHEAD:
+            raise records.ImportTooLarge(f"imports accept at most {limit} bytes")
+        request.max_content_length = limit + MULTIPART_OVERHEAD
+
+
+def _links(integration_id: str, endpoint: str) -> dict:
+    return {"self": {"href": href(endpoint, integration_id=integration_id)},
+            "inf:records": {"href": href("records.Records", integration_id=integration_id)},
+            "inf:integration": {"href": href("integrations.Integration",
+                                             integration_id=integration_id)}}
+
+
+@blp.route("/integrations/<integration_id>/records")
+class Records(MethodView):
+    @blp.arguments(RecordArgsSchema, location="query")
+    @blp.response(200, RecordPageSchema)
+    @blp.problems(401, 404, 422)
+    def get(self, args, integration_id):
+        """The integration's records, by model then id"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        items, total = records.page(session, found, args.get("model"), args["start"],
+                                    args["limit"], args["include_deleted"])
+        return hal_page("records.Records", "inf:record", items, args["start"], args["limit"],
+                        total, integration_id=found.integration.id)
+
+
+@blp.route("/integrations/<integration_id>/records/<model>/<path:record_id>")
+class Record(MethodView):
+    @blp.response(200, RecordSchema)
+    @blp.problems(401, 404)
+    def get(self, integration_id, model, record_id):
+        """One record"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        return records.get(session, found, model, record_id)
+
+
+@blp.route("/integrations/<integration_id>/store")
+class Store(MethodView):
+    @blp.arguments(StoreSchema)
+    @blp.response(200, StoreResultSchema)
+    @blp.problems(401, 404, 422)
+    def post(self, operation, integration_id):
+        """Store operations: list (limit, offset), get (id) or sum (fields) on one model"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        answer = records.store(session, found, operation["op"], operation["model"],
+                               limit=operation["limit"], offset=operation["offset"],
+                               record_id=operation.get("id"), names=operation.get("fields"))
+        return {"links": _links(found.integration.id, "records.Store"), **answer}
+
+
+@blp.route("/integrations/<integration_id>/import")
+class Import(MethodView):
+    @blp.arguments(ImportFormSchema, location="form")
+    @blp.arguments(ImportFileSchema, location="files")
+    @blp.response(200, ImportResultSchema)
+    @blp.problems(401, 403, 404, 413, 415, 422)
+    def post(self, form, files, integration_id):
+        """Upsert records by id from a CSV or JSON Lines file (all or nothing by default)"""
+        settings = current_app.config["HUB_SETTINGS"]
+        content = files["resources_file"].stream.read(settings.import_max_bytes + 1)
+        with transaction() as session:
+            found = integrations.find(session, current_user(), integration_id)
+            result = records.import_file(session, found, form["model"], content, form["partial"],
+                                         settings.import_max_bytes)
+        return {"links": _links(found.integration.id, "records.Import"), "model": form["model"],
+                "format": result.format, "created": result.created, "updated": result.updated,
+                "errors": result.errors}

@@ -1,0 +1,94 @@
+"""Schemas of the records store: records, store operations, imports."""
+
+import marshmallow as ma
+
+from integration_hub.api.common import HalSchema, PageArgsSchema, href, page_schema
+from integration_hub.services.records import DEFAULT_MODEL
+
+MODEL = {"description": "Records model (default resources): 1-64 letters, digits, '_', '.', '-'"}
+
+
+class RecordSchema(HalSchema):
+    id = ma.fields.String(attribute="record_id")
+    model = ma.fields.String()
+    data = ma.fields.Dict(metadata={"description": "The item as imported or synced"})
+    deleted = ma.fields.Function(lambda r: r.deleted_at is not None, metadata={
+        "description": "Gone from the upstream listing at the last sync"})
+    updated_at = ma.fields.DateTime(data_key="updatedAt")
+
+    def hal_links(self, record):
+        return {"self": {"href": href("records.Record", integration_id=record.integration_id,
+                                      model=record.model, record_id=record.record_id)},
+                "inf:integration": {"href": href("integrations.Integration",
+                                                 integration_id=record.integration_id)}}
+
+
+RecordPageSchema = page_schema(RecordSchema, "inf:record", "RecordPage")
+
+
+class RecordArgsSchema(PageArgsSchema):
+    model = ma.fields.String(metadata={"description": "Only this model (default: every model)"})
+    include_deleted = ma.fields.Boolean(data_key="includeDeleted", load_default=False, metadata={
+        "description": "Also records a sync marked deleted"})
+
+
+class StoreSchema(ma.Schema):
+    op = ma.fields.String(required=True, validate=ma.validate.OneOf(("list", "get", "sum")))
+    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
+    limit = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=500),
+                              metadata={"description": "list: records to return"})
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
+                               metadata={"description": "list: records to skip"})
+    id = ma.fields.String(validate=ma.validate.Length(min=1, max=256),
+                          metadata={"description": "get: the record's id"})
+    fields = ma.fields.List(ma.fields.String(), validate=ma.validate.Length(max=50), metadata={
+        "description": "sum: the numeric fields to add; list/get: the data fields to return"})
+
+
+class StoredRecordSchema(ma.Schema):
+    id = ma.fields.String()
+    model = ma.fields.String()
+    data = ma.fields.Dict()
+    updated_at = ma.fields.String(data_key="updatedAt")
+    deleted = ma.fields.Boolean()
+
+
+class StoreResultSchema(ma.Schema):
+    links = ma.fields.Dict(data_key="_links", dump_only=True)
+    op = ma.fields.String()
+    model = ma.fields.String()
+    records = ma.fields.List(ma.fields.Nested(StoredRecordSchema), metadata={"description": "list"})
+    total = ma.fields.Integer(metadata={"description": "list: live records of the model"})
+    offset = ma.fields.Integer()
+    limit = ma.fields.Integer()
+    record = ma.fields.Nested(StoredRecordSchema, metadata={"description": "get"})
+    sums = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+                          metadata={"description": "sum: field -> total of its numeric values"})
+    count = ma.fields.Integer(metadata={"description": "sum: records considered"})
+
+
+class ImportFormSchema(ma.Schema):
+    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
+    partial = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Import the good lines and report the bad ones (default: all or nothing)"})
+
+
+class ImportFileSchema(ma.Schema):
+    resources_file = ma.fields.Raw(required=True, metadata={
+        "type": "string", "format": "binary",
+        "description": "CSV with a header row (an id column), or JSON Lines (objects with id)"})
+
+
+class LineErrorSchema(ma.Schema):
+    line = ma.fields.Integer()
+    message = ma.fields.String()
+
+
+class ImportResultSchema(ma.Schema):
+    links = ma.fields.Dict(data_key="_links", dump_only=True)
+    model = ma.fields.String()
+    format = ma.fields.String(metadata={"description": "csv or jsonl, as recognised"})
+    created = ma.fields.Integer()
+    updated = ma.fields.Integer()
+    errors = ma.fields.List(ma.fields.Nested(LineErrorSchema), metadata={
+        "description": "Lines skipped (partial imports only; otherwise the import is refused)"})

@@ -1,0 +1,83 @@
+"""The task queue: huey, with SQLite storage on one machine and Redis across machines.
+
+The web process only enqueues; ``integration-hub worker`` (started by ``serve`` when the
+queue is the embedded SQLite one) consumes. Tasks run inside an application context
+of the process that consumes them, so they use the same database, keys and settings.
+
+Tasks hold ids, never data: the database says what a run is and whether it still
+may run, so a task delivered twice or after its integration was deleted does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Flask
+from huey import Huey, SqliteHuey, crontab
+from huey.api import TaskWrapper
+from huey.consumer import Consumer
+
+from integration_hub.db.session import db_session
+from integration_hub.db.types import utcnow
+from integration_hub.services import sync
+from integration_hub.services.upstream_http import shared_pool
+
+QUEUE_NAME = "integration-hub"
+_EXTENSION = "integration_hub.queue"
+log = logging.getLogger(__name__)
+
+
+def make_huey(url: str) -> Huey:
+    """``sqlite:///<file>`` or ``redis://host:port/db``; on Redis, ``?queue=<name>`` lets
+    several hubs share one server (default name: integration-hub)."""
+    if url.startswith("sqlite:///"):
+        return SqliteHuey(QUEUE_NAME, filename=url.removeprefix("sqlite:///"), results=False,
+                          utc=True)
+    from huey import RedisHuey  # needs the redis package: pip install integration-hub[redis]
+
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    name = next((value for key, value in query if key == "queue"), None) or QUEUE_NAME
+    rest = urlencode([(key, value) for key, value in query if key != "queue"])
+    return RedisHuey(name, url=urlunsplit(parts._replace(query=rest)), results=False, utc=True)
+
+
+@dataclass
+class JobQueue:
+    huey: Huey
+    enqueue_sync: TaskWrapper      # calling it with a run id enqueues the run
+    start_scheduled: TaskWrapper   # the minute tick (the consumer runs it by itself)
+
+    def consumer(self, workers: int = 2) -> Consumer:
+        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
+                                         check_worker_health=True)
+
+    @property
+    def embedded(self) -> bool:
+        return isinstance(self.huey, SqliteHuey)
+
+
+def init_app(app: Flask) -> None:
+    settings = app.config["HUB_SETTINGS"]
+    huey = make_huey(settings.queue_url)
+
+    @huey.task(name="sync.run")
+    def run_sync(run_id: str) -> None:
+        with app.app_context():
+            sync.execute(db_session(), run_id, settings, shared_pool(settings.proxy_deny_private),
+                         app.extensions["integration_hub.db"])
+
+    @huey.periodic_task(crontab(), name="sync.start_scheduled")
+    def start_scheduled() -> None:
+        """Every minute: start the syncs whose schedule is due."""
+        with app.app_context():
+            for run_id in sync.start_due(db_session(), utcnow(), settings.sync_lease_seconds):
+                run_sync(run_id)
+
+    app.extensions[_EXTENSION] = JobQueue(huey, run_sync, start_scheduled)
+
+
+def job_queue(app: Flask) -> JobQueue:
+    return app.extensions[_EXTENSION]
