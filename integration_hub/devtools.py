@@ -1,5 +1,6 @@
-"""Development-only stand-ins so the demo works offline: a tiny OAuth2 provider
-and an echo upstream. Never registered when HUB_ENV=production.
+"""Development-only stand-ins so the demo works offline: a tiny OAuth2 provider,
+an echo upstream and a paged product listing to sync. Never registered when
+HUB_ENV=production.
 
 The provider is stateless: codes and tokens are signed with the hub's secret
 key and carry their own expiry, so every worker can check them.
@@ -128,6 +129,25 @@ def echo(path: str):
                     "headers": {k: _masked(k, v) for k, v in request.headers.items()
                                 if k.lower() != "cookie"},
                     "body": body, "receivedAt": int(time.time())})
+
+
+DEMO_PRODUCTS = tuple({"id": f"p-{n:03d}", "name": name, "price": price, "stock": stock}
+                      for n, (name, price, stock) in enumerate((
+                          ("Desk lamp", 39.5, 12), ("Office chair", 249.0, 3),
+                          ("Notebook", 4.25, 140), ("Monitor arm", 89.9, 7),
+                          ("Headset", 59.0, 25), ("Cable tray", 19.99, 40),
+                          ("Whiteboard", 120.0, 2)), start=1))
+PRODUCTS_PAGE = 3
+
+
+@bp.route("/catalog/products")
+def products():
+    """A paged listing (cursor style) for trying syncs: three products a page."""
+    cursor = request.args.get("cursor", "0")
+    start = int(cursor) if cursor.isdigit() else 0
+    following = start + PRODUCTS_PAGE
+    return jsonify({"items": DEMO_PRODUCTS[start:following],
+                    "nextCursor": str(following) if following < len(DEMO_PRODUCTS) else None})
 
 
 def _masked(name: str, value: str) -> str:

@@ -59,8 +59,8 @@ def test_demo_is_idempotent_and_its_token_works(app, client, session):
     alice_token = run(app, "create-token", "alice").output.strip().splitlines()[-1]
     shared = client.get("/api/integrations", headers={"Authorization": f"Bearer {alice_token}"})
     assert {i["slug"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
-        "github", "openai", "inventory-api", "demo-provider"}
+        "github", "openai", "inventory-api", "demo-provider", "product-catalog"}
     assert {i["authType"] for i in shared.get_json()["_embedded"]["inf:integration"]} == {
-        "oauth2", "bearer", "apikey"}
+        "oauth2", "bearer", "apikey", "none"}
     password = first.output.split("as admin / ")[1].split()[0]
     assert client.post("/api/login", json={"username": "alice", "password": password}).status_code == 200

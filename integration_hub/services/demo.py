@@ -49,6 +49,13 @@ def demo_integrations(base: str) -> tuple[tuple[dict, int], ...]:
           "auth_type": "apikey", "api_base_uri": f"{base}/dev/echo/inventory/v2",
           "api_key_name": "X-API-Key", "api_key": "demo-inventory-key",
           "headers": {"X-User-Email": "${user.email}", "X-Region": "${user.region:-eu}"}}, 2),
+        ({"slug": "product-catalog", "name": "Product catalog", "type": "custom",
+          "category": "internal", "mode": "shared", "auth_type": "none",
+          "description": "A paged listing synced into the hub's records every hour",
+          "api_base_uri": f"{base}/dev/catalog", "data": {"sync": {
+              "model": "products", "path": "/products", "itemsPath": "items",
+              "pagination": {"style": "cursor", "cursorPath": "nextCursor"},
+              "schedule": {"intervalMinutes": 60}}}}, 2),
         ({"slug": "github", "name": "GitHub", "type": "github",
           "description": "Register an OAuth app with GitHub and set its client id and secret here",
           "client_id": "replace-with-your-client-id", "scope": "read:user"}, 1),
@@ -133,5 +140,9 @@ def instructions(result: DemoResult, base: str) -> str:
         f"  curl {auth} {base}/api/integrations",
         f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"token\": \"my-openai-key\"}}' "
         f"{base}/api/integrations/openai/connect",
+        f"  curl {auth} -X POST {base}/api/integrations/product-catalog/sync",
+        f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"op\": \"sum\", "
+        f"\"model\": \"products\", \"fields\": [\"stock\"]}}' "
+        f"{base}/api/integrations/product-catalog/store",
         "",
     ])

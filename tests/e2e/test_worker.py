@@ -23,7 +23,10 @@ import pytest
 import requests
 
 from integration_hub import create_app
+from integration_hub.db.session import transaction
+from integration_hub.devtools import DEMO_PRODUCTS
 from integration_hub.queue import job_queue
+from integration_hub.services import demo, identity, tokens
 from tests.conftest import REPO_ROOT, missing_component
 from tests.e2e.test_refresh_across_processes import free_port, http_session
 from tests.secret_watch import WatchedClient
@@ -114,6 +117,25 @@ def test_a_worker_process_runs_the_sync_the_hub_queued(app, admin, member, upstr
         assert job_queue(hub).huey.pending_count() == 0
     finally:
         job_queue(hub).huey.flush()
+
+
+def test_the_demo_catalog_syncs_from_the_development_listing(app, live_hub, client, run_queue):
+    """The quick start's sync: the demo integration pages through the hub's own dev listing."""
+    with app.app_context(), transaction() as session:
+        demo.seed(session, app.config["HUB_SETTINGS"], live_hub)
+        alice = identity.get_user(session, "default", "alice")  # a demo team member
+        headers = {"Authorization": f"Bearer {tokens.issue_token(session, alice, 't').plain}"}
+    started = client.post("/api/integrations/product-catalog/sync", headers=headers)
+    assert started.status_code == 202
+
+    run_queue()
+
+    run = client.get(started.headers["Location"], headers=headers).get_json()
+    assert (run["status"], run["pages"], run["created"]) == ("succeeded", 3, len(DEMO_PRODUCTS))
+    total = client.post("/api/integrations/product-catalog/store", headers=headers,
+                        json={"op": "sum", "model": "products", "fields": ["stock", "price"]})
+    assert total.get_json()["sums"]["stock"] == sum(p["stock"] for p in DEMO_PRODUCTS)
+    assert total.get_json()["count"] == len(DEMO_PRODUCTS)
 
 
 def test_serve_starts_a_worker_so_syncs_work_out_of_the_box(upstream, tmp_path):
