@@ -192,8 +192,7 @@ class Settings:
 
         queue_url = env_vars.get("HUB_QUEUE_URL", "").strip()
         if not queue_url:
-            queue_url = f"sqlite:///{instance / 'queue.db'}"
-            instance.mkdir(parents=True, exist_ok=True)
+            queue_url = f"sqlite:///{instance / 'queue.db'}"  # the folder is made on first use
         if not queue_url.startswith(QUEUE_SCHEMES):
             raise ConfigError("HUB_QUEUE_URL must start with sqlite:///, redis:// or rediss://")
 

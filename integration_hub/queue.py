@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Flask
@@ -33,8 +34,9 @@ def make_huey(url: str) -> Huey:
     """``sqlite:///<file>`` or ``redis://host:port/db``; on Redis, ``?queue=<name>`` lets
     several hubs share one server (default name: integration-hub)."""
     if url.startswith("sqlite:///"):
-        return SqliteHuey(QUEUE_NAME, filename=url.removeprefix("sqlite:///"), results=False,
-                          utc=True)
+        filename = Path(url.removeprefix("sqlite:///"))
+        filename.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(QUEUE_NAME, filename=str(filename), results=False, utc=True)
     from huey import RedisHuey  # needs the redis package: pip install integration-hub[redis]
 
     parts = urlsplit(url)

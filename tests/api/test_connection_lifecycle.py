@@ -222,7 +222,7 @@ def test_delete_guard_counts_connections(client, admin, member, make_integration
     refused = client.delete(f"/api/integrations/{integration}", headers=admin.headers)
     assert refused.status_code == 409
     assert refused.get_json()["code"] == "integration_in_use"
-    assert refused.get_json()["counts"] == {"connections": 1}
+    assert refused.get_json()["counts"] == {"connections": 1, "records": 0}
     assert client.delete(f"/api/integrations/{integration}?force=true",
                          headers=admin.headers).status_code == 204
 

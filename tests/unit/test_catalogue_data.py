@@ -108,11 +108,14 @@ def test_common_data_schema():
     validator = jsonschema.Draft202012Validator(schema)
     good = {"authParams": {"prompt": "consent"}, "pkce": True, "allowedHosts": ["api.example.com"],
             "forwardHeaders": ["X-Request-Id"], "timeout": 2.5, "healthCheck": "/user",
-            "sync": {"interval": 60}, "somethingElse": 1}
+            "sync": {"path": "/items", "pagination": "cursor", "schedule": {"intervalMinutes": 60}},
+            "somethingElse": 1}
     assert not list(validator.iter_errors(good))
     for bad in ({"authParams": {"prompt": 1}}, {"pkce": "yes"}, {"allowedHosts": "api.example.com"},
                 {"allowedHosts": [1]}, {"forwardHeaders": [3]}, {"timeout": 0}, {"timeout": -1},
-                {"timeout": "10"}, {"healthCheck": 5}, {"sync": []}):
+                {"timeout": "10"}, {"healthCheck": 5}, {"sync": []}, {"sync": {"interval": 60}},
+                {"sync": {"path": "/x", "pagination": "offset"}},
+                {"sync": {"path": "/x", "schedule": {"intervalMinutes": 0}}}):
         assert list(validator.iter_errors(bad)), bad
 
 
