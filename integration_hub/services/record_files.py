@@ -1,16 +1,18 @@
 """Reading an uploaded records file: CSV with a header row, or JSON Lines.
 
 Pure: bytes in, rows and line-numbered errors out. The format is recognised by
-content, not by name: a file whose first non-blank character is ``{`` is JSON
-Lines, anything else is CSV. Every row needs an ``id``; ids are unique within a
-file. CSV cells are text, except that an empty cell is null and a cell written
-exactly as a JSON number (``12``, ``-3.5``, ``1e3``; no leading zeros, at most 15
-digits) is that number, so ``sum`` works on imported amounts while ``007`` and
-long account numbers stay text. Ids always stay text.
+content, not by name: a file whose first non-blank character is ``{`` or ``[`` is
+JSON Lines (an array is then refused line by line), anything else is CSV. Every row
+needs an ``id``; ids are unique within a file. CSV cells are text, except that an
+empty cell is null and a cell written exactly as a JSON number (``12``, ``-3.5``,
+``1e3``; no leading zeros, at most 15 integer digits) is that number, so ``sum`` works
+on imported amounts while ``007`` and long account numbers stay text. Ids always stay
+text.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -21,7 +23,12 @@ from typing import Any
 
 MAX_ID_LENGTH = 256
 MAX_ERRORS = 100  # an answer lists at most this many problems
-_NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,15})?([eE][+-]?\d{1,3})?$")
+# ASCII digits only (``\d`` alone takes any Unicode digit, which int() and float() accept);
+# used with fullmatch, as ``$`` would also match before a final newline.
+_NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d{1,15})?([eE][+-]?\d{1,3})?", re.ASCII)
+# JSON Lines separate records by newlines only: str.splitlines() would also split inside a
+# string at U+2028, U+2029 or U+0085, which JSON allows unescaped.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -43,11 +50,14 @@ class ParsedFile:
 
 
 def parse_records_file(content: bytes) -> ParsedFile:
+    # The BOM is dropped before decoding so that a decoding error's offset counts in the
+    # same bytes as the line count below.
+    body = content[len(codecs.BOM_UTF8):] if content.startswith(codecs.BOM_UTF8) else content
     try:
-        text = content.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as problem:
         parsed = ParsedFile("unknown")
-        parsed.fail(content[:problem.start].count(b"\n") + 1, "the file is not UTF-8 text")
+        parsed.fail(body[:problem.start].count(b"\n") + 1, "the file is not UTF-8 text")
         return parsed
     if "\x00" in text:
         parsed = ParsedFile("unknown")
@@ -90,7 +100,7 @@ def _no_constant(name: str) -> float:
 def _json_lines(text: str) -> ParsedFile:
     parsed = ParsedFile("jsonl")
     seen: dict[str, int] = {}
-    for line, raw in enumerate(text.splitlines(), start=1):
+    for line, raw in enumerate(_LINE_BREAK.split(text), start=1):
         if not raw.strip():
             continue
         try:
@@ -118,13 +128,16 @@ def _reason(problem: ValueError) -> str:
 def _csv(text: str) -> ParsedFile:
     parsed = ParsedFile("csv")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] = []
     try:
-        header = next(reader)
+        while not header:  # blank lines before the header are skipped like any other
+            header_line = reader.line_num + 1
+            header = next(reader)
     except (csv.Error, StopIteration) as problem:
-        parsed.fail(1, f"the header row cannot be read: {problem}")
+        parsed.fail(header_line, f"the header row cannot be read: {problem}")
         return parsed
     names = [name.strip() for name in header]
-    if _header_problems(parsed, names):
+    if _header_problems(parsed, header_line, names):
         return parsed
     seen: dict[str, int] = {}
     line = reader.line_num
@@ -135,7 +148,9 @@ def _csv(text: str) -> ParsedFile:
         except StopIteration:
             break
         except csv.Error as problem:
-            parsed.fail(reader.line_num, f"not valid CSV: {problem}")
+            # The row's first line, like every other row error: an unclosed quote is only
+            # noticed at the end of the file, far from the quote itself.
+            parsed.fail(start, f"not valid CSV: {problem}")
             break
         line = reader.line_num
         if not cells:
@@ -151,21 +166,21 @@ def _csv(text: str) -> ParsedFile:
     return parsed
 
 
-def _header_problems(parsed: ParsedFile, names: list[str]) -> bool:
+def _header_problems(parsed: ParsedFile, line: int, names: list[str]) -> bool:
     if "id" not in names:
-        parsed.fail(1, "the header row has no id column")
+        parsed.fail(line, "the header row has no id column")
     if any(not name for name in names):
-        parsed.fail(1, "the header row has an empty column name")
+        parsed.fail(line, "the header row has an empty column name")
     duplicates = sorted({name for name in names if name and names.count(name) > 1})
     if duplicates:
-        parsed.fail(1, "the header row repeats " + ", ".join(_quote(n) for n in duplicates))
+        parsed.fail(line, "the header row repeats " + ", ".join(_quote(n) for n in duplicates))
     return bool(parsed.errors)
 
 
 def _cell(value: str) -> Any:
     if value == "":
         return None
-    if _NUMBER.match(value):
+    if _NUMBER.fullmatch(value):
         number = float(value) if any(c in value for c in ".eE") else int(value)
         if isinstance(number, float) and not math.isfinite(number):
             return value

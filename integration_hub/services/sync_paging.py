@@ -18,6 +18,8 @@ from urllib.parse import urljoin
 from integration_hub.services.sync_settings import SyncSettings
 
 MAX_ID_LENGTH = 256
+# An array index in a dotted path: ASCII digits (str.isdigit() also takes "²", which int() refuses).
+_INDEX = re.compile(r"[0-9]+")
 
 
 class PageInvalid(ValueError):
@@ -53,7 +55,8 @@ def next_page(settings: SyncSettings, current: PageRequest, document: Any,
             cursor = value_at(document, paging.cursor_path)
             if cursor is None or cursor == "" or cursor is False:
                 return None
-            if not isinstance(cursor, (str, int)):
+            # bool is an int to Python, but ``true`` is no cursor: it would be sent as "True"
+            if isinstance(cursor, bool) or not isinstance(cursor, (str, int)):
                 raise PageInvalid(f"the cursor at {paging.cursor_path} is not a string or number")
             if str(cursor) == current.params.get(paging.cursor_param):
                 raise PageInvalid("the upstream answered the same cursor twice")
@@ -84,7 +87,7 @@ def value_at(document: Any, path: str | None) -> Any:
     for part in path.split("."):
         if isinstance(value, Mapping):
             value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif isinstance(value, list) and _INDEX.fullmatch(part) and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
@@ -128,4 +131,5 @@ def next_link(header: str | None) -> str | None:
             value = param.group(3) if param.group(3) is not None else (param.group(2) or "")
             if "next" in value.lower().split():
                 return match.group(1).strip() or None
+            break  # RFC 8288 3.3: a second rel in the same link-value is ignored
     return None

@@ -19,12 +19,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
-MODEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# \Z, not $: $ also matches before a final newline, so "contacts\n" would pass.
+MODEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 STYLES = ("none", "cursor", "page", "link")
 DEFAULT_MAX_PAGES = 1000
 
@@ -52,10 +53,37 @@ class Schedule:
                           sort_keys=True)
 
     def next_run(self, after: datetime) -> datetime:
-        """The first run time strictly after ``after`` (an aware datetime)."""
+        """The first run time strictly after ``after`` (an aware datetime; naive is read as
+        UTC), in UTC."""
+        # croniter reads the expression in the start time's own zone: convert first, or
+        # "0 9 * * *" after a +02:00 time would fire at 07:00 UTC.
+        after = after.astimezone(UTC) if after.tzinfo else after.replace(tzinfo=UTC)
         if self.interval_minutes is not None:
             return after + timedelta(minutes=self.interval_minutes)
-        return croniter(self.cron, after).get_next(datetime)
+        return _cron(self.cron, after).get_next(datetime)
+
+
+# One token of a cron field written as a range from a value to itself, with or without a step.
+_EQUAL_RANGE = re.compile(r"(?P<low>[0-9]+|[A-Za-z]+)-(?P<high>[0-9]+|[A-Za-z]+)(?:/[0-9]+)?")
+
+
+def _same(low: str, high: str) -> bool:
+    return int(low) == int(high) if low.isdigit() and high.isdigit() else low.lower() == high.lower()
+
+
+def _standard(expression: str) -> str:
+    """The expression with every range of one value ("9-9", "5-5/10", "mon-mon") written as
+    that value. In cron such a range is that one value, but croniter reads it as the whole
+    field: "0 9-9 * * *" would run hourly and "5-5,7 * * * *" every minute."""
+    def token(text: str) -> str:
+        equal = _EQUAL_RANGE.fullmatch(text)
+        return equal["low"] if equal and _same(equal["low"], equal["high"]) else text
+    return " ".join(",".join(token(part) for part in field.split(","))
+                    for field in expression.split())
+
+
+def _cron(expression: str, start: datetime) -> croniter:
+    return croniter(_standard(expression), start)
 
 
 @dataclass(frozen=True)
@@ -91,7 +119,19 @@ def problems(raw: Any) -> dict[str, list[str]]:
         if len(expression.split()) != 5 or not croniter.is_valid(expression):
             found["data.sync.schedule.cron"] = [
                 "not a cron expression of five fields (minute hour day month weekday)"]
+        elif not _fires(expression):
+            found["data.sync.schedule.cron"] = ["the cron expression never runs (e.g. 31 February)"]
     return found
+
+
+def _fires(expression: str) -> bool:
+    # "0 0 31 2 *" is valid syntax but has no next time: next_run would raise when the
+    # integration is saved and on every scheduler tick. 2000 has a 29 February.
+    try:
+        _cron(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterError:
+        return False
+    return True
 
 
 def parse(raw: Any) -> SyncSettings | None:
