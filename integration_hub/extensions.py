@@ -12,6 +12,7 @@ from flask import current_app, render_template, request, url_for
 from flask_smorest.utils import prepare_response
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from integration_hub import errors
@@ -50,6 +51,12 @@ class HubParser(FlaskParser):
             raise errors.PayloadTooLarge(
                 f"JSON bodies are limited to {current_app.config['HUB_MAX_JSON_BODY']} bytes")
         return webargs_core.parse_json(body)
+
+    def load_form(self, req, schema):
+        """A multipart form's files are fields of the form too: one documented schema."""
+        if req.mimetype == "multipart/form-data":
+            return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+        return super().load_form(req, schema)
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise errors.MalformedBody("the body is not valid JSON")

@@ -6,7 +6,6 @@ from flask.views import MethodView
 from integration_hub import errors
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.records.schemas import (
-    ImportFileSchema,
     ImportFormSchema,
     ImportResultSchema,
     RecordArgsSchema,
@@ -88,14 +87,13 @@ class Store(MethodView):
 
 @blp.route("/integrations/<integration_id>/import")
 class Import(MethodView):
-    @blp.arguments(ImportFormSchema, location="form")
-    @blp.arguments(ImportFileSchema, location="files")
+    @blp.arguments(ImportFormSchema, location="form", content_type="multipart/form-data")
     @blp.response(200, ImportResultSchema)
     @blp.problems(401, 403, 404, 413, 415, 422)
-    def post(self, form, files, integration_id):
+    def post(self, form, integration_id):
         """Upsert records by id from a CSV or JSON Lines file (all or nothing by default)"""
         settings = current_app.config["HUB_SETTINGS"]
-        content = files["resources_file"].stream.read(settings.import_max_bytes + 1)
+        content = form["resources_file"].stream.read(settings.import_max_bytes + 1)
         with transaction() as session:
             found = integrations.find(session, current_user(), integration_id)
             result = records.import_file(session, found, form["model"], content, form["partial"],

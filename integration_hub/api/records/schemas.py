@@ -68,15 +68,12 @@ class StoreResultSchema(ma.Schema):
 
 
 class ImportFormSchema(ma.Schema):
-    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
-    partial = ma.fields.Boolean(load_default=False, metadata={
-        "description": "Import the good lines and report the bad ones (default: all or nothing)"})
-
-
-class ImportFileSchema(ma.Schema):
     resources_file = ma.fields.Raw(required=True, metadata={
         "type": "string", "format": "binary",
         "description": "CSV with a header row (an id column), or JSON Lines (objects with id)"})
+    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
+    partial = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Import the good lines and report the bad ones (default: all or nothing)"})
 
 
 class LineErrorSchema(ma.Schema):
