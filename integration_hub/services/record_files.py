@@ -3,11 +3,13 @@
 Pure: bytes in, rows and line-numbered errors out. The format is recognised by
 content, not by name: a file whose first non-blank character is ``{`` or ``[`` is
 JSON Lines (an array is then refused line by line), anything else is CSV. Every row
-needs an ``id``; ids are unique within a file. CSV cells are text, except that an
-empty cell is null and a cell written exactly as a JSON number (``12``, ``-3.5``,
-``1e3``; no leading zeros, at most 15 integer digits) is that number, so ``sum`` works
-on imported amounts while ``007`` and long account numbers stay text. Ids always stay
-text.
+needs an ``id``; ids are unique within a file. A JSON line must also be storable as it
+is on both databases: no NUL character (escaped as u0000) or unpaired surrogate in its
+strings, no number beyond the range of a double, at most ``MAX_DEPTH`` levels of
+nesting. CSV cells are text, except that an empty cell is null and a cell written
+exactly as a JSON number (``12``, ``-3.5``, ``1e3``; no leading zeros, at most 15
+integer digits) is that number, so ``sum`` works on imported amounts while ``007`` and
+long account numbers stay text. Ids always stay text.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 MAX_ID_LENGTH = 256
 MAX_ERRORS = 100  # an answer lists at most this many problems
+MAX_DEPTH = 100  # levels of arrays and objects in a JSON line (the line's object is level 1)
 # ASCII digits only (``\d`` alone takes any Unicode digit, which int() and float() accept);
 # used with fullmatch, as ``$`` would also match before a final newline.
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d{1,15})?([eE][+-]?\d{1,3})?", re.ASCII)
@@ -97,6 +100,50 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"the number {text if len(text) <= 40 else text[:40] + '…'} is out of range")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: JSON allows it, the databases do not
+        raise _out_of_range(text)
+    return number
+
+
+def _int_in_range(text: str) -> int:
+    number = int(text)  # more than 4300 digits: ValueError
+    try:
+        float(number)
+    except OverflowError:
+        raise _out_of_range(text) from None
+    return number
+
+
+def _unstorable(item: dict) -> str | None:
+    """Why the databases would refuse the parsed line (PostgreSQL refuses NUL in text and
+    JSONB, neither driver encodes a lone surrogate), or None. Iterative: no recursion."""
+    pending: list[tuple[Any, int]] = [(item, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH} levels"
+            if isinstance(value, dict):
+                pending.extend((key, depth) for key in value)
+                pending.extend((child, depth + 1) for child in value.values())
+            else:
+                pending.extend((child, depth + 1) for child in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return "a string holds a NUL character (\\u0000)"
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string holds an unpaired surrogate (\\ud800-\\udfff)"
+    return None
+
+
 def _json_lines(text: str) -> ParsedFile:
     parsed = ParsedFile("jsonl")
     seen: dict[str, int] = {}
@@ -104,12 +151,19 @@ def _json_lines(text: str) -> ParsedFile:
         if not raw.strip():
             continue
         try:
-            item = json.loads(raw, parse_constant=_no_constant)
+            item = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float,
+                              parse_int=_int_in_range)
         except ValueError as problem:
             parsed.fail(line, f"not valid JSON: {_reason(problem)}")
             continue
+        except RecursionError:
+            parsed.fail(line, f"nested deeper than {MAX_DEPTH} levels")
+            continue
         if not isinstance(item, dict):
             parsed.fail(line, "each line must be one JSON object")
+            continue
+        if (problem := _unstorable(item)) is not None:
+            parsed.fail(line, problem)
             continue
         record_id = _check_id(parsed, seen, line, item.get("id"))
         if record_id is not None:

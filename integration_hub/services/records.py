@@ -8,6 +8,7 @@ SQL, so it costs one statement however many records there are.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,23 +98,54 @@ def get(session: Session, found: Found, model: str, record_id: str) -> Record:
 def sums(session: Session, integration_id: str, model: str,
          names: list[str]) -> tuple[dict[str, int | float], int]:
     """Each field's total over the model's live records (non-numbers are skipped), and
-    how many records there were: one SQL statement."""
-    dialect = session.get_bind().dialect.name
-    columns = [func.sum(_number(name, dialect)) for name in names]
+    how many records there were: one SQL statement. Integers add up exactly on both
+    databases (PostgreSQL in numeric; SQLite in two halves, see ``_sqlite_sums``)."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        columns = [func.sum(_pg_number(name)) for name in names]
+    else:
+        columns = [aggregate for name in names for aggregate in _sqlite_sums(name)]
     row = session.execute(select(func.count(), *columns).select_from(Record)
                           .where(*_scope(integration_id, model))).one()
-    return {name: _plain(value) for name, value in zip(names, row[1:], strict=True)}, row[0]
+    if postgresql:
+        totals = [_plain(value) for value in row[1:]]
+    else:
+        totals = [_sqlite_total(*row[1 + 3 * n:4 + 3 * n]) for n in range(len(names))]
+    return dict(zip(names, totals, strict=True)), row[0]
 
 
-def _number(name: str, dialect: str):
-    """The field's value when it is a JSON number, else NULL."""
-    if dialect == "postgresql":
-        element = Record.data.op("->")(literal(name))
-        return case((func.jsonb_typeof(element) == "number",
-                     Record.data.op("->>")(literal(name)).cast(Numeric)), else_=None)
+def _pg_number(name: str):
+    """The field's value when it is a JSON number, else NULL (numeric: sums are exact)."""
+    element = Record.data.op("->")(literal(name))
+    return case((func.jsonb_typeof(element) == "number",
+                 Record.data.op("->>")(literal(name)).cast(Numeric)), else_=None)
+
+
+_HALF = 2 ** 32
+
+
+def _sqlite_sums(name: str) -> tuple:
+    """SQLite's sum() of integers fails with "integer overflow" past 2**63, and turns into
+    a float as soon as one real joins in. So integers are added as their high and low
+    halves (``x / 2**32`` and ``x % 2**32``: C semantics, so high * 2**32 + low == x),
+    reals on their own; ``_sqlite_total`` puts the three together."""
     path = f'$."{name}"'  # FIELD_PATTERN leaves nothing to escape
-    return case((func.json_type(Record.data, path).in_(("integer", "real")),
-                 func.json_extract(Record.data, path)), else_=None)
+    value = func.json_extract(Record.data, path)
+    number = func.json_type(Record.data, path).in_(("integer", "real"))
+    # json_extract gives an integer too large for 64 bits as a real: typeof tells which.
+    integer = case((number & (func.typeof(value) == "integer"), value), else_=None)
+    real = case((number & (func.typeof(value) == "real"), value), else_=None)
+    return (func.sum(integer.op("/")(_HALF)), func.sum(integer.op("%")(_HALF)),
+            func.sum(real))
+
+
+def _sqlite_total(high: int | None, low: int | None, real: float | None) -> int | float:
+    whole = (high or 0) * _HALF + (low or 0)
+    if real is None:
+        return whole
+    if not math.isfinite(real):  # reals beyond the range of a double: nothing exact to add
+        return real
+    return _plain(Decimal(whole) + Decimal(real))
 
 
 def _plain(value: Any) -> int | float:
@@ -192,9 +224,19 @@ def _existing(session: Session, integration_id: str, model: str,
     return found
 
 
+def _lock_writers(session: Session, integration_id: str) -> None:
+    """One writer of an integration's records at a time (imports, syncs): otherwise two
+    could both find an id missing and both insert it, and the second fails on the primary
+    key. PostgreSQL: a row lock on the integration until commit, FOR NO KEY UPDATE so that
+    rows referencing it can still be inserted; SQLite serialises writers already."""
+    session.execute(select(Integration.id).where(Integration.id == integration_id)
+                    .with_for_update(key_share=True))
+
+
 def upsert(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
            now: datetime) -> tuple[int, int]:
     """Insert new ids, update changed or deleted ones; (created, updated)."""
+    _lock_writers(session, integration_id)
     existing = _existing(session, integration_id, model, list(items))
     return _write(session, integration_id, model, items, existing, now)
 
@@ -203,6 +245,7 @@ def replace_model(session: Session, integration_id: str, model: str, items: Mapp
                   now: datetime) -> tuple[int, int, int]:
     """Make the model hold exactly ``items``: upsert them and mark every other live record
     deleted; (created, updated, deleted)."""
+    _lock_writers(session, integration_id)
     existing = {r.record_id: r for r in session.scalars(select(Record).where(
         Record.integration_id == integration_id, Record.model == model))}
     created, updated = _write(session, integration_id, model, items, existing, now)

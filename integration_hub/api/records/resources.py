@@ -2,6 +2,8 @@
 
 from flask import current_app, request
 from flask.views import MethodView
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import PathConverter
 
 from integration_hub import errors
 from integration_hub.api.common import hal_page, href
@@ -24,6 +26,19 @@ blp = Blueprint("records", __name__, url_prefix="/api",
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+class RecordIdConverter(PathConverter):
+    """A record id as the rest of the path: any characters, slashes anywhere included."""
+
+    regex = r"[\s\S]+?"  # any character, newlines too
+    part_isolating = False  # Werkzeug would infer True from a regex without "/"
+
+
+@blp.record_once
+def _register_converter(state):
+    # Recorded before the routes below, so the converter exists when they are added.
+    state.app.url_map.converters["record_id"] = RecordIdConverter
+
+
 @blp.before_request
 def _check_upload():
     """Refuse an import that is not multipart, or oversized, before its body is read."""
@@ -35,6 +50,10 @@ def _check_upload():
         if request.content_length and request.content_length > limit + MULTIPART_OVERHEAD:
             raise records.ImportTooLarge(f"imports accept at most {limit} bytes")
         request.max_content_length = limit + MULTIPART_OVERHEAD
+        try:
+            request.files  # noqa: B018 - parsed here: a chunked body declares no length
+        except RequestEntityTooLarge:
+            raise records.ImportTooLarge(f"imports accept at most {limit} bytes") from None
 
 
 def _links(integration_id: str, endpoint: str) -> dict:
@@ -59,10 +78,13 @@ class Records(MethodView):
                         total, integration_id=found.integration.id)
 
 
-@blp.route("/integrations/<integration_id>/records/<model>/<path:record_id>")
+# merge_slashes=False: an id may hold "//" ("a//b"); the record_id converter lets it start
+# with "/" too, where Werkzeug's path converter would not match ("/docs/a.txt").
+@blp.route("/integrations/<integration_id>/records/<model>/<record_id:record_id>",
+           merge_slashes=False)
 class Record(MethodView):
     @blp.response(200, RecordSchema)
-    @blp.problems(401, 404)
+    @blp.problems(401, 404, 422)
     def get(self, integration_id, model, record_id):
         """One record"""
         session = db_session()

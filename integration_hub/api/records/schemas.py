@@ -49,7 +49,7 @@ class StoredRecordSchema(ma.Schema):
     id = ma.fields.String()
     model = ma.fields.String()
     data = ma.fields.Dict()
-    updated_at = ma.fields.String(data_key="updatedAt")
+    updated_at = ma.fields.String(data_key="updatedAt", attribute="updatedAt")
     deleted = ma.fields.Boolean()
 
 
@@ -62,7 +62,8 @@ class StoreResultSchema(ma.Schema):
     offset = ma.fields.Integer()
     limit = ma.fields.Integer()
     record = ma.fields.Nested(StoredRecordSchema, metadata={"description": "get"})
-    sums = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Float(),
+    # Raw, not Float: an integer total stays an exact integer (beyond 2**53 too).
+    sums = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(metadata={"type": "number"}),
                           metadata={"description": "sum: field -> total of its numeric values"})
     count = ma.fields.Integer(metadata={"description": "sum: records considered"})
 
