@@ -22,7 +22,7 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
-from integration_hub.services import sync
+from integration_hub.services import sync, sync_schedules
 from integration_hub.services.upstream_http import shared_pool
 
 QUEUE_NAME = "integration-hub"
@@ -75,7 +75,7 @@ def init_app(app: Flask) -> None:
     def start_scheduled() -> None:
         """Every minute: start the syncs whose schedule is due."""
         with app.app_context():
-            for run_id in sync.start_due(db_session(), utcnow(), settings.sync_lease_seconds):
+            for run_id in sync_schedules.start_due(db_session(), utcnow(), settings.sync_lease_seconds):
                 run_sync(run_id)
 
     app.extensions[_EXTENSION] = JobQueue(huey, run_sync, start_scheduled)

@@ -33,7 +33,7 @@ from integration_hub.db.types import new_uuid, utcnow
 from integration_hub.services import identity, integrations, proxy, records, request_log
 from integration_hub.services.acl import Access, require
 from integration_hub.services.connections import require_enabled
-from integration_hub.services.integrations import SAVE_HOOKS, Found
+from integration_hub.services.integrations import Found
 from integration_hub.services.sync_paging import PageInvalid, first_page, items_of, next_page
 from integration_hub.services.sync_paging import record_id as item_id
 from integration_hub.services.sync_settings import SyncSettings, SyncSettingsInvalid, parse
@@ -79,7 +79,7 @@ def settings_of(integration: Integration) -> SyncSettings:
 
 # -- claiming -----------------------------------------------------------------------------------
 
-def _ensure_state(session: Session, integration_id: str) -> None:
+def ensure_state(session: Session, integration_id: str) -> None:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(insert(SyncState).values(integration_id=integration_id)
@@ -89,7 +89,7 @@ def _ensure_state(session: Session, integration_id: str) -> None:
 def claim(session: Session, integration_id: str, run_id: str, now: datetime,
           lease_seconds: int) -> bool:
     """Make ``run_id`` the integration's active run, unless another one holds a live lease."""
-    _ensure_state(session, integration_id)
+    ensure_state(session, integration_id)
     stale = session.scalar(select(SyncState.active_run_id).where(
         SyncState.integration_id == integration_id, SyncState.lease_until < now))
     won = session.execute(
@@ -185,69 +185,6 @@ def status(session: Session, found: Found) -> dict[str, Any]:
         "next_run_at": state.next_run_at if state is not None and schedule else None,
         "run_as": state.run_as if state is not None and schedule else None,
     }
-
-
-# -- schedules ----------------------------------------------------------------------------------
-
-def schedule_changed(session: Session, user: User, integration: Integration) -> None:
-    """After an integration is saved: (re)plan its next scheduled run when the schedule
-    changed. Scheduled runs act as the user who last set the schedule."""
-    try:
-        sync_settings = parse((integration.data or {}).get("sync"))
-    except SyncSettingsInvalid:
-        sync_settings = None
-    schedule = sync_settings.schedule if sync_settings else None
-    key = schedule.key if schedule else None
-    state = session.get(SyncState, integration.id)
-    if state is None and key is None:
-        return
-    if state is None:
-        session.flush()
-        _ensure_state(session, integration.id)
-        state = session.get(SyncState, integration.id)
-    if state.schedule_key != key:
-        state.schedule_key = key
-        state.next_run_at = schedule.next_run(utcnow()) if schedule else None
-        if schedule:
-            state.run_as = user.username
-
-
-SAVE_HOOKS.append(schedule_changed)
-
-
-def start_due(session: Session, now: datetime, lease_seconds: int) -> list[str]:
-    """Claim a run for every integration whose schedule is due; the run ids to enqueue.
-
-    Each due slot is taken by one conditional UPDATE of ``next_run_at``, so ticks on
-    several workers start a slot once. A slot that finds a run still going is skipped.
-    """
-    due = session.execute(select(SyncState.integration_id, SyncState.next_run_at)
-                          .where(SyncState.next_run_at <= now)).all()
-    started = []
-    for integration_id, slot in due:
-        with writing(session):
-            integration = session.get(Integration, integration_id)
-            try:
-                sync_settings = parse((integration.data or {}).get("sync"))
-            except SyncSettingsInvalid:
-                sync_settings = None
-            schedule = sync_settings.schedule if sync_settings else None
-            following = schedule.next_run(now) if schedule else None
-            taken = session.execute(
-                update(SyncState).where(SyncState.integration_id == integration_id,
-                                        SyncState.next_run_at == slot)
-                .values(next_run_at=following).execution_options(synchronize_session=False))
-            state = session.get(SyncState, integration_id)
-            if taken.rowcount != 1 or schedule is None or not integration.enabled \
-                    or not state.run_as:
-                continue
-            run_id = new_uuid()
-            if claim(session, integration_id, run_id, now, lease_seconds):
-                session.add(SyncRun(id=run_id, integration_id=integration_id,
-                                    model=sync_settings.model, trigger="schedule",
-                                    status="queued", run_as=state.run_as, created_at=now))
-                started.append(run_id)
-    return started
 
 
 # -- running ------------------------------------------------------------------------------------

@@ -153,7 +153,7 @@ def parse(raw: Any) -> SyncSettings | None:
         path=raw["path"],
         items_path=raw.get("itemsPath") or None,
         id_field=raw.get("idField") or "id",
-        params={str(k): str(v) for k, v in (raw.get("params") or {}).items()},
+        params={str(k): _query_value(v) for k, v in (raw.get("params") or {}).items()},
         pagination=Pagination(
             style=pagination["style"],
             cursor_param=pagination.get("cursorParam", "cursor"),
@@ -165,6 +165,11 @@ def parse(raw: Any) -> SyncSettings | None:
         schedule=_schedule(schedule) if schedule else None,
         max_pages=int(raw.get("maxPages", DEFAULT_MAX_PAGES)),
     )
+
+
+def _query_value(value: Any) -> str:
+    """A JSON value as a query parameter: booleans as JSON writes them (``true``)."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)
 
 
 def _schedule(raw: Mapping[str, Any]) -> Schedule:

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture
@@ -49,15 +49,6 @@ def imported(answer, created: int, updated: int = 0, errors=(), fmt="csv",
     assert body["format"] == fmt and body["model"] == model
     return body
 
-
-def assert_problem(answer, status: int, code: str) -> dict:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    body = answer.get_json()
-    assert PROBLEM_KEYS <= set(body)
-    assert body["status"] == status and body["code"] == code
-    assert body["type"].endswith(code)
-    return body
 
 
 def refused(answer, *lines: int) -> list[dict]:

@@ -4,19 +4,7 @@ import pytest
 
 from integration_hub import create_app
 from tests.conftest import make_settings
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
-
-
-def assert_problem(answer, status: int, code: str) -> dict:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    body = answer.get_json()
-    assert PROBLEM_KEYS <= set(body)
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"].endswith(code)
-    return body
+from tests.support.problems import assert_problem
 
 
 @pytest.mark.parametrize("method, path, kwargs, status, code", [

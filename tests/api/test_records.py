@@ -9,8 +9,7 @@ from sqlalchemy import func, select
 from integration_hub.db.models import Record
 from integration_hub.db.types import utcnow
 from integration_hub.services import records
-
-PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
+from tests.support.problems import assert_problem
 
 
 @pytest.fixture
@@ -33,15 +32,6 @@ def seed(session):
 
     return put
 
-
-def assert_problem(answer, status: int, code: str) -> dict:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    body = answer.get_json()
-    assert PROBLEM_KEYS <= set(body)
-    assert body["status"] == status and body["code"] == code
-    assert body["type"].endswith(code)
-    return body
 
 
 def page(client, caller, integration, **query) -> dict:

@@ -92,7 +92,7 @@ def test_page_number_sync_stops_at_a_short_page(client, member, upstream, synced
     run_queue()
 
     assert [r.query for r in upstream.requests()] == [
-        "active=True&p=1&per_page=2", "active=True&p=2&per_page=2", "active=True&p=3&per_page=2"]
+        "active=true&p=1&per_page=2", "active=true&p=2&per_page=2", "active=true&p=3&per_page=2"]
     assert set(records_of(client, member, integration, "resources")) == {"1", "2", "3", "4", "5"}
 
 

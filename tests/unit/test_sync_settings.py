@@ -52,8 +52,8 @@ def test_everything_given():
         "schedule": {"intervalMinutes": 60}, "maxPages": 5,
     }) == SyncSettings(
         model="contacts", path="/v2/contacts", items_path="data.items", id_field="meta.key",
-        # str() of each value: a JSON true goes out as "True" (tests/api/test_sync.py relies on it)
-        params={"status": "active", "limit": "100", "archived": "False", "deep": "True", "ratio": "0.5"},
+        # booleans as JSON writes them, everything else as its text
+        params={"status": "active", "limit": "100", "archived": "false", "deep": "true", "ratio": "0.5"},
         pagination=Pagination(style="page", page_param="p", first_page=0, size_param="per_page", size=100),
         schedule=Schedule(interval_minutes=60), max_pages=5)
 
