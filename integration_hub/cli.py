@@ -18,7 +18,7 @@ from integration_hub import errors
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
 from integration_hub.queue import job_queue
-from integration_hub.services import crypto, demo, identity, tokens
+from integration_hub.services import audit, crypto, demo, identity, tokens
 
 
 def _settings():
@@ -74,6 +74,11 @@ def db_downgrade(revision):
     click.echo(f"database at {revision}")
 
 
+def _operator(tenant_id: str | None) -> audit.Actor:
+    """Commands are run by an operator on the hub's machine: no user, no address."""
+    return audit.Actor(tenant_id=tenant_id, username=None, channel="cli")
+
+
 @click.command("create-tenant")
 @click.argument("tenant_id")
 @click.option("--name", help="Display name")
@@ -110,6 +115,8 @@ def create_user(username, tenant, superuser, password, email, display_name, fiel
     with transaction() as session:
         identity.ensure_tenant(session, tenant_id)
         user = identity.create_user(session, tenant_id, values)
+        audit.record(session, _operator(tenant_id), "user.create", "user", user.username,
+                     {"fields": sorted(values)})
     click.echo(f"user {user.username} created in tenant {tenant_id}")
 
 
@@ -127,6 +134,8 @@ def create_team(slug, name, tenant, members):
         identity.ensure_tenant(session, tenant_id)
         team = identity.create_team(session, tenant_id, {
             "id": slug, "name": name, "members": [{"username": m} for m in members]})
+        audit.record(session, _operator(tenant_id), "team.create", "team", team.principal_id,
+                     {"name": name})
     click.echo(f"team {team.principal_id} created")
 
 
@@ -142,6 +151,8 @@ def create_token(username, tenant, name):
     with transaction() as session:
         user = identity.get_user(session, tenant_id, username)
         issued = tokens.issue_token(session, user, name)
+        audit.record(session, _operator(tenant_id), "token.create", "token", issued.record.id,
+                     {"name": name, "prefix": issued.record.prefix, "username": username})
     click.echo(f"token for {username} (shown once; store it now):", err=True)
     click.echo(issued.plain)
 
@@ -153,6 +164,8 @@ def rotate_keys():
     """Re-encrypt every stored secret with the first key of HUB_ENCRYPTION_KEYS."""
     with transaction() as session:
         report = crypto.rotate_keys(session, crypto.keyring(), Base.metadata)
+        audit.record(session, _operator(None), "keys.rotate", None, None,
+                     {"secrets": report.secrets, "columns": len(report.columns)})
     click.echo(f"re-encrypted {report.secrets} secret(s) in {len(report.columns)} column(s)")
 
 

@@ -137,6 +137,14 @@ class Settings:
     sync_max_records: int = 100_000
     # A sync run holds its integration this long without progress before another may start.
     sync_lease_seconds: int = 600
+    # Webhook deliveries: attempts per event, the first retry's delay (doubling after
+    # each failure), the receiver's time to answer, and how long a webhook may keep
+    # failing before it is switched off.
+    webhook_max_attempts: int = 6
+    webhook_retry_base_seconds: int = 120
+    webhook_timeout_seconds: float = 10.0
+    webhook_disable_after_hours: float = 24.0
+    webhook_retention_days: int = 30
 
     @property
     def production(self) -> bool:
@@ -234,6 +242,16 @@ class Settings:
             sync_max_records=_int(env_vars.get("HUB_SYNC_MAX_RECORDS", "100000"),
                                   "HUB_SYNC_MAX_RECORDS", 1),
             sync_lease_seconds=_int(env_vars.get("HUB_SYNC_LEASE", "600"), "HUB_SYNC_LEASE", 30),
+            webhook_max_attempts=_int(env_vars.get("HUB_WEBHOOK_MAX_ATTEMPTS", "6"),
+                                      "HUB_WEBHOOK_MAX_ATTEMPTS", 1),
+            webhook_retry_base_seconds=_int(env_vars.get("HUB_WEBHOOK_RETRY_BASE", "120"),
+                                            "HUB_WEBHOOK_RETRY_BASE", 1),
+            webhook_timeout_seconds=_float(env_vars.get("HUB_WEBHOOK_TIMEOUT", "10"),
+                                           "HUB_WEBHOOK_TIMEOUT"),
+            webhook_disable_after_hours=_float(env_vars.get("HUB_WEBHOOK_DISABLE_AFTER_HOURS", "24"),
+                                               "HUB_WEBHOOK_DISABLE_AFTER_HOURS"),
+            webhook_retention_days=_int(env_vars.get("HUB_WEBHOOK_RETENTION_DAYS", "30"),
+                                        "HUB_WEBHOOK_RETENTION_DAYS", 1),
         )
 
     def flask_config(self) -> dict:

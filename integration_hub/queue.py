@@ -22,7 +22,7 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
-from integration_hub.services import sync, sync_schedules
+from integration_hub.services import sync, sync_schedules, webhook_delivery, webhook_events
 from integration_hub.services.upstream_http import shared_pool
 
 QUEUE_NAME = "integration-hub"
@@ -51,6 +51,8 @@ class JobQueue:
     huey: Huey
     enqueue_sync: TaskWrapper      # calling it with a run id enqueues the run
     start_scheduled: TaskWrapper   # the minute tick (the consumer runs it by itself)
+    deliver: TaskWrapper           # calling it with a delivery id enqueues an attempt
+    sweep_deliveries: TaskWrapper  # the minute sweep for deliveries whose task was lost
 
     def consumer(self, workers: int = 2) -> Consumer:
         return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
@@ -78,7 +80,28 @@ def init_app(app: Flask) -> None:
             for run_id in sync_schedules.start_due(db_session(), utcnow(), settings.sync_lease_seconds):
                 run_sync(run_id)
 
-    app.extensions[_EXTENSION] = JobQueue(huey, run_sync, start_scheduled)
+    @huey.task(name="webhook.deliver")
+    def deliver(delivery_id: str) -> None:
+        with app.app_context():
+            wait = webhook_delivery.attempt(db_session(), delivery_id, settings,
+                                            shared_pool(settings.proxy_deny_private))
+        if wait is not None:
+            deliver.schedule((delivery_id,), delay=wait.total_seconds())
+
+    @huey.periodic_task(crontab(), name="webhook.sweep")
+    def sweep_deliveries() -> None:
+        """Every minute: attempts that are overdue because their task was lost; every
+        hour: forget finished deliveries past the retention."""
+        now = utcnow()
+        with app.app_context():
+            for delivery_id in webhook_delivery.due(db_session(), now):
+                deliver(delivery_id)
+            if now.minute == 0:
+                webhook_delivery.prune(db_session(), now, settings.webhook_retention_days)
+
+    app.extensions[_EXTENSION] = JobQueue(huey, run_sync, start_scheduled, deliver,
+                                          sweep_deliveries)
+    app.extensions[webhook_events.DISPATCH_EXTENSION] = deliver
 
 
 def job_queue(app: Flask) -> JobQueue:

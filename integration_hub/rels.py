@@ -62,6 +62,18 @@ RELATIONS: dict[str, str] = {
             "scheduled one; POST starts a run (202, 409 while one runs).",
     "sync-runs": "The integration's sync runs, newest first.",
     "sync-run": "One sync run: queued, running, succeeded or failed, with counts and the error.",
+    "webhooks": "The tenant's webhooks (administrators): POST subscribes a URL to events; "
+                "deliveries are signed X-Hub-Signature-256: sha256=<HMAC of the body>.",
+    "webhook": "One webhook: URL, events, enabled, and why the hub switched it off if it did; "
+               "PUT changes it (enabled: true switches it on again), DELETE removes it.",
+    "webhook-deliveries": "The webhook's deliveries, newest first, each with every attempt "
+                          "(time, duration, the receiver's status, the error).",
+    "webhook-delivery": "One delivery of one event to a webhook: its status, attempts and the "
+                        "exact body that was signed.",
+    "webhook-ping": "POST sends a ping event to the webhook now (one attempt, 202).",
+    "audit": "The audit log (administrators): who did what to which target, when, from where "
+             "and how it ended; filters actor, action, targetType, targetId, outcome, since, until.",
+    "audit-entry": "One entry of the audit log.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from integration_hub.api.audit import resources as audit
 from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
 from integration_hub.api.database import resources as database
@@ -20,19 +21,24 @@ from integration_hub.api.teams import resources as teams
 from integration_hub.api.tenant import resources as tenant
 from integration_hub.api.tokens import resources as tokens
 from integration_hub.api.users import resources as users
+from integration_hub.api.webhooks import payloads as _payloads  # noqa: F401 (registers them)
+from integration_hub.api.webhooks import resources as webhooks
 from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue, connections, proxy, database, records, sync)
+                    tags, catalogue, connections, proxy, database, records, sync, webhooks, audit)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:
     entry_points: dict[str, str] = {}
+    admin_entry_points: dict[str, str] = {}
     for module in RESOURCE_MODULES:
         api.register_blueprint(module.blp)
         entry_points.update(getattr(module, "ENTRY_POINTS", {}))
+        admin_entry_points.update(getattr(module, "ADMIN_ENTRY_POINTS", {}))
     app.extensions[root.ENTRY_POINTS_KEY] = entry_points
+    app.extensions[root.ADMIN_ENTRY_POINTS_KEY] = admin_entry_points
     api_blueprints = frozenset(module.blp.name for module in RESOURCE_MODULES)
 
     @app.before_request

@@ -17,7 +17,15 @@ from integration_hub.config import current_settings
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.models.connection import SHARED_HOLDER
 from integration_hub.db.types import utcnow
-from integration_hub.services import crypto, oauth_client, oauth_rules, proxy_url, upstream_http
+from integration_hub.services import (
+    audit,
+    crypto,
+    oauth_client,
+    oauth_rules,
+    proxy_url,
+    upstream_http,
+    webhook_events,
+)
 from integration_hub.services.acl import Access, require
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.credentials import place_credentials
@@ -125,22 +133,43 @@ def get_listed_connection(session: Session, found: Found, connection_id: str) ->
 
 # -- storing credentials -----------------------------------------------------
 
-def _connection_for_update(session: Session, user: User, integration: Integration) -> Connection:
+def _connection_for_update(session: Session, user: User,
+                           integration: Integration) -> tuple[Connection, str | None]:
+    """The connection to (re)authorise and its status before (None when it is new)."""
     connection = connection_of(session, user, integration)
+    before = None if connection is None else connection.status
     if connection is None:
         connection = Connection(integration_id=integration.id,
                                 holder=holder_for(integration, user),
                                 is_shared=integration.mode == "shared", account={})
         session.add(connection)
     connection.owner_id = user.username
-    return connection
+    return connection, before
+
+
+def _connected(session: Session, user: User, integration: Integration, connection: Connection,
+               before: str | None) -> None:
+    """Audited every time (whoever connects, through the API, a page or the OAuth
+    callback). Events: a new connection is created; one that needed attention is
+    recovered; re-authorising a working connection is no event."""
+    session.flush()
+    audit.record(session, audit.Actor.of(user), "connection.create", "integration", integration.id,
+                 {"connectionId": connection.id, "shared": connection.is_shared,
+                  "reconnected": before is not None})
+    if before is None:
+        event = "connection.created"
+    elif before != "active":
+        event = "connection.recovered"
+    else:
+        return
+    webhook_events.emit(session, integration.tenant_id, event, connection, actor=user.username)
 
 
 def store_token(session: Session, user: User, integration: Integration,
                 token: Mapping[str, Any], now: datetime | None = None) -> Connection:
     """A fresh authorization: replaces whatever the connection held."""
     now = now or utcnow()
-    connection = _connection_for_update(session, user, integration)
+    connection, before = _connection_for_update(session, user, integration)
     apply_token(connection, token, now, keep_refresh_token=False)
     connection.last_authorized_at = now
     connection.status = "active"
@@ -148,7 +177,7 @@ def store_token(session: Session, user: User, integration: Integration,
     connection.retry_after = None
     connection.last_error = None
     connection.credentials_encrypted = None
-    session.flush()
+    _connected(session, user, integration, connection, before)
     return connection
 
 
@@ -177,7 +206,7 @@ def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
 
 def store_credentials(session: Session, user: User, integration: Integration,
                       credentials: Mapping[str, Any]) -> Connection:
-    connection = _connection_for_update(session, user, integration)
+    connection, before = _connection_for_update(session, user, integration)
     connection.credentials_encrypted = crypto.encrypt(json.dumps(dict(credentials)))
     for column in ("access_token_encrypted", "refresh_token_encrypted", "token_fields_encrypted",
                    "token_expires_at", "refresh_token_expires_at", "retry_after", "last_error"):
@@ -186,7 +215,7 @@ def store_credentials(session: Session, user: User, integration: Integration,
     connection.last_authorized_at = now
     connection.status = "active"
     connection.failures = 0
-    session.flush()
+    _connected(session, user, integration, connection, before)
     return connection
 
 
@@ -350,5 +379,10 @@ def disconnect(session: Session, user: User, found: Found) -> None:
         token = crypto.decrypt(getattr(connection, column))
         if token and oauth_client.revoke(found.integration, token, hint):
             break
+    webhook_events.emit(session, found.integration.tenant_id, "connection.deleted", connection,
+                        actor=user.username)
+    audit.record(session, audit.Actor.of(user), "connection.delete", "integration",
+                 found.integration.id, {"connectionId": connection.id,
+                                        "shared": connection.is_shared})
     session.delete(connection)
     session.flush()

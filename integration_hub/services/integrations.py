@@ -20,7 +20,7 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
-from integration_hub.services import crypto, sync_settings
+from integration_hub.services import crypto, sync_settings, webhook_events
 from integration_hub.services.acl import Access, access_to, can_create, readable_clause, require
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
@@ -175,6 +175,8 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
     _validate(integration)
     _assign_slug(session, integration, values.get("slug"))  # also adds it to the session
     _saved(session, user, integration)
+    webhook_events.emit(session, integration.tenant_id, "integration.created", integration,
+                        actor=user.username)
     return integration
 
 
@@ -191,6 +193,8 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
         _assign_slug(session, integration, changes["slug"])
     session.flush()
     _saved(session, user, integration)
+    webhook_events.emit(session, integration.tenant_id, "integration.updated", integration,
+                        actor=user.username)
     return integration
 
 
@@ -207,6 +211,8 @@ def delete(session: Session, user: User, found: Found, force: bool = False) -> N
         raise IntegrationInUse(
             "the integration still has " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
             + "; delete with ?force=true to remove them too", counts=counts)
+    webhook_events.emit(session, found.integration.tenant_id, "integration.deleted",
+                        found.integration, actor=user.username)
     session.delete(found.integration)
     session.flush()
 

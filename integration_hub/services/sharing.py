@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.db.models import Integration, IntegrationShare, Team, User
 from integration_hub.db.models.user import TEAM_PREFIX
+from integration_hub.services import webhook_events
 from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import Found
 
@@ -75,26 +76,33 @@ def get_share(found: Found, principal_id: str) -> IntegrationShare:
     return share
 
 
-def put_share(session: Session, found: Found, principal_id: str,
-              access_level: int) -> tuple[IntegrationShare, bool]:
+def put_share(session: Session, found: Found, principal_id: str, access_level: int,
+              actor: str | None = None) -> tuple[IntegrationShare, bool]:
     """Create or change a share; answers the share and whether it is new."""
     require(found.access, Access.SHARE)
     integration = found.integration
     existing_principal(session, integration.tenant_id, principal_id)
     share = next((s for s in integration.shares if s.principal_id == principal_id), None)
     created = share is None
+    changed = created or share.access_level != access_level
     if created:
         share = IntegrationShare(principal_id=principal_id, access_level=access_level)
         integration.shares.append(share)
     else:
         share.access_level = access_level
     session.flush()
+    if changed:
+        webhook_events.emit(session, integration.tenant_id,
+                            "share.created" if created else "share.updated", share, actor=actor)
     return share, created
 
 
-def delete_share(session: Session, found: Found, principal_id: str) -> None:
+def delete_share(session: Session, found: Found, principal_id: str,
+                 actor: str | None = None) -> None:
     require(found.access, Access.SHARE)
-    found.integration.shares.remove(get_share(found, principal_id))
+    share = get_share(found, principal_id)
+    webhook_events.emit(session, found.integration.tenant_id, "share.deleted", share, actor=actor)
+    found.integration.shares.remove(share)
     session.flush()
 
 
@@ -103,10 +111,13 @@ def owner_of(session: Session, integration: Integration) -> Principal:
                                {integration.owner_id})[integration.owner_id]
 
 
-def transfer_ownership(session: Session, found: Found, principal_id: str) -> Principal:
+def transfer_ownership(session: Session, found: Found, principal_id: str,
+                       actor: str | None = None) -> Principal:
     """Owner or superuser only: ownership includes deleting, which no share grants."""
     require(found.access, Access.OWNER)
     principal = existing_principal(session, found.integration.tenant_id, principal_id)
     found.integration.owner_id = principal.id
     session.flush()
+    webhook_events.emit(session, found.integration.tenant_id, "integration.updated",
+                        found.integration, actor=actor)
     return principal

@@ -30,7 +30,7 @@ from integration_hub.config import Settings
 from integration_hub.db.models import Integration, SyncRun, SyncState, Tenant, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import new_uuid, utcnow
-from integration_hub.services import identity, integrations, proxy, records, request_log
+from integration_hub.services import identity, integrations, proxy, records, request_log, webhook_events
 from integration_hub.services.acl import Access, require
 from integration_hub.services.connections import require_enabled
 from integration_hub.services.integrations import Found
@@ -235,8 +235,13 @@ def _record(run: SyncRun, status_: str, code: str | None = None, message: str | 
 
 def _finish(session: Session, run: SyncRun, status_: str, code: str | None = None,
             message: str | None = None) -> None:
-    """Record the outcome and release the integration (if this run still held it)."""
+    """Record the outcome, release the integration (if this run still held it) and tell
+    the webhooks."""
     _record(run, status_, code, message)
+    integration = session.get(Integration, run.integration_id)
+    webhook_events.emit(session, integration.tenant_id,
+                        "sync.completed" if status_ == "succeeded" else "sync.failed", run,
+                        actor=run.requested_by)
     session.execute(update(SyncState).where(SyncState.integration_id == run.integration_id,
                                             SyncState.active_run_id == run.id)
                     .values(active_run_id=None, lease_until=None, last_run_id=run.id)

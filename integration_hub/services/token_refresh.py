@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
-from integration_hub.services import crypto, oauth_client, oauth_rules
+from integration_hub.services import crypto, oauth_client, oauth_rules, webhook_events
 from integration_hub.services.connections import (
     NotConnected,
     ReauthRequired,
@@ -78,7 +78,9 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
             headers={"Retry-After": str(seconds)})
     refresh_token = crypto.decrypt(connection.refresh_token_encrypted)
     if not refresh_token:
-        connection.status = "expired"
+        if connection.status != "expired":  # told once, not on every call after
+            connection.status = "expired"
+            _tell(integration, connection, "connection.reauth_required")
         return ReauthRequired("the token expired and there is no refresh token; connect again")
     try:
         token = oauth_client.refresh(integration, refresh_token)
@@ -88,6 +90,7 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
                                  "at": now.isoformat()}
         if failure.kind in ("invalid_grant", "rejected"):
             connection.status = "reauth_required"
+            _tell(integration, connection, "connection.reauth_required")
             return ReauthRequired("the authorization server refused the refresh token; "
                                   "connect again")
         connection.failures += 1
@@ -95,9 +98,20 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
         if failure.kind == "timeout":
             return TokenEndpointTimeout(failure.description)
         return TokenEndpointFailed(failure.description)
+    was_failing = connection.status != "active" or connection.failures > 0
     connection.status = "active"
     connection.last_refreshed_at = now
     connection.failures = 0
     connection.retry_after = None
     connection.last_error = None
+    _tell(integration, connection, "connection.refreshed")
+    if was_failing:
+        _tell(integration, connection, "connection.recovered")
     return None
+
+
+def _tell(integration: Integration, connection: Connection, event: str) -> None:
+    """Webhook event in the transaction holding the connection's lock."""
+    session = object_session(connection)
+    session.flush()
+    webhook_events.emit(session, integration.tenant_id, event, connection)

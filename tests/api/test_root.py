@@ -27,13 +27,25 @@ def test_root_links_every_entry_point_with_curies(client, member):
         assert links[rel] == {"href": href}
 
 
-def test_every_root_link_resolves_for_the_caller(client, member):
-    links = client.get("/api", headers=member.headers).get_json()["_links"]
+@pytest.mark.parametrize("who", ["member", "admin"])
+def test_every_root_link_resolves_for_the_caller(client, request, who):
+    caller = request.getfixturevalue(who)
+    links = client.get("/api", headers=caller.headers).get_json()["_links"]
     for rel, target in links.items():
         if rel == "curies":
             continue
-        answer = client.get(target["href"], headers=member.headers)
+        answer = client.get(target["href"], headers=caller.headers)
         assert answer.status_code == 200, (rel, target, answer.get_data(as_text=True))
+
+
+def test_administration_entry_points_only_for_administrators(client, member, admin):
+    """Webhooks and the audit log answer 403 to others, so only administrators get the links."""
+    for_member = client.get("/api", headers=member.headers).get_json()["_links"]
+    for_admin = client.get("/api", headers=admin.headers).get_json()["_links"]
+
+    assert "inf:webhooks" not in for_member and "inf:audit" not in for_member
+    assert for_admin["inf:webhooks"] == {"href": "/api/webhooks"}
+    assert for_admin["inf:audit"] == {"href": "/api/audit"}
 
 
 @pytest.mark.parametrize("rel", sorted(RELATIONS))

@@ -7,6 +7,7 @@ import marshmallow as ma
 from flask import current_app, redirect, request, url_for
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audited
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
@@ -128,6 +129,7 @@ class Connect(MethodView):
     @blp.arguments(ConnectBodySchema)
     @blp.response(201, ConnectionSchema)
     @blp.problems(401, 403, 404, 409, 415, 502, 504)
+    @audited("connection.create", "integration", "integration_id")
     def post(self, body, integration_id):
         """Connect without a browser: code, token, key or password as the auth type needs"""
         user = current_user()
@@ -155,11 +157,13 @@ class Connection(MethodView):
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
+    @audited("connection.delete", "integration", "integration_id")
     def delete(self, integration_id):
         """Disconnect: revoke at the provider (best effort) and forget the tokens"""
         user = current_user()
         with transaction() as session:
-            connections.disconnect(session, user, integrations.find(session, user, integration_id))
+            found = integrations.find(session, user, integration_id)
+            connections.disconnect(session, user, found)
 
 
 @blp.route("/integrations/<integration_id>/connection/refresh")

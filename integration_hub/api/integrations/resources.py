@@ -4,6 +4,7 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.integrations.schemas import (
     DeleteArgsSchema,
@@ -40,10 +41,13 @@ class Integrations(MethodView):
     @blp.arguments(IntegrationCreateSchema)
     @blp.response(201, IntegrationSchema)
     @blp.problems(401, 403, 404, 409, 415)
+    @audited("integration.create", "integration")
     def post(self, values):
         """Register an integration (superusers and integrations.create)"""
         with transaction() as session:
             integration = integrations.create(session, current_user(), values)
+            audit_success(session, integration.id, name=integration.name, type=integration.type,
+                          fields=sorted(values))
         return integration, 201, {
             "Location": href("integrations.Integration", integration_id=integration.id)}
 
@@ -60,11 +64,15 @@ class Provision(MethodView):
     @blp.response(200, IntegrationSchema, description="An integration of the type already exists")
     @blp.alt_response(201, schema=IntegrationSchema, description="Created from the catalogue")
     @blp.problems(401, 403, 409, 415)
+    @audited("integration.create", "integration")
     def post(self, values):
         """Get or create the integration for a catalogue type (idempotent)"""
         with transaction() as session:
             integration, created = provisioning.provision(
                 session, current_user(), values["driver_type"], current_app.config["HUB_SETTINGS"])
+            if created:
+                audit_success(session, integration.id, name=integration.name,
+                              type=integration.type, provisioned=True)
         if created:
             return integration, 201, {
                 "Location": href("integrations.Integration", integration_id=integration.id)}
@@ -96,6 +104,7 @@ class Integration(MethodView):
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
     @blp.problems(401, 403, 404, 412, 415)
+    @audited("integration.update", "integration", "integration_id")
     def put(self, changes, integration_id):
         """Change an integration; omitted fields and secrets keep their value, null clears"""
         return _update(changes, integration_id)
@@ -103,6 +112,7 @@ class Integration(MethodView):
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
     @blp.problems(401, 403, 404, 412, 415)
+    @audited("integration.update", "integration", "integration_id")
     def patch(self, changes, integration_id):
         """Same as PUT"""
         return _update(changes, integration_id)
@@ -110,6 +120,7 @@ class Integration(MethodView):
     @blp.arguments(DeleteArgsSchema, location="query")
     @blp.response(204)
     @blp.problems(401, 403, 404, 409, 412)
+    @audited("integration.delete", "integration", "integration_id")
     def delete(self, args, integration_id):
         """Delete an integration (owner or administrator)"""
         user = current_user()
@@ -117,6 +128,8 @@ class Integration(MethodView):
             found = integrations.find(session, user, integration_id)
             check_if_match(IntegrationSchema().dump(found.integration))
             integrations.delete(session, user, found, force=args["force"])
+            audit_success(session, found.integration.id, name=found.integration.name,
+                          forced=args["force"])
 
 
 def _update(changes, integration_id):
@@ -125,4 +138,5 @@ def _update(changes, integration_id):
         found = integrations.find(session, user, integration_id)
         check_if_match(IntegrationSchema().dump(found.integration))
         integration = integrations.update(session, user, found, changes)
+        audit_success(session, integration.id, fields=sorted(changes))
     return integration

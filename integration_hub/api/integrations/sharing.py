@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import marshmallow as ma
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
@@ -79,7 +80,7 @@ class OwnerChangeSchema(ma.Schema):
 SharePageSchema = page_schema(ShareSchema, "inf:integration-share", "SharePage")
 
 
-def _with_principals(session, integration, shares):
+def with_principals(session, integration, shares):
     """Attach principal names to shares in one round of queries."""
     described = sharing.describe_principals(session, integration.tenant_id,
                                             {s.principal_id for s in shares})
@@ -98,7 +99,7 @@ class Shares(MethodView):
         session = db_session()
         integration = integrations.find(session, current_user(), integration_id).integration
         start, limit = args["start"], args["limit"]
-        shares = _with_principals(session, integration,
+        shares = with_principals(session, integration,
                                   integration.shares[start:start + limit])
         return hal_page("sharing.Shares", "inf:integration-share", shares, start, limit,
                         len(integration.shares), integration_id=integration.id)
@@ -112,13 +113,14 @@ class Share(MethodView):
         """One share"""
         session = db_session()
         found = integrations.find(session, current_user(), integration_id)
-        return _with_principals(session, found.integration,
+        return with_principals(session, found.integration,
                                 [sharing.get_share(found, principal_id)])[0]
 
     @blp.arguments(ShareSchema, required=False)
     @blp.response(200, ShareSchema)
     @blp.alt_response(201, schema=ShareSchema, description="Created")
     @blp.problems(401, 403, 404, 412, 415)
+    @audited("share.grant", "integration", "integration_id")
     def put(self, values, integration_id, principal_id):
         """Share with a user or team, or change the level (share access needed)"""
         user = current_user()
@@ -127,11 +129,13 @@ class Share(MethodView):
             existing = next((s for s in found.integration.shares
                              if s.principal_id == principal_id), None)
             if existing is not None:
-                check_if_match(ShareSchema().dump(_with_principals(session, found.integration,
+                check_if_match(ShareSchema().dump(with_principals(session, found.integration,
                                                                    [existing])[0]))
             share, created = sharing.put_share(session, found, principal_id,
-                                               values.get("access_level", 1))
-            _with_principals(session, found.integration, [share])
+                                               values.get("access_level", 1), actor=user.username)
+            audit_success(session, found.integration.id, principalId=principal_id,
+                          accessLevel=share.access_level, created=created)
+            with_principals(session, found.integration, [share])
         if created:
             return share, 201, {"Location": href("sharing.Share", integration_id=share.integration_id,
                                                  principal_id=principal_id)}
@@ -139,6 +143,7 @@ class Share(MethodView):
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
+    @audited("share.revoke", "integration", "integration_id")
     def delete(self, integration_id, principal_id):
         """Stop sharing with a principal (share access needed)"""
         user = current_user()
@@ -146,8 +151,9 @@ class Share(MethodView):
             found = integrations.find(session, user, integration_id)
             require(found.access, Access.SHARE)  # before revealing whether the share exists
             share = sharing.get_share(found, principal_id)
-            check_if_match(ShareSchema().dump(_with_principals(session, found.integration, [share])[0]))
-            sharing.delete_share(session, found, principal_id)
+            check_if_match(ShareSchema().dump(with_principals(session, found.integration, [share])[0]))
+            sharing.delete_share(session, found, principal_id, actor=user.username)
+            audit_success(session, found.integration.id, principalId=principal_id)
 
 
 @blp.route("/integrations/<integration_id>/owner")
@@ -163,13 +169,17 @@ class Owner(MethodView):
     @blp.arguments(OwnerChangeSchema)
     @blp.response(200, OwnerSchema)
     @blp.problems(401, 403, 404, 412, 415)
+    @audited("integration.transfer", "integration", "integration_id")
     def put(self, values, integration_id):
         """Transfer ownership to a user or team (owner or administrator)"""
         user = current_user()
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
             check_if_match(OwnerSchema().dump(_owner(session, found.integration)))
-            sharing.transfer_ownership(session, found, values["principal_id"])
+            previous = found.integration.owner_id
+            sharing.transfer_ownership(session, found, values["principal_id"], actor=user.username)
+            audit_success(session, found.integration.id, previousOwner=previous,
+                          owner=found.integration.owner_id)
         return _owner(session, found.integration)
 
 

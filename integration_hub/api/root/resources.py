@@ -1,7 +1,7 @@
 """``GET /api``, the one address a client needs, and the relation pages."""
 
 import marshmallow as ma
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from flask.views import MethodView
 
 from integration_hub import hal, rels
@@ -13,6 +13,8 @@ from integration_hub.security import public
 blp = Blueprint("root", __name__, url_prefix="/api", description="The API root")
 
 ENTRY_POINTS_KEY = "integration_hub.entry_points"
+# Entry points only tenant administrators may use (webhooks, audit): others do not see them.
+ADMIN_ENTRY_POINTS_KEY = "integration_hub.admin_entry_points"
 
 
 class RootSchema(ma.Schema):
@@ -30,7 +32,11 @@ def root_links() -> dict:
         "describedby": hal.link(href("api-docs.openapi_json"), type="application/json"),
         "profile": hal.link(href("root.Relation", rel="root")),
     }
-    for rel, endpoint in current_app.extensions[ENTRY_POINTS_KEY].items():
+    entry_points = dict(current_app.extensions[ENTRY_POINTS_KEY])
+    user = g.get("user")
+    if user is not None and user.superuser:
+        entry_points.update(current_app.extensions[ADMIN_ENTRY_POINTS_KEY])
+    for rel, endpoint in entry_points.items():
         links[rel] = hal.link(href(endpoint))
     return links
 

@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.teams.schemas import (
     MemberRoleSchema,
@@ -34,12 +35,14 @@ class Teams(MethodView):
     @blp.arguments(TeamSchema)
     @blp.response(201, TeamSchema)
     @blp.problems(401, 403, 404, 409, 415)
+    @audited("team.create", "team")
     def post(self, values):
         """Create a team, optionally with members (administrators)"""
         actor = current_user()
         identity.require_superuser(actor)
         with transaction() as session:
             team = identity.create_team(session, actor.tenant_id, values)
+            audit_success(session, team.principal_id, name=team.name)
         return team, 201, {"Location": href("teams.Team", team_id=team.principal_id)}
 
 
@@ -54,6 +57,7 @@ class Team(MethodView):
     @blp.arguments(TeamUpdateSchema)
     @blp.response(200, TeamSchema)
     @blp.problems(401, 403, 404, 412, 415)
+    @audited("team.update", "team", "team_id")
     def put(self, changes, team_id):
         """Rename or describe a team (administrators)"""
         actor = current_user()
@@ -62,10 +66,12 @@ class Team(MethodView):
             identity.require_superuser(actor)
             check_if_match(TeamSchema().dump(team))
             identity.update_team(session, actor, team, changes)
+            audit_success(session, team.principal_id, fields=sorted(changes))
         return team
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
+    @audited("team.delete", "team", "team_id")
     def delete(self, team_id):
         """Delete a team (administrators)"""
         actor = current_user()
@@ -73,6 +79,7 @@ class Team(MethodView):
             team = identity.get_team(session, actor.tenant_id, team_id)
             check_if_match(TeamSchema().dump(team))
             identity.delete_team(session, actor, team)
+            audit_success(session, team.principal_id)
 
 
 @blp.route("/teams/<team_id>/members/<username>")
@@ -80,6 +87,7 @@ class TeamMember(MethodView):
     @blp.arguments(MemberRoleSchema, required=False)
     @blp.response(200, TeamSchema)
     @blp.problems(401, 403, 404, 415)
+    @audited("team.member_set", "team", "team_id")
     def put(self, values, team_id, username):
         """Add a member or change their role (administrators and team admins)"""
         actor = current_user()
@@ -87,10 +95,12 @@ class TeamMember(MethodView):
             team = identity.get_team(session, actor.tenant_id, team_id)
             identity.require_team_admin(actor, team)
             identity.set_member(session, team, username, values["role"])
+            audit_success(session, team.principal_id, username=username, role=values["role"])
         return team
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
+    @audited("team.member_remove", "team", "team_id")
     def delete(self, team_id, username):
         """Remove a member (administrators and team admins)"""
         actor = current_user()
@@ -98,3 +108,4 @@ class TeamMember(MethodView):
             team = identity.get_team(session, actor.tenant_id, team_id)
             identity.require_team_admin(actor, team)
             identity.remove_member(session, team, username)
+            audit_success(session, team.principal_id, username=username)

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, href
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import transaction
@@ -42,10 +43,12 @@ class Tenant(MethodView):
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
     @blp.problems(401, 403, 412, 415)
+    @audited("tenant.update", "tenant")
     def put(self, changes):
         """Rename the tenant or replace its settings (administrators)"""
         with transaction() as session:
             tenant = current_tenant()
             check_if_match(TenantSchema().dump(tenant))
             identity.update_tenant(session, current_user(), tenant, changes)
+            audit_success(session, tenant.id, fields=sorted(changes))
         return tenant

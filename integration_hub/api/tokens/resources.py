@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
 from integration_hub.api.tokens.schemas import IssuedTokenSchema, TokenPageSchema, TokenSchema
 from integration_hub.conditional import check_if_match
@@ -28,11 +29,14 @@ class Tokens(MethodView):
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)
     @blp.problems(401, 415)
+    @audited("token.create", "token")
     def post(self, values):
         """Create a token; the answer is the only time it is shown"""
         with transaction() as session:
             issued = tokens.issue_token(session, current_user(), values.get("name", ""),
                                         values.get("expires_at"))
+            audit_success(session, issued.record.id, name=issued.record.name,
+                          prefix=issued.record.prefix)
         record = issued.record
         record.token = issued.plain
         return record, 201, {"Location": href("tokens.Token", token_id=record.id),
@@ -49,8 +53,10 @@ class Token(MethodView):
 
     @blp.response(204)
     @blp.problems(401, 404, 412)
+    @audited("token.delete", "token", "token_id")
     def delete(self, token_id):
         """Revoke a token"""
         with transaction() as session:
             check_if_match(TokenSchema().dump(tokens.get_token(session, current_user(), token_id)))
             tokens.revoke_token(session, current_user(), token_id)
+            audit_success(session)

@@ -2,6 +2,7 @@
 
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.users.schemas import (
     MeSchema,
@@ -43,12 +44,14 @@ class Users(MethodView):
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
     @blp.problems(401, 403, 409, 415)
+    @audited("user.create", "user")
     def post(self, values):
         """Create a user (administrators)"""
         actor = current_user()
         identity.require_superuser(actor)
         with transaction() as session:
             user = identity.create_user(session, actor.tenant_id, values)
+            audit_success(session, user.username, fields=sorted(values))
         return user, 201, {"Location": href("users.User", username=user.username)}
 
 
@@ -63,6 +66,7 @@ class User(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.problems(401, 403, 404, 409, 412, 415)
+    @audited("user.update", "user", "username")
     def put(self, changes, username):
         """Change a user; omitted fields keep their value (administrators)"""
         actor = current_user()
@@ -71,10 +75,12 @@ class User(MethodView):
             identity.require_superuser(actor)
             check_if_match(UserSchema().dump(user))
             identity.update_user(session, actor, user, changes)
+            audit_success(session, fields=sorted(changes))
         return user
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 409, 412)
+    @audited("user.delete", "user", "username")
     def delete(self, username):
         """Delete a user with their tokens and memberships (administrators)"""
         actor = current_user()
@@ -83,3 +89,4 @@ class User(MethodView):
             identity.require_superuser(actor)
             check_if_match(UserSchema().dump(user))
             identity.delete_user(session, actor, user)
+            audit_success(session)

@@ -11,7 +11,9 @@ from integration_hub.db.models.tag import Tag, integration_tags
 from integration_hub.db.models.tenant import Tenant
 from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import Team, TeamMember, User
+from integration_hub.db.models.webhook import AuditEntry, Webhook, WebhookAttempt, WebhookDelivery
 
-__all__ = ["ApiToken", "Connection", "Integration", "IntegrationIcon", "IntegrationShare",
+__all__ = ["ApiToken", "AuditEntry", "Connection", "Integration", "IntegrationIcon", "IntegrationShare",
            "OAuthState", "ProxyRequest", "RateLimitCounter", "Record", "SyncRun", "SyncState", "Tag",
-           "Team", "TeamMember", "Tenant", "User", "integration_tags"]
+           "Team", "TeamMember", "Tenant", "User", "Webhook", "WebhookAttempt", "WebhookDelivery",
+           "integration_tags"]
