@@ -24,6 +24,7 @@ from integration_hub.services import identity
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.oauth_server import node_available, start_oauth_server
+from tests.support.receiver import start_receiver
 from tests.support.upstream import start_upstream
 
 REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
@@ -272,6 +273,39 @@ def upstream(upstream_server):
     upstream_server.reset()
     yield upstream_server
     upstream_server.reset()
+
+
+@pytest.fixture(scope="session")
+def receiver_server():
+    """A real local webhook receiver checking signatures (tests/support/receiver.py)."""
+    server = start_receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver(receiver_server):
+    receiver_server.reset()
+    yield receiver_server
+    assert not receiver_server.errors, receiver_server.errors
+    receiver_server.reset()
+
+
+@pytest.fixture
+def make_webhook(client, admin, receiver):
+    """Factory: a webhook created over the API by ``admin``, sending to the receiver at
+    ``path`` with a known secret (checked by the receiver); answers the webhook's body."""
+
+    def make(events=("*",), path: str = "/hook", secret: str | None = None, **values) -> dict:
+        secret = secret or f"whsec-{uuid.uuid4().hex}"
+        WATCH.remember([secret])
+        receiver.expect_secret(path, secret)
+        answer = client.post("/api/webhooks", headers=admin.headers, json={
+            "url": receiver.url(path), "events": list(events), "secret": secret, **values})
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        return answer.get_json()
+
+    return make
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from integration_hub import hal
 from integration_hub.rels import RELATIONS
 
-SECRET_FIELDS = frozenset({"clientSecret", "apiKey", "credentials", "password", "token",
+SECRET_FIELDS = frozenset({"clientSecret", "apiKey", "credentials", "password", "token", "secret",
                            "accessToken", "refreshToken", "code", "codeVerifier"})
 MIN_LENGTH = 8  # shorter values ("k1") would match by accident
 
