@@ -1,5 +1,6 @@
 """Demo data for trying the hub offline: an administrator, two users, a team, a
-token, and integrations of several auth types shared with the team.
+token, integrations of several auth types shared with the team, and a webhook
+telling every event to the development echo (its deliveries show what is sent).
 
 Seeding is idempotent. The administrator's password and token are generated
 once and kept in the instance folder (development only), so every run prints
@@ -17,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_hub.config import Settings
-from integration_hub.db.models import ApiToken, IntegrationShare, Team, User
+from integration_hub.db.models import ApiToken, IntegrationShare, Team, User, Webhook
 from integration_hub.oauth_demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from integration_hub.services import identity, integrations, tokens
+from integration_hub.services import identity, integrations, tokens, webhooks
 
 ADMIN = "admin"
 DEMO_USERS = (
@@ -105,6 +106,12 @@ def seed(session: Session, settings: Settings, base: str) -> DemoResult:
             created = integrations.create(session, admin, values)
             created.shares.append(IntegrationShare(principal_id=DEMO_TEAM["id"], access_level=level))
 
+    echo = f"{base}/dev/echo/webhooks"
+    if session.scalars(select(Webhook.id).where(Webhook.tenant_id == tenant_id,
+                                                Webhook.url == echo)).first() is None:
+        webhooks.create(session, admin, {"url": echo, "events": ["*"],
+                                         "description": "Demo: every event to the echo"}, base)
+
     plain = _kept_secret(settings.instance_path, "demo-admin-token", tokens.generate_token)
     known = session.scalars(select(ApiToken).where(
         ApiToken.token_hash == tokens.hash_token(plain))).first()
@@ -144,5 +151,7 @@ def instructions(result: DemoResult, base: str) -> str:
         f"  curl {auth} -H 'Content-Type: application/json' -d '{{\"op\": \"sum\", "
         f"\"model\": \"products\", \"fields\": [\"stock\"]}}' "
         f"{base}/api/integrations/product-catalog/store",
+        f"  curl {auth} {base}/api/webhooks        # then follow inf:webhook-deliveries",
+        f"  curl {auth} {base}/api/audit",
         "",
     ])

@@ -136,6 +136,19 @@ def test_the_demo_catalog_syncs_from_the_development_listing(app, live_hub, clie
                         json={"op": "sum", "model": "products", "fields": ["stock", "price"]})
     assert total.get_json()["sums"]["stock"] == sum(p["stock"] for p in DEMO_PRODUCTS)
     assert total.get_json()["count"] == len(DEMO_PRODUCTS)
+    # the demo webhook told the development echo, signed
+    run_queue()
+    admin = {"Authorization": f"Bearer {demo_admin_token(app)}"}
+    hook = client.get("/api/webhooks", headers=admin).get_json()["_embedded"]["inf:webhook"][0]
+    deliveries = client.get(hook["_links"]["inf:webhook-deliveries"]["href"],
+                            headers=admin).get_json()["_embedded"]["inf:webhook-delivery"]
+    completed = [d for d in deliveries if d["event"] == "sync.completed"]
+    assert [d["status"] for d in completed] == ["delivered"]
+    assert completed[0]["attempts"][0]["responseStatus"] == 200
+
+
+def demo_admin_token(app) -> str:
+    return (app.config["HUB_SETTINGS"].instance_path / "demo-admin-token").read_text().strip()
 
 
 def test_serve_starts_a_worker_so_syncs_work_out_of_the_box(upstream, tmp_path):
