@@ -25,7 +25,7 @@ ALL_EVENTS = "*"
 PING = "ping"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_URL_LENGTH = 2000
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -92,18 +92,29 @@ def _private_host(host: str) -> bool:
 
 
 def absolute_links(document: Any, base_url: str) -> Any:
-    """A copy of a HAL document whose absolute-path hrefs start with ``base_url``
-    (the hub's external URL, with any path prefix): receivers are not on the hub."""
+    """A copy of a HAL document whose link hrefs (under ``_links``, also of ``_embedded``
+    resources) start with ``base_url`` when they are absolute paths: receivers are not on
+    the hub. The resource's own data is left as it is, even where it has an ``href``."""
     base = base_url.rstrip("/")
     if isinstance(document, list):
         return [absolute_links(item, base) for item in document]
     if not isinstance(document, dict):
         return document
-    copied = {}
-    for key, value in document.items():
-        if key == "href" and isinstance(value, str) and value.startswith("/") \
-                and not value.startswith("//"):
-            copied[key] = base + value
-        else:
-            copied[key] = absolute_links(value, base)
+    copied = dict(document)
+    if isinstance(document.get("_links"), dict):
+        copied["_links"] = {rel: _absolute(link, base) for rel, link in document["_links"].items()}
+    if isinstance(document.get("_embedded"), dict):
+        copied["_embedded"] = {rel: absolute_links(item, base)
+                               for rel, item in document["_embedded"].items()}
     return copied
+
+
+def _absolute(link: Any, base: str) -> Any:
+    if isinstance(link, list):  # e.g. curies
+        return [_absolute(item, base) for item in link]
+    if not isinstance(link, dict):
+        return link
+    href = link.get("href")
+    if isinstance(href, str) and href.startswith("/") and not href.startswith("//"):
+        return {**link, "href": base + href}
+    return dict(link)
