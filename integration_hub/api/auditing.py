@@ -1,4 +1,4 @@
-"""Audited views: ``@audited(action, target_type, target_arg)`` marks a view as an
+"""Audited views: ``@audited(action, target_type, target)`` marks a view as an
 administrative action.
 
 The view records its success with ``audit_success(session, target_id, **detail)``
@@ -31,12 +31,14 @@ class _Scope:
 
 
 def audited(action: str, target_type: str | None = None,
-            target_arg: str | None = None) -> Callable:
+            target: str | Callable[[], str] | None = None) -> Callable:
+    """``target`` names the view argument holding the target's id, or is a function
+    answering it (e.g. the caller's tenant)."""
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            g.audit_scope = _Scope(action, target_type,
-                                   kwargs.get(target_arg) if target_arg else None)
+            target_id = target() if callable(target) else kwargs.get(target) if target else None
+            g.audit_scope = _Scope(action, target_type, target_id)
             try:
                 return view(*args, **kwargs)
             except errors.HubError as failure:

@@ -30,7 +30,8 @@ class AuditEntrySchema(HalSchema):
     at = ma.fields.DateTime()
     actor = ma.fields.String(allow_none=True, metadata={
         "description": "Username; null for an operator on the command line"})
-    channel = ma.fields.String(metadata={"description": "api or cli"})
+    channel = ma.fields.String(metadata={"description": "api, web (pages and the OAuth "
+                                                        "callback) or cli"})
     source_ip = ma.fields.String(data_key="sourceIp", allow_none=True)
     action = ma.fields.String()
     target_type = ma.fields.String(data_key="targetType", allow_none=True)

@@ -43,12 +43,12 @@ class Tenant(MethodView):
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
     @blp.problems(401, 403, 412, 415)
-    @audited("tenant.update", "tenant")
+    @audited("tenant.update", "tenant", lambda: current_user().tenant_id)
     def put(self, changes):
         """Rename the tenant or replace its settings (administrators)"""
         with transaction() as session:
             tenant = current_tenant()
             check_if_match(TenantSchema().dump(tenant))
             identity.update_tenant(session, current_user(), tenant, changes)
-            audit_success(session, tenant.id, fields=sorted(changes))
+            audit_success(session, fields=sorted(changes))
         return tenant

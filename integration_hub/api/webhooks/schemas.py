@@ -42,8 +42,11 @@ class WebhookSchema(HalSchema):
 
 
 class WebhookUpdateSchema(WebhookSchema):
-    class Meta:
-        partial = True
+    """Omitted fields keep their value (PUT is partial, like integrations)."""
+
+    url = ma.fields.String(validate=ma.validate.Length(min=1, max=2000))
+    events = ma.fields.List(ma.fields.String(validate=_EVENT_NAMES),
+                            validate=ma.validate.Length(min=1, max=len(EVENT_TYPES) + 1))
 
 
 class CreatedWebhookSchema(WebhookSchema):
