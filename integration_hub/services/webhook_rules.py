@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import socket
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +27,7 @@ ALL_EVENTS = "*"
 PING = "ping"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MAX_URL_LENGTH = 2000
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_NUMERIC_HOST = re.compile(r"^[0-9a-fx.]+$")  # what inet_aton also reads: 127.1, 0x7f000001
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -58,7 +60,7 @@ def target_problem(url: str, deny_private: bool) -> str | None:
     the connected address at every delivery (they may resolve differently later)."""
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters"
-    if _CONTROL_OR_SPACE.search(url):
+    if any(unicodedata.category(char)[0] in "CZ" for char in url):
         return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
@@ -87,7 +89,12 @@ def _private_host(host: str) -> bool:
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return False
+        if not _NUMERIC_HOST.match(host):
+            return False
+        try:  # the shorthand forms resolvers accept (127.1, 2130706433, 0x7f000001)
+            host = socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return False
     return address_denied(host)
 
 

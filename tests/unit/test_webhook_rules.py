@@ -271,6 +271,10 @@ REFUSED_TARGETS = [
     pytest.param("https://example.com/\x1f", SPACES, id="unit-separator"),
     pytest.param("https://example.com/\x7f", SPACES, id="delete"),
     pytest.param("https://example.com/ho\x85ok", SPACES, id="c1-control-next-line"),
+    pytest.param("https://example.com/a\u00a0b", SPACES, id="no-break-space"),
+    pytest.param("http://r\u2003x.example.com/h", SPACES, id="em-space-in-host"),
+    pytest.param("https://example.com/a\u200bb", SPACES, id="zero-width-space"),
+    pytest.param("https://example.com/\u2028", SPACES, id="line-separator"),
     pytest.param("https://example.com/" + "a" * (MAX_URL_LENGTH - 19), LENGTH, id="one-over-max"),
     pytest.param("https://example.com/" + "a" * 5000, LENGTH, id="far-over-max"),
     pytest.param("https://example.com:0/hook", PORT, id="port-0"),
@@ -319,6 +323,11 @@ PRIVATE_TARGETS = [
     "http://[fe80::1%25eth0]/hook",
     "http://[fc00::1]/hook",
     "http://224.0.0.1/hook",
+    "http://127.1/hook",
+    "http://2130706433/hook",
+    "http://0x7f000001/hook",
+    "http://0/hook",
+    "http://10.1/hook",
 ]
 
 PUBLIC_TARGETS = [
@@ -328,6 +337,9 @@ PUBLIC_TARGETS = [
     "http://[2606:4700:4700::1111]/hook",
     "https://localhost.example.com/hook",
     "https://mylocalhost/hook",
+    "http://1.1/hook",
+    "http://deadbeef.example/hook",
+    "https://bücher.example/hook",
 ]
 
 

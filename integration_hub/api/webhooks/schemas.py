@@ -51,7 +51,13 @@ class WebhookUpdateSchema(WebhookSchema):
 
 class CreatedWebhookSchema(WebhookSchema):
     secret_generated = ma.fields.String(data_key="secret", dump_only=True, metadata={
-        "description": "The generated secret; shown only in this answer"})
+        "description": "The generated secret (when none was given); shown only in this answer"})
+
+    @ma.post_dump
+    def _only_a_generated_secret(self, data, **_):
+        if data.get("secret") is None:
+            data.pop("secret", None)
+        return data
 
 
 WebhookPageSchema = page_schema(WebhookSchema, "inf:webhook", "WebhookPage")
