@@ -5,9 +5,9 @@ and the real receiver checks the signature."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from integration_hub.db.models import WebhookDelivery
+from integration_hub.db.models import Connection, WebhookDelivery
 from integration_hub.db.session import db_session, transaction
 from integration_hub.queue import job_queue
 from integration_hub.services import identity, integrations
@@ -216,3 +216,25 @@ def test_deliveries_reach_the_queue_only_when_the_change_commits(app, admin, rec
 
     assert run_queue() == 1
     assert events(receiver.deliveries()) == ["integration.created"]
+
+
+def test_a_refresh_succeeding_after_failed_ones_is_a_recovery(app, client, session, member,
+                                                              oauth_server, oauth_integration,
+                                                              receiver, run_queue, make_webhook):
+    integration = oauth_integration(shares={"mia": 1})
+    make_webhook(["connection.refreshed", "connection.recovered"])
+    client.post(f"/api/integrations/{integration}/connect", headers=member.headers, json={
+        "accessToken": "old-access-token", "refreshToken": "refresh-token-1", "expiresIn": 0})
+    account = f"/api/integrations/{integration}/account?refresh=true"
+    oauth_server.queue_token_responses({"status": 503, "body": {"error": "temporarily_unavailable"}})
+    assert client.get(account, headers=member.headers).status_code == 502
+    assert delivered(receiver, run_queue) == []  # a transient failure is no event
+    session.execute(update(Connection).where(Connection.integration_id == integration)
+                    .values(retry_after=None))  # the backoff is over
+    session.commit()
+
+    assert client.get(account, headers=member.headers).status_code == 200
+
+    got = delivered(receiver, run_queue)
+    assert events(got) == ["connection.refreshed", "connection.recovered"]
+    assert got[0].json["id"] != got[1].json["id"]
