@@ -20,23 +20,6 @@ from tests.support.receiver import MAX_BODY, sign, start_receiver
 SECRET = "whsec-test-secret"
 
 
-@pytest.fixture(scope="module")
-def receiver_server():
-    server = start_receiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def receiver(receiver_server):
-    """The module's receiver, forgotten before and after each test; a handler failure fails the test."""
-    receiver_server.reset()
-    yield receiver_server
-    errors = list(receiver_server.errors)
-    receiver_server.reset()
-    assert not errors, "the receiver harness failed:\n" + "\n".join(errors)
-
-
 @pytest.fixture
 def session():
     session = requests.Session()
