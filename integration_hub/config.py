@@ -67,6 +67,29 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _log_format(value: str, production: bool) -> str:
+    value = value.strip().lower() or ("json" if production else "text")
+    if value not in ("json", "text"):
+        raise ConfigError("HUB_LOG_FORMAT must be json or text")
+    return value
+
+
+# Words that mark a key someone meant to replace.
+PLACEHOLDER_KEYS = ("change", "secret-key", "development", "example", "placeholder", "xxxxxxxx")
+
+
+def _check_production_secret_key(secret_key: str, instance: Path) -> None:
+    if len(secret_key) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+    development_key = instance / "secret-key"
+    if development_key.exists() and development_key.read_text().strip() == secret_key:
+        raise ConfigError("SECRET_KEY is the development key of the instance folder; "
+                          "generate a new one for production")
+    if any(word in secret_key.lower() for word in PLACEHOLDER_KEYS) or len(set(secret_key)) < 10:
+        raise ConfigError("SECRET_KEY looks like a placeholder; generate one: "
+                          "python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+
+
 def _instance_secret(instance_path: Path, filename: str, make: callable, what: str) -> str:
     """Read a development secret from the instance folder, creating it once."""
     path = instance_path / filename
@@ -145,6 +168,15 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_disable_after_hours: float = 24.0
     webhook_retention_days: int = 30
+    # /metrics answers only with this bearer token; unset: /metrics is off (404).
+    metrics_token: str | None = None
+    # Browser origins allowed to call the API cross-origin (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # Sign-in attempts: after this many failures per user, or per client address, in
+    # the window, sign-in answers 429 until the window ends.
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    log_format: str = "text"  # text | json
 
     @property
     def production(self) -> bool:
@@ -172,8 +204,10 @@ class Settings:
                 raise ConfigError("SECRET_KEY must be set in production")
             secret_key = _instance_secret(instance, "secret-key", lambda: secrets.token_urlsafe(48),
                                           "session secret key")
-        elif production and len(secret_key) < 32:
-            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        elif production:
+            _check_production_secret_key(secret_key, instance)
+        if production and _bool(env_vars.get("FLASK_DEBUG", "false") or "false", "FLASK_DEBUG"):
+            raise ConfigError("debug mode is for development; unset FLASK_DEBUG in production")
 
         raw_keys = env_vars.get("HUB_ENCRYPTION_KEYS", "").strip()
         if not raw_keys:
@@ -252,6 +286,13 @@ class Settings:
                                                "HUB_WEBHOOK_DISABLE_AFTER_HOURS"),
             webhook_retention_days=_int(env_vars.get("HUB_WEBHOOK_RETENTION_DAYS", "30"),
                                         "HUB_WEBHOOK_RETENTION_DAYS", 1),
+            metrics_token=env_vars.get("HUB_METRICS_TOKEN", "").strip() or None,
+            cors_origins=tuple(o.strip().rstrip("/") for o in
+                               env_vars.get("HUB_CORS_ORIGINS", "").split(",") if o.strip()),
+            login_max_failures=_int(env_vars.get("HUB_LOGIN_MAX_FAILURES", "5"),
+                                    "HUB_LOGIN_MAX_FAILURES", 1),
+            login_window_seconds=_int(env_vars.get("HUB_LOGIN_WINDOW", "900"), "HUB_LOGIN_WINDOW", 1),
+            log_format=_log_format(env_vars.get("HUB_LOG_FORMAT", ""), production),
         )
 
     def flask_config(self) -> dict:

@@ -89,7 +89,7 @@ def new_database_url(tmp_path_factory, postgres_database):
 def make_settings(database_url: str, instance_path, **env: str) -> Settings:
     return Settings.from_env({
         "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-production",
+        "SECRET_KEY": "tK9vQ2wX7mPz4Lr8Jb3Nc6Hd1Fg5Ys0A-test",
         "HUB_ENCRYPTION_KEYS": TEST_KEY,
         "HUB_INSTANCE_PATH": str(instance_path),
         **env,

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 
 from integration_hub.config import ConfigError, Settings, normalise_database_url
 
-GOOD_SECRET = "s" * 32
+GOOD_SECRET = "q7Vd2Lk9Xw4Rz8Pm3Tj6Hs1Nb5Gc0FyE"
 KEY_1 = Fernet.generate_key().decode()
 KEY_2 = Fernet.generate_key().decode()
 
@@ -102,6 +102,26 @@ def test_production_refuses_missing_or_weak_secrets(instance, overrides, message
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(production_env(instance, **overrides))
     assert not instance.exists()
+
+
+@pytest.mark.parametrize("key", ["change-me-change-me-change-me-123456", "my-production-secret-key-is-here-42",
+                                 "a1" * 20, "placeholder-value-for-the-session-key"])
+def test_production_refuses_placeholder_secret_keys(instance, key):
+    with pytest.raises(ConfigError, match="placeholder"):
+        Settings.from_env(production_env(instance, SECRET_KEY=key))
+
+
+def test_production_refuses_the_development_secret_key(instance):
+    development = Settings.from_env(env(instance))  # writes instance/secret-key once
+    with pytest.raises(ConfigError, match="development key"):
+        Settings.from_env(production_env(instance, SECRET_KEY=development.secret_key))
+
+
+@pytest.mark.parametrize("value", ["1", "true"])
+def test_production_refuses_debug_mode(instance, value):
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        Settings.from_env(production_env(instance, FLASK_DEBUG=value))
+    assert Settings.from_env(production_env(instance, FLASK_DEBUG="0")).production
 
 
 def test_production_refuses_when_variables_absent(instance):
