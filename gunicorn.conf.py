@@ -7,6 +7,8 @@ while serving many slow proxied calls at once. See docs/deployment.md.
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("HUB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HUB_WORKERS", min(4, multiprocessing.cpu_count())))
@@ -20,3 +22,20 @@ keepalive = 5
 forwarded_allow_ips = os.environ.get("HUB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("HUB_ACCESS_LOG", "-")
 errorlog = "-"
+
+# Every worker process writes its metrics into this directory; a scrape of /metrics
+# adds them up. It is emptied when gunicorn starts, and a dead worker's gauges go.
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"integration-hub-metrics-{os.getpid()}"))
+
+
+def on_starting(server):
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -10,7 +10,7 @@ from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
-from integration_hub import cli, conditional, devtools, errors, queue, web
+from integration_hub import cli, conditional, devtools, errors, logs, ops, queue, web
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -27,6 +27,8 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     db.init_app(app, settings.database_url)
     crypto.init_app(app, settings.encryption_keys)
     queue.init_app(app)
+    logs.init_app(app)
+    ops.init_app(app)
     register_api(app)
     web.init_app(app)
     devtools.init_app(app)
@@ -44,7 +46,7 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
     app.config.update(overrides or {})
     app.json.sort_keys = False
     app.json.compact = True
-    logging.basicConfig(level=settings.log_level)
+    logs.configure_logging(settings)
 
 
 def _problem_with_links(error: errors.HubError):

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import urllib3
 from sqlalchemy.orm import Session
 
-from integration_hub import errors
+from integration_hub import errors, metrics
 from integration_hub.config import Settings
 from integration_hub.db.models import Connection, Integration, Tenant, User
 from integration_hub.db.types import utcnow
@@ -176,6 +176,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
             payload = _counted(body, prepared.record, settings.proxy_max_body)
         elif isinstance(body, bytes):
             prepared.record.bytes_sent = len(body)
+        started = time.monotonic()
         try:
             answer = pool.urlopen(method, url, body=payload, headers=headers,
                                   preload_content=False, decode_content=False, redirect=False,
@@ -185,6 +186,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
         except RequestTooLarge:
             raise
         except urllib3.exceptions.HTTPError as failure:
+            metrics.UPSTREAM_SECONDS.labels("error").observe(time.monotonic() - started)
             refusal = transport_error(failure)
             if (not isinstance(refusal, UpstreamAddressDenied) and attempt < call.retries
                     and call.replayable and method in IDEMPOTENT_METHODS):
@@ -194,6 +196,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
             raise refusal from None
 
         status = answer.status
+        metrics.UPSTREAM_SECONDS.labels(metrics.status_class(status)).observe(time.monotonic() - started)
         if (status == 401 and not refreshed and prepared.integration.auth_type == "oauth2"
                 and prepared.connection is not None and call.replayable):
             refreshed = True

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from integration_hub import errors
+from integration_hub import errors, metrics
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
@@ -88,6 +88,9 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
     except oauth_client.TokenEndpointError as failure:
         connection.last_error = {"code": failure.error, "message": failure.description,
                                  "at": now.isoformat()}
+        metrics.TOKEN_REFRESHES.labels(
+            "reauth_required" if failure.kind in ("invalid_grant", "rejected")
+            else "timeout" if failure.kind == "timeout" else "failed").inc()
         if failure.kind in ("invalid_grant", "rejected"):
             connection.status = "reauth_required"
             _tell(integration, connection, "connection.reauth_required")
@@ -98,6 +101,7 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
         if failure.kind == "timeout":
             return TokenEndpointTimeout(failure.description)
         return TokenEndpointFailed(failure.description)
+    metrics.TOKEN_REFRESHES.labels("succeeded").inc()
     was_failing = connection.status != "active" or connection.failures > 0
     connection.status = "active"
     connection.last_refreshed_at = now
