@@ -31,7 +31,8 @@ def limits_of(data: Mapping[str, Any]) -> tuple[int, int, int]:
     return int(config.get("perUser") or 0), int(config.get("perIntegration") or 0), max(1, window)
 
 
-def _count(session: Session, key: str, window_start: int) -> int:
+def count(session: Session, key: str, window_start: int) -> int:
+    """Add one to the key's counter of the window; answers the new count."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(RateLimitCounter).values(key=key, window_start=window_start, count=1)
     statement = statement.on_conflict_do_update(
@@ -57,7 +58,7 @@ def check(session: Session, integration_id: str, username: str, data: Mapping[st
                 RateLimitCounter.window_start < window_start - window))
         # The user's own limit first: calls refused by it do not use up the integration's.
         for key, limit, who in checks:
-            if limit and _count(session, key, window_start) > limit:
+            if limit and count(session, key, window_start) > limit:
                 refusal = RateLimited(f"at most {limit} calls per {window} s for {who}",
                                       headers={"Retry-After": retry_after})
                 break

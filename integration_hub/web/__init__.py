@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from integration_hub import errors
 from integration_hub.db.session import db_session
 from integration_hub.security import check_csrf, csrf_token, sign_in, sign_out
-from integration_hub.services import identity
+from integration_hub.services import login_throttle
 from integration_hub.web.connect import bp as connect_pages
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
@@ -50,14 +50,17 @@ def login():
     if request.method == "POST":
         try:
             check_csrf()
-            user = identity.check_password(
-                db_session(), request.form.get("tenant") or
-                current_app.config["HUB_SETTINGS"].default_tenant,
-                request.form.get("username", ""), request.form.get("password", ""))
+            settings = current_app.config["HUB_SETTINGS"]
+            user = login_throttle.check_password(
+                db_session(), settings, request.form.get("tenant") or settings.default_tenant,
+                request.form.get("username", ""), request.form.get("password", ""),
+                request.remote_addr)
         except errors.CsrfFailed:
             error, status = "Your sign-in form expired. Please try again.", 403
         except errors.InvalidCredentials:
             error, status = "Unknown username or wrong password.", 401
+        except login_throttle.SignInThrottled as throttled:
+            error, status = f"Too many failed sign-ins. {throttled.detail.capitalize()}.", 429
         else:
             sign_in(user)
             return redirect(_safe_next(request.args.get("next")), code=303)

@@ -1,14 +1,14 @@
 """``/api/login`` and ``/api/logout``: browser sessions backed by a cookie."""
 
 import marshmallow as ma
-from flask import current_app, session
+from flask import current_app, request, session
 from flask.views import MethodView
 
 from integration_hub.api.users.schemas import MeSchema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
 from integration_hub.security import check_csrf, public, sign_in, sign_out
-from integration_hub.services import identity
+from integration_hub.services import login_throttle
 
 blp = Blueprint("session", __name__, url_prefix="/api", description="Browser sessions")
 
@@ -30,12 +30,14 @@ class SignedInSchema(MeSchema):
 class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, SignedInSchema)
-    @blp.problems(401, 415)
+    @blp.problems(401, 415, 429)
     def post(self, credentials):
-        """Sign in with username and password; sets the session cookie"""
-        tenant_id = credentials.get("tenant") or current_app.config["HUB_SETTINGS"].default_tenant
-        user = identity.check_password(db_session(), tenant_id, credentials["username"],
-                                       credentials["password"])
+        """Sign in with username and password; sets the session cookie. Repeated failures
+        for a user or from an address answer 429 for a while"""
+        settings = current_app.config["HUB_SETTINGS"]
+        tenant_id = credentials.get("tenant") or settings.default_tenant
+        user = login_throttle.check_password(db_session(), settings, tenant_id, credentials["username"],
+                               credentials["password"], request.remote_addr)
         user.csrf_token = sign_in(user)
         return user, 200, {"Cache-Control": "no-store"}
 
