@@ -26,12 +26,18 @@ SECURITY_HEADERS = {
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(connect_pages)
-    for blueprint in ("web", "connect_pages", "devtools"):
-        app.after_request_funcs.setdefault(blueprint, []).append(_security_headers)
+    app.after_request(_security_headers)
 
 
 def _security_headers(response):
+    """Every HTML page (ours, the relation pages, the OAuth result, the API docs) gets
+    them; the API docs page runs Swagger UI's inline start-up script, so its own
+    policy is left to it."""
+    if response.mimetype != "text/html":
+        return response
     for name, value in SECURITY_HEADERS.items():
+        if name == "Content-Security-Policy" and (request.endpoint or "").startswith("api-docs"):
+            continue
         response.headers.setdefault(name, value)
     return response
 
