@@ -82,12 +82,14 @@ class PublicUrl:
 
 
 def register_proxy_support(app: Flask, settings: Settings) -> None:
+    # PublicUrl inside ProxyFix: forwarded headers are applied first (the client's
+    # address among them), then HUB_PUBLIC_URL pins scheme, host and prefix.
+    if settings.public_url:
+        app.wsgi_app = PublicUrl(app.wsgi_app, settings.public_url)
     hops = settings.trusted_proxies
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)
-    if settings.public_url:
-        app.wsgi_app = PublicUrl(app.wsgi_app, settings.public_url)
 
 
 def register_api(app: Flask) -> None:

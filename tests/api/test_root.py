@@ -158,3 +158,25 @@ def test_every_link_in_root_is_a_valid_template(client, member):
         for item in value if isinstance(value, list) else [value]:
             assert hal.is_valid_uri_template(item["href"])
             assert item.get("templated", False) == hal.is_uri_template(item["href"])
+
+
+def test_public_url_wins_over_forwarded_headers(migrated_app, tmp_path, make_caller,
+                                                oauth_integration):
+    """Behind a trusted proxy, a client's own X-Forwarded-* must not move the hub's links
+    or its OAuth redirect_uri away from HUB_PUBLIC_URL; the client's address still counts."""
+    caller = make_caller("pinned")
+    integration = oauth_integration(shares={"pinned": 1})
+    settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url, tmp_path,
+                             HUB_PUBLIC_URL="https://hub.example.org/tools", HUB_TRUSTED_PROXIES="1")
+    client = create_app(settings).test_client()
+    forged = {**caller.headers, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+              "X-Forwarded-Prefix": "/other", "X-Forwarded-Port": "8080",
+              "X-Forwarded-For": "203.0.113.7"}
+
+    connect = client.get(f"/tools/api/integrations/{integration}/connect", headers=forged)
+
+    assert connect.status_code == 302
+    location = connect.headers["Location"]
+    assert "redirect_uri=https%3A%2F%2Fhub.example.org%2Ftools%2Foauth2%2Fcallback" in location
+    assert "evil.example" not in location
+    assert client.get("/tools/api", headers=forged).get_json()["_links"]["self"]["href"] == "/tools/api"
