@@ -25,6 +25,11 @@ _HANDLER_MARK = "integration_hub_handler"
 log = logging.getLogger("integration_hub.requests")
 
 
+def _printable(text: str) -> str:
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode()
+                   for char in text)
+
+
 def request_id_from(value: str | None) -> str:
     """The caller's id when it is a printable token of at most 128 characters, else a new one."""
     if value and _SANE_ID.match(value):
@@ -83,9 +88,11 @@ def init_app(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id") or request_id_from(None)
         started = g.get("request_started")
         duration_ms = int((time.monotonic() - started) * 1000) if started else None
-        # The path only: query strings may carry data.
-        log.info("%s %s %s", request.method, request.path, response.status_code,
-                 extra={"method": request.method, "path": request.path,
+        # The path only (query strings may carry data), control characters escaped so a
+        # caller cannot start a forged line in the text format.
+        path = _printable(request.path)
+        log.info("%s %s %s", request.method, path, response.status_code,
+                 extra={"method": request.method, "path": path,
                         "status": response.status_code, "duration_ms": duration_ms,
                         "remote_addr": request.remote_addr})
         return response

@@ -160,3 +160,11 @@ def test_log_lines_are_json_with_the_request_id(client, admin, caplog):
     assert (line["method"], line["path"], line["status"]) == ("GET", "/api/integrations", 200)
     assert line["level"] == "INFO" and isinstance(line["duration_ms"], int)
     assert "value-9" not in json.dumps(line)
+
+
+def test_a_path_cannot_forge_log_lines(client, admin, caplog):
+    with caplog.at_level(logging.INFO, logger="integration_hub.requests"):
+        client.get("/api/x%0D%0AERROR forged line", headers=admin.headers)
+    record = next(r for r in caplog.records if r.name == "integration_hub.requests")
+    assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
+    assert record.path == "/api/x\\r\\nERROR forged line"
