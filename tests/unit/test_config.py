@@ -104,8 +104,9 @@ def test_production_refuses_missing_or_weak_secrets(instance, overrides, message
     assert not instance.exists()
 
 
-@pytest.mark.parametrize("key", ["change-me-change-me-change-me-123456", "my-production-secret-key-is-here-42",
-                                 "a1" * 20, "placeholder-value-for-the-session-key"])
+@pytest.mark.parametrize("key", ["change-me-change-me-change-me-123456",
+                                 "my-production-secret-key-is-here-42", "a1" * 20,
+                                 "placeholder-value-for-the-session-key"])
 def test_production_refuses_placeholder_secret_keys(instance, key):
     with pytest.raises(ConfigError, match="placeholder"):
         Settings.from_env(production_env(instance, SECRET_KEY=key))
