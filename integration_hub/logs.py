@@ -60,6 +60,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+QUIET_LOGGERS = ("urllib3", "requests_oauthlib", "authlib")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
@@ -75,6 +76,10 @@ def configure_logging(settings: Settings) -> None:
                          else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # urllib3 logs every upstream request line at DEBUG, query string and all: an API
+    # key placed in the query would reach the log. Its warnings are enough.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def init_app(app: Flask) -> None:
