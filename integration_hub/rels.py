@@ -74,6 +74,8 @@ RELATIONS: dict[str, str] = {
     "audit": "The audit log (administrators): who did what to which target, when, from where "
              "and how it ended; filters actor, action, targetType, targetId, outcome, since, until.",
     "audit-entry": "One entry of the audit log.",
+    "directories-preview": "POST {folderId, path}: the folders inside a folder of a storage "
+                           "integration (Google Drive, OneDrive), read with your connection.",
     "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",

@@ -9,6 +9,7 @@ from integration_hub.api.audit import resources as audit
 from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
 from integration_hub.api.database import resources as database
+from integration_hub.api.directories import resources as directories
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
 from integration_hub.api.proxy import resources as proxy
@@ -27,7 +28,8 @@ from integration_hub.extensions import Api
 from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
-                    tags, catalogue, connections, proxy, database, records, sync, webhooks, audit)
+                    tags, catalogue, connections, proxy, database, directories, records, sync, webhooks,
+                    audit)
 
 
 def register_blueprints(app: Flask, api: Api) -> None:

@@ -1,7 +1,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
-from integration_hub.services import dbquery
+from integration_hub.services import dbquery, directories
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
     API_KEY_LOCATIONS,
@@ -153,6 +153,9 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
         if dbquery.is_database(integration):
             links["inf:query"] = {"href": href("database.Query", integration_id=key)}
             links["inf:schema"] = {"href": href("database.Schema", integration_id=key)}
+        if integration.type in directories.DRIVERS:
+            links["inf:directories-preview"] = {
+                "href": href("directories.Preview", integration_id=key)}
         if catalogue().find(integration.type):
             links["inf:integration-type"] = {
                 "href": href("catalogue.IntegrationType", type_name=integration.type)}

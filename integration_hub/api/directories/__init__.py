@@ -1,0 +1,1 @@
+"""``/api/integrations/{id}/directories/preview``."""
