@@ -10,7 +10,19 @@ from flask import Flask, request, url_for
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
-from integration_hub import body_limits, cli, conditional, cors, devtools, errors, logs, ops, queue, web
+from integration_hub import (
+    body_limits,
+    cli,
+    conditional,
+    cors,
+    devtools,
+    errors,
+    logs,
+    ops,
+    queue,
+    text_guard,
+    web,
+)
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -30,6 +42,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     logs.init_app(app)
     ops.init_app(app)
     body_limits.init_app(app)
+    text_guard.init_app(app)
     cors.init_app(app)  # before the API's authentication: preflights carry no credentials
     register_api(app)
     web.init_app(app)

@@ -15,12 +15,16 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
-from integration_hub import errors
+from integration_hub import errors, text_guard
 from integration_hub.hal import HAL_JSON
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details, as every error of the hub is answered."""
+    """RFC 9457 problem details, as every error of the hub is answered. Problems may carry
+    extension members (``_links`` with ``inf:connect``, a refused import's counts)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(metadata={"description": "URN naming the problem type"})
     title = ma.fields.String()
@@ -50,7 +54,9 @@ class HubParser(FlaskParser):
         if len(body) > current_app.config["HUB_MAX_JSON_BODY"]:
             raise errors.PayloadTooLarge(
                 f"JSON bodies are limited to {current_app.config['HUB_MAX_JSON_BODY']} bytes")
-        return webargs_core.parse_json(body)
+        document = webargs_core.parse_json(body)
+        text_guard.check_json(document)
+        return document
 
     def load_form(self, req, schema):
         """A multipart form's files are fields of the form too: one documented schema."""
@@ -95,7 +101,8 @@ class Blueprint(flask_smorest.Blueprint):
                 if result.status_code == 204:
                     result.headers.pop("Content-Type", None)
                     return result
-                if result.mimetype == "application/json" and content_type != "application/json":
+                if (result.mimetype == "application/json" and content_type != "application/json"
+                        and "*" not in content_type):  # */*: the upstream's own type stays
                     result.mimetype = content_type
                 if result.mimetype == HAL_JSON:
                     result.vary.add("Accept")

@@ -10,6 +10,8 @@ from flask import request, url_for
 from integration_hub import hal
 
 _PLACEHOLDER = "__hub_template_{}__"
+# Offsets past this are refused (the databases' integers end at 2**63; no list is this long).
+MAX_OFFSET = 2**31 - 1
 
 
 def href(endpoint: str, **values: Any) -> str:
@@ -37,7 +39,7 @@ def collection_query() -> dict[str, Any]:
 
 
 class PageArgsSchema(ma.Schema):
-    start = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
+    start = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET),
                               metadata={"description": "Offset of the first item"})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500),
                               metadata={"description": "Page size (max 500)"})

@@ -34,6 +34,10 @@ def upstream_pool():
     return shared_pool(current_app.config["HUB_SETTINGS"].proxy_deny_private)
 
 
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z"  # \Z: "$" would let a final newline by
+HEADER_VALUE = r"^[^\r\n\x00]*\Z"
+
+
 class EnvelopeSchema(ma.Schema):
     url = ma.fields.String(required=True, metadata={"description": "Relative to apiBaseUri"})
     method = ma.fields.String(load_default="GET", validate=ma.validate.OneOf(
@@ -41,7 +45,10 @@ class EnvelopeSchema(ma.Schema):
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True)
     data = ma.fields.Raw(load_default=None, allow_none=True, metadata={
         "description": "JSON body (object/array) or text"})
-    headers = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+    headers = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Regexp(
+                                 HEADER_NAME, error="not a header name (RFC 9110 token)")),
+                             values=ma.fields.String(validate=ma.validate.Regexp(
+                                 HEADER_VALUE, error="a header value is one line of text")),
                              load_default=None, allow_none=True)
     envelope = ma.fields.Boolean(load_default=False, metadata={
         "description": "Answer {status, headers, data, error} instead of the upstream's answer"})

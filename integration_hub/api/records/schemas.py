@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from integration_hub.api.common import HalSchema, PageArgsSchema, href, page_schema
+from integration_hub.api.common import MAX_OFFSET, HalSchema, PageArgsSchema, href, page_schema
 from integration_hub.services.records import DEFAULT_MODEL
 
 MODEL = {"description": "Records model (default resources): 1-64 letters, digits, '_', '.', '-'"}
@@ -37,7 +37,7 @@ class StoreSchema(ma.Schema):
     model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
     limit = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=500),
                               metadata={"description": "list: records to return"})
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0),
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET),
                                metadata={"description": "list: records to skip"})
     id = ma.fields.String(validate=ma.validate.Length(min=1, max=256),
                           metadata={"description": "get: the record's id"})
