@@ -128,7 +128,7 @@ class Connect(MethodView):
 
     @blp.arguments(ConnectBodySchema)
     @blp.response(201, ConnectionSchema)
-    @blp.problems(401, 403, 404, 409, 415, 502, 504)
+    @blp.problems(400, 401, 403, 404, 409, 413, 415, 502, 504)
     @audited("connection.create", "integration", "integration_id")
     def post(self, body, integration_id):
         """Connect without a browser: code, token, key or password as the auth type needs"""

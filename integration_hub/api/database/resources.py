@@ -66,7 +66,7 @@ def _engine(integration_id):
 class Query(MethodView):
     @blp.arguments(QuerySchema)
     @blp.response(200, QueryResultSchema, content_type="application/json")
-    @blp.problems(401, 404, 409, 415, 502, 504)
+    @blp.problems(400, 401, 404, 409, 413, 415, 502, 504)
     def post(self, query, integration_id):
         """Run a read-only query (bound parameters only)"""
         engine = _engine(integration_id)

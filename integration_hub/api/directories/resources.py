@@ -38,7 +38,7 @@ class DirectoriesSchema(ma.Schema):
 class Preview(MethodView):
     @blp.arguments(PreviewSchema)
     @blp.response(200, DirectoriesSchema, content_type="application/json")
-    @blp.problems(401, 403, 404, 409, 415, 502, 504)
+    @blp.problems(400, 401, 403, 404, 409, 413, 415, 502, 504)
     def post(self, args, integration_id):
         """The subfolders of a folder (root by default), through the proxy"""
         session, user = db_session(), current_user()

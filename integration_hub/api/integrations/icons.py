@@ -12,6 +12,14 @@ from integration_hub.services import icons, integrations
 
 blp = Blueprint("icons", __name__, url_prefix="/api", description="Integration icons")
 
+# The view reads the body itself (raw image or multipart "file"), so it is documented by hand.
+_IMAGE = {"type": "string", "format": "binary"}
+ICON_UPLOAD = {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": _IMAGE}}},
+    **{media_type: {"schema": _IMAGE} for media_type in (
+        "image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")}}}
+
 
 def _uploaded_bytes() -> bytes:
     """The ``file`` part of a multipart upload, or the raw body; never more than the limit."""
@@ -50,6 +58,7 @@ class Icon(MethodView):
         response.cache_control.no_cache = True
         return response.make_conditional(request)
 
+    @blp.doc(requestBody=ICON_UPLOAD)
     @blp.response(200, IntegrationSchema)
     @blp.problems(401, 403, 404, 413, 415)
     def put(self, integration_id):

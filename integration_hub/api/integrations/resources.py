@@ -40,7 +40,7 @@ class Integrations(MethodView):
 
     @blp.arguments(IntegrationCreateSchema)
     @blp.response(201, IntegrationSchema)
-    @blp.problems(401, 403, 404, 409, 415)
+    @blp.problems(400, 401, 403, 404, 409, 413, 415)
     @audited("integration.create", "integration")
     def post(self, values):
         """Register an integration (superusers and integrations.create)"""
@@ -63,7 +63,7 @@ class Provision(MethodView):
     @blp.arguments(ProvisionSchema)
     @blp.response(200, IntegrationSchema, description="An integration of the type already exists")
     @blp.alt_response(201, schema=IntegrationSchema, description="Created from the catalogue")
-    @blp.problems(401, 403, 409, 415)
+    @blp.problems(400, 401, 403, 409, 413, 415)
     @audited("integration.create", "integration")
     def post(self, values):
         """Get or create the integration for a catalogue type (idempotent)"""
@@ -103,7 +103,7 @@ class Integration(MethodView):
 
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("integration.update", "integration", "integration_id")
     def put(self, changes, integration_id):
         """Change an integration; omitted fields and secrets keep their value, null clears"""
@@ -111,7 +111,7 @@ class Integration(MethodView):
 
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("integration.update", "integration", "integration_id")
     def patch(self, changes, integration_id):
         """Same as PUT"""

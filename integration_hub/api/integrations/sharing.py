@@ -58,7 +58,7 @@ class OwnerSchema(HalSchema):
 class ShareSchema(HalSchema):
     principal_id = ma.fields.String(data_key="principalId", dump_only=True)
     access_level = ma.fields.Integer(data_key="accessLevel", load_default=1,
-                                     validate=ma.validate.Range(min=1), metadata={
+                                     validate=ma.validate.Range(min=1, max=3), metadata={
                                          "description": "1 read/use, 2 write, 3 share"})
     embedded = ma.fields.Method("_principal", data_key="_embedded", dump_only=True)
 
@@ -119,7 +119,7 @@ class Share(MethodView):
     @blp.arguments(ShareSchema, required=False)
     @blp.response(200, ShareSchema)
     @blp.alt_response(201, schema=ShareSchema, description="Created")
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("share.grant", "integration", "integration_id")
     def put(self, values, integration_id, principal_id):
         """Share with a user or team, or change the level (share access needed)"""
@@ -168,7 +168,7 @@ class Owner(MethodView):
 
     @blp.arguments(OwnerChangeSchema)
     @blp.response(200, OwnerSchema)
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("integration.transfer", "integration", "integration_id")
     def put(self, values, integration_id):
         """Transfer ownership to a user or team (owner or administrator)"""

@@ -96,7 +96,7 @@ class Record(MethodView):
 class Store(MethodView):
     @blp.arguments(StoreSchema)
     @blp.response(200, StoreResultSchema)
-    @blp.problems(401, 404, 422)
+    @blp.problems(400, 401, 404, 413, 415, 422)
     def post(self, operation, integration_id):
         """Store operations: list (limit, offset), get (id) or sum (fields) on one model"""
         session = db_session()

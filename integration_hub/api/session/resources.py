@@ -30,7 +30,7 @@ class SignedInSchema(MeSchema):
 class Login(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, SignedInSchema)
-    @blp.problems(401, 415, 429)
+    @blp.problems(400, 401, 413, 415, 429)
     def post(self, credentials):
         """Sign in with username and password; sets the session cookie. Repeated failures
         for a user or from an address answer 429 for a while"""

@@ -48,7 +48,7 @@ class Tags(MethodView):
 
     @blp.arguments(TagSchema)
     @blp.response(201, TagSchema)
-    @blp.problems(401, 409, 415)
+    @blp.problems(400, 401, 409, 413, 415)
     def post(self, values):
         """Create a tag (names are unique per tenant, ignoring case)"""
         with transaction() as session:
@@ -66,7 +66,7 @@ class Tag(MethodView):
 
     @blp.arguments(TagUpdateSchema)
     @blp.response(200, TagSchema)
-    @blp.problems(401, 403, 404, 409, 412, 415)
+    @blp.problems(400, 401, 403, 404, 409, 412, 413, 415)
     def put(self, changes, tag_id):
         """Rename or recolour a tag (its creator or an administrator)"""
         user = current_user()

@@ -34,7 +34,7 @@ class Teams(MethodView):
 
     @blp.arguments(TeamSchema)
     @blp.response(201, TeamSchema)
-    @blp.problems(401, 403, 404, 409, 415)
+    @blp.problems(400, 401, 403, 404, 409, 413, 415)
     @audited("team.create", "team")
     def post(self, values):
         """Create a team, optionally with members (administrators)"""
@@ -56,7 +56,7 @@ class Team(MethodView):
 
     @blp.arguments(TeamUpdateSchema)
     @blp.response(200, TeamSchema)
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("team.update", "team", "team_id")
     def put(self, changes, team_id):
         """Rename or describe a team (administrators)"""
@@ -86,7 +86,7 @@ class Team(MethodView):
 class TeamMember(MethodView):
     @blp.arguments(MemberRoleSchema, required=False)
     @blp.response(200, TeamSchema)
-    @blp.problems(401, 403, 404, 415)
+    @blp.problems(400, 401, 403, 404, 413, 415)
     @audited("team.member_set", "team", "team_id")
     def put(self, values, team_id, username):
         """Add a member or change their role (administrators and team admins)"""

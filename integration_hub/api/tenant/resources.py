@@ -42,7 +42,7 @@ class Tenant(MethodView):
 
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
-    @blp.problems(401, 403, 412, 415)
+    @blp.problems(400, 401, 403, 412, 413, 415)
     @audited("tenant.update", "tenant", lambda: current_user().tenant_id)
     def put(self, changes):
         """Rename the tenant or replace its settings (administrators)"""

@@ -28,7 +28,7 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)
-    @blp.problems(401, 415)
+    @blp.problems(400, 401, 413, 415)
     @audited("token.create", "token")
     def post(self, values):
         """Create a token; the answer is the only time it is shown"""

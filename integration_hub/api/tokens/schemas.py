@@ -11,7 +11,7 @@ class TokenSchema(HalSchema):
     username = ma.fields.Function(lambda t: t.user.username, dump_only=True)
     expires_at = ma.fields.AwareDateTime(data_key="expiresAt", allow_none=True,
                                          metadata={"description": "Optional expiry (UTC)"})
-    last_used_at = ma.fields.DateTime(data_key="lastUsedAt", dump_only=True)
+    last_used_at = ma.fields.DateTime(data_key="lastUsedAt", dump_only=True, allow_none=True)
     created_at = ma.fields.DateTime(data_key="createdAt", dump_only=True)
 
     def hal_links(self, token):

@@ -43,7 +43,7 @@ class Users(MethodView):
 
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
-    @blp.problems(401, 403, 409, 415)
+    @blp.problems(400, 401, 403, 409, 413, 415)
     @audited("user.create", "user")
     def post(self, values):
         """Create a user (administrators)"""
@@ -65,7 +65,7 @@ class User(MethodView):
 
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
-    @blp.problems(401, 403, 404, 409, 412, 415)
+    @blp.problems(400, 401, 403, 404, 409, 412, 413, 415)
     @audited("user.update", "user", "username")
     def put(self, changes, username):
         """Change a user; omitted fields keep their value (administrators)"""

@@ -44,7 +44,7 @@ class Webhooks(MethodView):
 
     @blp.arguments(WebhookSchema)
     @blp.response(201, CreatedWebhookSchema)
-    @blp.problems(401, 403, 415)
+    @blp.problems(400, 401, 403, 413, 415)
     @audited("webhook.create", "webhook")
     def post(self, values):
         """Subscribe a URL to events; a generated secret is shown only in this answer"""
@@ -68,7 +68,7 @@ class Webhook(MethodView):
 
     @blp.arguments(WebhookUpdateSchema)
     @blp.response(200, WebhookSchema)
-    @blp.problems(401, 403, 404, 412, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("webhook.update", "webhook", "webhook_id")
     def put(self, changes, webhook_id):
         """Change a webhook; omitted fields keep their value; enabled: true switches a
