@@ -14,6 +14,7 @@ from flask import Flask, request
 from integration_hub import errors
 
 EXEMPT = frozenset({"proxy.Raw", "proxy.Envelope"})
+FORM_PAGES = frozenset({"web", "connect_pages"})  # the HTML forms
 MESSAGE = "NUL characters are not accepted"
 
 
@@ -51,7 +52,7 @@ def init_app(app: Flask) -> None:
         if "\x00" in request.path:
             raise errors.NotFound("nothing is named with a NUL character")
         fields = list(request.args.items(multi=True))
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.blueprint in FORM_PAGES:  # API operations read (and check) their own bodies
             fields += list(request.form.items(multi=True))
         if where := next((key for key, value in fields if "\x00" in key + value), None):
             where = where.replace("\x00", "\\x00")

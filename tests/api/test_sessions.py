@@ -31,7 +31,7 @@ def test_login_sets_a_protected_cookie_and_returns_csrf(client, alice):
 
 
 @pytest.mark.parametrize("username, password", [
-    ("alice", "wrong password"), ("nobody", "a good long password")])
+    ("alice", "not-alices-password-9"), ("nobody", "a good long password")])
 def test_wrong_credentials(client, alice, username, password):
     answer = client.post("/api/login", json={"username": username, "password": password})
     assert answer.status_code == 401
