@@ -64,12 +64,13 @@ def test_metrics_add_up_over_worker_processes_and_logs_are_json(tmp_path):
         scrapes = [requests.get(f"{base}/metrics", timeout=10, headers={
             "Authorization": f"Bearer {METRICS_TOKEN}", "Connection": "close"}).text
             for _ in range(6)]
+        served_by = {path.stem.split("_")[-1] for path in metrics_dir.glob("counter_*.db")}
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=40)
 
-    served_by = {path.stem.split("_")[-1] for path in metrics_dir.glob("counter_*.db")}
     assert len(served_by) == 2, "both worker processes answered calls"
+    assert not metrics_dir.exists(), "gunicorn removes its metrics directory when it exits"
     for text in scrapes:  # every scrape, whichever process answered it, sees all calls
         assert sample(text, "hub_http_requests_total", route="/api", method="GET",
                       status="200") == CALLS
