@@ -20,7 +20,9 @@ keepalive = 5
 # Trust X-Forwarded-* only from these addresses (nginx on the same machine by default);
 # the app's ProxyFix applies HUB_TRUSTED_PROXIES hops on top.
 forwarded_allow_ips = os.environ.get("HUB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = os.environ.get("HUB_ACCESS_LOG", "-")
+# The hub logs every request itself (with its request id); gunicorn's own access log is
+# off unless HUB_ACCESS_LOG names a file (or - for stdout).
+accesslog = os.environ.get("HUB_ACCESS_LOG") or None
 errorlog = "-"
 
 # Every worker process writes its metrics into this directory; a scrape of /metrics

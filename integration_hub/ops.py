@@ -72,15 +72,11 @@ def _heads() -> set[str]:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
-    @app.before_request
-    def _clock() -> None:
-        g.metrics_started = time.monotonic()
-
     @app.after_request
     def _count(response):
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        started = g.get("metrics_started")
+        started = g.get("request_started")  # set by integration_hub.logs
         if started is not None:
             metrics.REQUEST_SECONDS.labels(route, request.method).observe(time.monotonic() - started)
         return response
