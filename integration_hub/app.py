@@ -26,7 +26,7 @@ from integration_hub import (
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
-from integration_hub.services import crypto
+from integration_hub.services import crypto, request_log
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
     db.init_app(app, settings.database_url)
+    register_request_log(app, settings)
     crypto.init_app(app, settings.encryption_keys)
     queue.init_app(app)
     logs.init_app(app)
@@ -103,6 +104,11 @@ def register_proxy_support(app: Flask, settings: Settings) -> None:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)
+
+
+def register_request_log(app: Flask, settings: Settings) -> None:
+    app.extensions["integration_hub.request_log"] = request_log.RequestLogBuffer(
+        app.extensions["integration_hub.db"], settings.request_log_flush_seconds)
 
 
 def register_api(app: Flask) -> None:

@@ -44,13 +44,13 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
-def _float(value: str, name: str) -> float:
+def _float(value: str, name: str, zero_allowed: bool = False) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {value!r}") from None
-    if number <= 0:
-        raise ConfigError(f"{name} must be positive")
+    if number < 0 or (number == 0 and not zero_allowed) or number != number:
+        raise ConfigError(f"{name} must be {'zero or ' if zero_allowed else ''}positive")
     return number
 
 
@@ -177,6 +177,8 @@ class Settings:
     login_max_failures: int = 5
     login_window_seconds: int = 900
     log_format: str = "text"  # text | json
+    # The proxy's request log is written in batches this often (seconds); 0: with each call.
+    request_log_flush_seconds: float = 0.5
 
     @property
     def production(self) -> bool:
@@ -292,6 +294,8 @@ class Settings:
             login_max_failures=_int(env_vars.get("HUB_LOGIN_MAX_FAILURES", "5"),
                                     "HUB_LOGIN_MAX_FAILURES", 1),
             login_window_seconds=_int(env_vars.get("HUB_LOGIN_WINDOW", "900"), "HUB_LOGIN_WINDOW", 1),
+            request_log_flush_seconds=_float(env_vars.get("HUB_REQUEST_LOG_FLUSH", "0.5"),
+                                             "HUB_REQUEST_LOG_FLUSH", zero_allowed=True),
             log_format=_log_format(env_vars.get("HUB_LOG_FORMAT", ""), production),
         )
 

@@ -134,6 +134,7 @@ def app(migrated_app):
     """The hub on a migrated database; every table and the task queue are emptied after
     the test."""
     yield migrated_app
+    migrated_app.extensions["integration_hub.request_log"].flush()
     job_queue(migrated_app).huey.flush()
     with migrated_app.app_context():
         session = db_session()

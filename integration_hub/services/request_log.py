@@ -1,13 +1,21 @@
-"""The proxy's request log: one row per call, written after the answer is sent."""
+"""The proxy's request log: one row per call, written after the answer is sent.
+
+The proxy hands its rows to a :class:`RequestLogBuffer`, which stores them in batches from a
+background thread: a call's answer never waits for a write transaction, and a busy process
+writes one transaction per batch instead of one per call.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub.db.models import Connection, ProxyRequest
@@ -53,20 +61,95 @@ def write(make_session: sessionmaker, record: CallRecord, duration_ms: int) -> N
         log.warning("could not record a proxied call to integration %s", record.integration_id)
 
 
-def _write(make_session: sessionmaker, record: CallRecord, duration_ms: int) -> None:
+def _write(make_session: sessionmaker, record: CallRecord, duration_ms: int,
+           at: datetime | None = None) -> None:
+    _write_rows(make_session, [(record, duration_ms, at or utcnow())])
+
+
+Row = tuple[CallRecord, int, datetime]  # the call, its duration in ms, when it ended
+
+
+def _write_rows(make_session: sessionmaker, rows: list[Row]) -> None:
+    """One transaction: the rows, and ``lastUsedAt`` of the connections they used."""
     with make_session() as session, writing(session):
-        session.add(ProxyRequest(
-            integration_id=record.integration_id, username=record.username,
-            method=record.method, path=record.path[:2048], status=record.status,
-            error=record.error, duration_ms=duration_ms, bytes_sent=record.bytes_sent,
-            bytes_received=record.bytes_received))
-        if record.connection_id:
-            now = utcnow()
+        session.execute(insert(ProxyRequest), [
+            {"integration_id": record.integration_id, "username": record.username,
+             "method": record.method, "path": record.path[:2048], "status": record.status,
+             "error": record.error, "duration_ms": duration_ms, "bytes_sent": record.bytes_sent,
+             "bytes_received": record.bytes_received, "created_at": at}
+            for record, duration_ms, at in rows])
+        used = {record.connection_id for record, _, _ in rows if record.connection_id}
+        if used:
+            now = max(at for _, _, at in rows)
             session.execute(update(Connection).where(
-                Connection.id == record.connection_id,
+                Connection.id.in_(sorted(used)),
                 (Connection.last_used_at.is_(None))
                 | (Connection.last_used_at < now - CONNECTION_TOUCH_RESOLUTION))
                 .values(last_used_at=now))
+
+
+class RequestLogBuffer:
+    """Proxied calls waiting to be stored, written every ``interval`` seconds (or as soon as
+    ``batch`` are waiting) by a thread of the process, and when the process exits.
+
+    Rows reach the database within ``interval``; readers in the same process flush first and
+    see every call at once. A process that is killed loses at most ``interval`` of rows.
+    ``interval`` 0 writes each row in the call that made it, as the single-row ``write`` does.
+    """
+
+    def __init__(self, make_session: sessionmaker, interval: float, batch: int = 500):
+        self._make_session = make_session
+        self._interval = interval
+        self._batch = batch
+        self._pending: list[Row] = []
+        self._lock = threading.Lock()       # guards _pending and the thread
+        self._flushing = threading.Lock()   # one flush at a time, rows stay in order
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        atexit.register(self.flush)
+
+    def add(self, record: CallRecord, duration_ms: int) -> None:
+        if self._interval <= 0:
+            write(self._make_session, record, duration_ms)
+            return
+        with self._lock:
+            self._pending.append((record, duration_ms, utcnow()))
+            full = len(self._pending) >= self._batch
+            self._start_thread()
+        if full:
+            self._wake.set()
+
+    def _start_thread(self) -> None:
+        # Started by the first call in each process (gunicorn forks after importing).
+        if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        """Store every waiting row now; a batch that fails is retried row by row, and
+        rows that still fail (their integration deleted meanwhile) are dropped."""
+        with self._flushing:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
+            try:
+                _write_rows(self._make_session, rows)
+            except Exception:  # noqa: BLE001
+                for record, duration_ms, at in rows:
+                    try:
+                        _write(self._make_session, record, duration_ms, at)
+                    except Exception:  # noqa: BLE001
+                        log.warning("could not record a proxied call to integration %s",
+                                    record.integration_id)
 
 
 def list_requests(session: Session, found: Found, start: int,

@@ -26,7 +26,7 @@ from integration_hub.services.upstream_http import (
 blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024  # per read and write: fewer, larger writes stream faster
 
 
 def upstream_pool():
@@ -99,46 +99,50 @@ def _run(found: integrations.Found, call: proxy.ProxyCall):
     session, user = db_session(), current_user()
     settings = current_app.config["HUB_SETTINGS"]
     prepared = proxy.prepare(session, user, current_tenant(), found, call, settings)
-    make_session = current_app.extensions["integration_hub.db"]
+    log = request_log_buffer()
     try:
         answer = proxy.send(upstream_pool(), prepared, call, settings, session, user)
     except Exception as failure:
         prepared.record.error = getattr(failure, "code", "error")
-        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
+        log.add(prepared.record, _elapsed(prepared.record))
         raise
     prepared.record.status = answer.status
     session.close()  # nothing more to read: free the connection before streaming
-    return answer, prepared.record, make_session
+    return answer, prepared.record, log
+
+
+def request_log_buffer() -> request_log.RequestLogBuffer:
+    return current_app.extensions["integration_hub.request_log"]
 
 
 def _elapsed(record) -> int:
     return int((time.monotonic() - record.started) * 1000)
 
 
-def _stream(answer, record, make_session):
+def _stream(answer, record, log):
     try:
         for chunk in answer.stream(CHUNK, decode_content=False):
             record.bytes_received += len(chunk)
             yield chunk
     finally:
         answer.release_conn()
-        request_log.write(make_session, record, _elapsed(record))
+        log.add(record, _elapsed(record))
 
 
-def _transparent(answer, record, make_session, method: str) -> Response:
+def _transparent(answer, record, log, method: str) -> Response:
     headers = response_headers(answer.headers.items())
     if method == "HEAD":
         answer.release_conn()
-        request_log.write(make_session, record, _elapsed(record))
+        log.add(record, _elapsed(record))
         return Response(b"", status=answer.status, headers=headers)
-    response = Response(_stream(answer, record, make_session), status=answer.status,
+    response = Response(_stream(answer, record, log), status=answer.status,
                         headers=headers, direct_passthrough=True)
     if not any(name.lower() == "content-type" for name, _ in headers):
         del response.headers["Content-Type"]
     return response
 
 
-def _envelope(answer, record, make_session, limit: int) -> dict:
+def _envelope(answer, record, log, limit: int) -> dict:
     body = b""
     try:
         for chunk in answer.stream(CHUNK, decode_content=True):
@@ -148,7 +152,7 @@ def _envelope(answer, record, make_session, limit: int) -> dict:
     finally:
         answer.release_conn()
         record.bytes_received = len(body)
-        request_log.write(make_session, record, _elapsed(record))
+        log.add(record, _elapsed(record))
     headers = dict(response_headers(answer.headers.items()))
     headers.pop("Content-Encoding", None)
     result = {"status": answer.status, "headers": headers, "data": None,
@@ -185,13 +189,13 @@ class Envelope(MethodView):
             headers.setdefault("Content-Type", "application/json")
         elif data is not None:
             body = str(data).encode("utf-8")
-        answer, record, make_session = _run(_find(integration_id), proxy.ProxyCall(
+        answer, record, log = _run(_find(integration_id), proxy.ProxyCall(
             method=call["method"], target=call["url"], query=call["params"], headers=headers,
             body=body, content_length=len(body) if body else None, retries=call["retries"]))
         if call["envelope"]:
-            return _envelope(answer, record, make_session,
+            return _envelope(answer, record, log,
                              current_app.config["HUB_SETTINGS"].proxy_max_body)
-        return _transparent(answer, record, make_session, call["method"])
+        return _transparent(answer, record, log, call["method"])
 
 
 def _raw_target() -> str:
@@ -222,11 +226,11 @@ class Raw(MethodView):
         body = iter(lambda: request.stream.read(CHUNK), b"") if has_body else None
         headers = forwardable_request_headers(
             request.headers.items(), (found.integration.data or {}).get("forwardHeaders") or ())
-        answer, record, make_session = _run(found, proxy.ProxyCall(
+        answer, record, log = _run(found, proxy.ProxyCall(
             method=request.method, target=_raw_target(),
             query=request.query_string.decode("latin-1") or None, headers=headers, body=body,
             content_length=length))
-        return _transparent(answer, record, make_session, request.method)
+        return _transparent(answer, record, log, request.method)
 
 
 @blp.route("/integrations/<integration_id>/requests")
@@ -238,6 +242,7 @@ class Requests(MethodView):
         """The latest proxied calls (owner or administrator); no headers or bodies"""
         session = db_session()
         found = integrations.find(session, current_user(), integration_id)
+        request_log_buffer().flush()  # this process's latest calls are listed too
         items, total = request_log.list_requests(session, found, args["start"], args["limit"])
         return hal_page("proxy.Requests", "inf:proxy-request", items, args["start"],
                         args["limit"], total, integration_id=found.integration.id)
