@@ -52,9 +52,10 @@ def _user_from_request() -> User:
         if scheme.lower() != "bearer" or not credentials.strip():
             raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
         g.auth_method = "bearer"
-        return tokens.user_for_token(
+        user, g.tenant = tokens.user_for_token(
             db_session(), credentials.strip(),
             touch_after=current_app.config["HUB_TOKEN_LAST_USED_RESOLUTION"])
+        return user
     user = session_user()
     if user is None:
         raise errors.AuthenticationRequired(
@@ -113,4 +114,8 @@ def current_user() -> User:
 
 
 def current_tenant() -> Tenant:
-    return db_session().get(Tenant, current_user().tenant_id)
+    """The caller's tenant (loaded with a bearer token's user, else by id)."""
+    tenant = g.get("tenant")
+    if tenant is None:
+        tenant = g.tenant = db_session().get(Tenant, current_user().tenant_id)
+    return tenant

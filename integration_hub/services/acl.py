@@ -8,11 +8,20 @@ not change answers 403.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from enum import IntEnum
 
-from sqlalchemy import ColumnElement, Select, exists, literal, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from integration_hub import errors
 from integration_hub.db.models import Integration, IntegrationShare, Team, TeamMember, User
@@ -38,14 +47,12 @@ _REFUSALS = {
 }
 
 
-def effective_access(superuser: bool, owner_id: str, principals: Iterable[str],
-                     shares: Mapping[str, int]) -> Access:
-    """The caller's level: the highest of ownership and every matching share."""
-    principal_set = set(principals)
-    if superuser or owner_id in principal_set:
+def effective_access(superuser: bool, owned: bool, best_share: int | None) -> Access:
+    """The caller's level: everything for superusers and owners, else their best share
+    (``best_share``: the highest level among shares to the caller or their teams)."""
+    if superuser or owned:
         return Access.OWNER
-    levels = [level for principal, level in shares.items() if principal in principal_set]
-    return Access(min(max(levels, default=0), Access.SHARE))
+    return Access(min(max(best_share or 0, 0), Access.SHARE))
 
 
 def require(level: Access, needed: Access, what: str = "integration") -> None:
@@ -58,14 +65,14 @@ def require(level: Access, needed: Access, what: str = "integration") -> None:
 
 def principals_query(user: User) -> Select:
     """The caller's principal ids as one SQL select: their username and their teams."""
+    return _principals(literal(user.username), user.id)
+
+
+def _principals(username, user_id) -> Select:
     teams = (select((literal(TEAM_PREFIX) + Team.slug).label("principal_id"))
              .join(TeamMember, TeamMember.team_id == Team.id)
-             .where(TeamMember.user_id == user.id))
-    return union_all(select(literal(user.username).label("principal_id")), teams)
-
-
-def principal_ids(session: Session, user: User) -> set[str]:
-    return set(session.scalars(principals_query(user)))
+             .where(TeamMember.user_id == user_id))
+    return union_all(select(username.label("principal_id")), teams)
 
 
 def readable_clause(user: User) -> ColumnElement[bool]:
@@ -81,14 +88,17 @@ def readable_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-def access_to(session: Session, user: User, integration: Integration) -> Access:
-    if integration.tenant_id != user.tenant_id:
-        return Access.NONE
-    if user.superuser:
-        return Access.OWNER
-    principals = principal_ids(session, user)
-    shares = {s.principal_id: s.access_level for s in integration.shares}
-    return effective_access(False, integration.owner_id, principals, shares)
+def access_columns() -> tuple[ColumnElement[bool], ColumnElement[int | None]]:
+    """SQL to select beside an integration: does the caller own it, and their best share
+    level (NULL: none), so one statement loads an integration with the caller's access.
+    The caller is given as the bound parameters ``username`` and ``user_id``."""
+    mine = _principals(bindparam("username", type_=String), bindparam("user_id")).subquery()
+    owned = Integration.owner_id.in_(select(mine.c.principal_id))
+    best = (select(func.max(IntegrationShare.access_level))
+            .where(IntegrationShare.integration_id == Integration.id,
+                   IntegrationShare.principal_id.in_(select(mine.c.principal_id)))
+            .scalar_subquery())
+    return owned, best
 
 
 def can_create(user: User) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import urllib3
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
@@ -89,9 +89,12 @@ def require_connectable(found: Found) -> None:
 
 def connection_of(session: Session, user: User, integration: Integration) -> Connection | None:
     """The caller's connection (per-user mode) or the shared one."""
-    return session.scalars(select(Connection).where(
-        Connection.integration_id == integration.id,
-        Connection.holder == holder_for(integration, user))).first()
+    return session.scalars(_CONNECTION_OF, {"integration_id": integration.id,
+                                            "holder": holder_for(integration, user)}).first()
+
+
+_CONNECTION_OF = select(Connection).where(Connection.integration_id == bindparam("integration_id"),
+                                          Connection.holder == bindparam("holder"))
 
 
 def connections_of_user(session: Session, user: User,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -21,7 +21,14 @@ from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.services import crypto, sync_settings, webhook_events
-from integration_hub.services.acl import Access, access_to, can_create, readable_clause, require
+from integration_hub.services.acl import (
+    Access,
+    access_columns,
+    can_create,
+    effective_access,
+    readable_clause,
+    require,
+)
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
     RESERVED_SLUGS,
@@ -78,17 +85,40 @@ USAGE_COUNTERS: dict[str, Callable[[Session, Integration], int]] = {}
 SAVE_HOOKS: list[Callable[[Session, User, Integration], None]] = []
 
 
+def _by_key(column, with_access: bool):
+    query = select(Integration).where(Integration.tenant_id == bindparam("tenant_id"),
+                                      column == bindparam("key"))
+    return query.add_columns(*access_columns()) if with_access else query
+
+
+# Built once: every proxied call and every integration URL runs one of these.
+_FIND = {(by_id, with_access): _by_key(Integration.id if by_id else Integration.slug, with_access)
+         for by_id in (True, False) for with_access in (True, False)}
+
+
+def _key(id_or_slug: str) -> tuple[bool, str]:
+    by_id = is_uuid(id_or_slug)
+    return by_id, id_or_slug.lower() if by_id else id_or_slug
+
+
 def lookup(session: Session, tenant_id: str, id_or_slug: str) -> Integration | None:
-    column = Integration.id if is_uuid(id_or_slug) else Integration.slug
-    key = id_or_slug.lower() if is_uuid(id_or_slug) else id_or_slug
-    return session.scalars(select(Integration).where(Integration.tenant_id == tenant_id,
-                                                     column == key)).first()
+    by_id, key = _key(id_or_slug)
+    return session.scalars(_FIND[by_id, False], {"tenant_id": tenant_id, "key": key}).first()
 
 
 def find(session: Session, user: User, id_or_slug: str, needed: Access = Access.READ) -> Found:
-    """The integration by id or slug with the caller's access; 404/403 per the ACL."""
-    integration = lookup(session, user.tenant_id, id_or_slug)
-    access = Access.NONE if integration is None else access_to(session, user, integration)
+    """The integration by id or slug with the caller's access (one statement); 404/403 per
+    the ACL."""
+    by_id, key = _key(id_or_slug)
+    if user.superuser:
+        integration = lookup(session, user.tenant_id, id_or_slug)
+        access = Access.NONE if integration is None else Access.OWNER
+    else:
+        row = session.execute(_FIND[by_id, True], {
+            "tenant_id": user.tenant_id, "key": key, "username": user.username,
+            "user_id": user.id}).first()
+        integration = None if row is None else row[0]
+        access = Access.NONE if row is None else effective_access(False, row[1], row[2])
     require(access, needed)
     return Found(integration, access)
 

@@ -126,16 +126,17 @@ def test_api_key_name_must_be_sendable():
         {"authType": "apikey", "apiKeyLocation": "query", "apiKeyName": "a b"})
 
 
-@pytest.mark.parametrize("superuser, owner, principals, shares, expected", [
-    (True, "x", {"u"}, {}, Access.OWNER),
-    (False, "u", {"u"}, {}, Access.OWNER),
-    (False, "team:a", {"u", "team:a"}, {}, Access.OWNER),
-    (False, "x", {"u"}, {}, Access.NONE),
-    (False, "x", {"u"}, {"u": 1}, Access.READ),
-    (False, "x", {"u", "team:a"}, {"u": 1, "team:a": 2}, Access.WRITE),
-    (False, "x", {"u", "team:a"}, {"team:a": 3, "team:b": 1}, Access.SHARE),
-    (False, "x", {"u"}, {"u": 7}, Access.SHARE),
-    (False, "x", {"u"}, {"someone-else": 3, "team:b": 3}, Access.NONE),
+@pytest.mark.parametrize("superuser, owned, best_share, expected", [
+    (True, False, None, Access.OWNER),
+    (True, False, 1, Access.OWNER),
+    (False, True, None, Access.OWNER),
+    (False, True, 1, Access.OWNER),
+    (False, False, None, Access.NONE),
+    (False, False, 0, Access.NONE),
+    (False, False, 1, Access.READ),
+    (False, False, 2, Access.WRITE),
+    (False, False, 3, Access.SHARE),
+    (False, False, 7, Access.SHARE),
 ])
-def test_effective_access(superuser, owner, principals, shares, expected):
-    assert effective_access(superuser, owner, principals, shares) == expected
+def test_effective_access(superuser, owned, best_share, expected):
+    assert effective_access(superuser, owned, best_share) == expected
