@@ -15,7 +15,6 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
-    exists,
     func,
     literal,
     or_,
@@ -75,17 +74,30 @@ def _principals(username, user_id) -> Select:
     return union_all(select(username.label("principal_id")), teams)
 
 
-def readable_clause(user: User) -> ColumnElement[bool]:
-    """SQL condition: the caller may read the integration (used by every list)."""
+def readable_clause(user: User, principals: list[str] | None = None,
+                    by_id: bool = False) -> ColumnElement[bool]:
+    """SQL condition: the caller may read the integration (used by every list).
+
+    ``principals``: the caller's principal ids, when already read (``principals_query``);
+    as values rather than a subquery they give the planner statistics to go by.
+    The default form, owned or ``id IN (shared ids)``, suits walking an ordered index
+    to fill a page: the shared ids are read once (an index range), then each row costs
+    a lookup in them. ``by_id``: the same condition as ``id IN (owned ids UNION ALL
+    shared ids)``, a semi-join both databases drive from the caller's ids rather than
+    from every integration of the tenant: the form to count or load every readable row.
+    """
     tenant = Integration.tenant_id == user.tenant_id
     if user.superuser:
         return tenant
-    mine = principals_query(user).subquery()
-    return tenant & or_(
-        Integration.owner_id.in_(select(mine.c.principal_id)),
-        exists().where(IntegrationShare.integration_id == Integration.id,
-                       IntegrationShare.principal_id.in_(select(mine.c.principal_id))),
-    )
+    if principals is None:
+        principals = select(principals_query(user).subquery().c.principal_id)
+    shared = select(IntegrationShare.integration_id).where(
+        IntegrationShare.principal_id.in_(principals))
+    if by_id:
+        owned = (select(Integration.id).where(Integration.owner_id.in_(principals))
+                 .correlate(None))  # its own FROM integrations, not the enclosing one
+        return tenant & Integration.id.in_(union_all(owned, shared))
+    return tenant & or_(Integration.owner_id.in_(principals), Integration.id.in_(shared))
 
 
 def access_columns() -> tuple[ColumnElement[bool], ColumnElement[int | None]]:

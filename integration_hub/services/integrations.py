@@ -26,6 +26,7 @@ from integration_hub.services.acl import (
     access_columns,
     can_create,
     effective_access,
+    principals_query,
     readable_clause,
     require,
 )
@@ -125,8 +126,10 @@ def find(session: Session, user: User, id_or_slug: str, needed: Access = Access.
 
 # -- lists -------------------------------------------------------------------
 
-def _filtered(user: User, filters: Mapping[str, Any]):
-    query = select(Integration).where(readable_clause(user), Integration.embedded.is_(False))
+def _filtered(user: User, filters: Mapping[str, Any], principals: list[str] | None = None,
+              by_id: bool = False):
+    query = select(Integration).where(readable_clause(user, principals, by_id),
+                                      Integration.embedded.is_(False))
     if q := filters.get("q"):
         pattern = f"%{q.lower()}%"
         query = query.where(or_(func.lower(Integration.name).like(pattern),
@@ -144,20 +147,35 @@ def _filtered(user: User, filters: Mapping[str, Any]):
     return query
 
 
+def _principals(session: Session, user: User) -> list[str] | None:
+    """The caller's principal ids, read once for the statements of a list (None for
+    superusers, who read the whole tenant)."""
+    return None if user.superuser else list(session.scalars(principals_query(user)))
+
+
 def list_page(session: Session, user: User, filters: Mapping[str, Any], start: int,
               limit: int) -> tuple[list[Integration], int]:
-    """One page of readable, non-embedded integrations: a count and a page query."""
-    query = _filtered(user, filters)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(query.order_by(*_ORDER)
-                           .offset(start).limit(limit))
-    return list(page), total
+    """One page of readable, non-embedded integrations and how many there are.
+
+    The page walks the (tenant, lower(name), id) index in order and stops after
+    ``start + limit`` readable rows; the count, a scalar subquery of the same statement,
+    goes from the caller's shares to the integrations (work in proportion to what they
+    can read). A page past the end has no row to carry the count: then it is asked alone.
+    """
+    principals = _principals(session, user)
+    count = (_filtered(user, filters, principals, by_id=True)
+             .with_only_columns(func.count(), maintain_column_froms=True))
+    rows = session.execute(_filtered(user, filters, principals)
+                           .add_columns(count.correlate(None).scalar_subquery())
+                           .order_by(*_ORDER).offset(start).limit(limit)).all()
+    total = rows[0][1] if rows else session.scalar(count)
+    return [row[0] for row in rows], total or 0
 
 
 def list_all(session: Session, user: User) -> list[Integration]:
     """Every readable, non-embedded integration with shares and tags loaded in bulk."""
-    query = (_filtered(user, {}).options(selectinload(Integration.shares),
-                                          selectinload(Integration.tags))
+    query = (_filtered(user, {}, by_id=True)
+             .options(selectinload(Integration.shares), selectinload(Integration.tags))
              .order_by(*_ORDER))
     return list(session.scalars(query))
 

@@ -17,9 +17,14 @@ class Integration(Base):
 
     __tablename__ = "integrations"
     __table_args__ = (UniqueConstraint("tenant_id", "slug"),
-                      # Lists are ordered case-insensitively by name, then id.
+                      # Lists are ordered case-insensitively by name, then id; with the
+                      # flag and the owner, SQLite skips unreadable rows in the index alone.
                       Index("ix_integrations_tenant_id_lower_name", "tenant_id",
-                            func.lower(text("name")), "id"))
+                            func.lower(text("name")), "id", "embedded", "owner_id"),
+                      # Counting a list checks the tenant and flag of each readable id in
+                      # this index alone, never in the table.
+                      Index("ix_integrations_id_tenant_id_embedded", "id", "tenant_id",
+                            "embedded"))
 
     id: Mapped[uuid_pk]
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -81,10 +86,13 @@ class IntegrationShare(Base):
     """Access to an integration granted to a principal (user or team)."""
 
     __tablename__ = "integration_shares"
+    # The integrations shared with a principal, read from the index alone.
+    __table_args__ = (Index("ix_integration_shares_principal_id_integration_id",
+                            "principal_id", "integration_id"),)
 
     integration_id: Mapped[str] = mapped_column(
         ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
-    principal_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    principal_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     access_level: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[created_at]
 
