@@ -1,4 +1,7 @@
+import re
+
 import marshmallow as ma
+from flask import has_request_context, request
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
 from integration_hub.services import dbquery, directories
@@ -105,12 +108,85 @@ class IntegrationCreateSchema(IntegrationUpdateSchema):
                        "are copied; given fields override"})
 
 
+# Hrefs are built once per request (url_for is slow) and kept in its WSGI environ.
+_KEY = "__integration_hub_key__"  # stands for the id in cached hrefs; url_for keeps it as is
+_SAFE_KEY = re.compile(r"[A-Za-z0-9-]+")  # ids url_for leaves unquoted (UUIDs)
+_CACHE = "integration_hub.integration_hrefs"
+
+
 def effective_image_url(integration) -> str | None:
     """The configured icon URL, else the catalogue icon matching its type or name."""
     if integration.image_url:
         return integration.image_url
     provider = catalogue().icon_for(integration.type, integration.name)
-    return href("catalogue.TypeIcon", type_name=provider.type) if provider else None
+    return _type_href("catalogue.TypeIcon", provider.type) if provider else None
+
+
+def _type_href(endpoint: str, type_name: str) -> str:
+    """``href(endpoint, type_name=...)``, built once per request and type."""
+    if not has_request_context():
+        return href(endpoint, type_name=type_name)
+    built = request.environ.setdefault(_CACHE + ".types", {})
+    if (endpoint, type_name) not in built:
+        built[endpoint, type_name] = href(endpoint, type_name=type_name)
+    return built[endpoint, type_name]
+
+
+# Where an integration's links point: rel -> endpoint ("inf:integration-share" is templated).
+_ENDPOINTS = {
+    "self": "integrations.Integration",
+    "inf:integrations": "integrations.Integrations",
+    "inf:integration-owner": "sharing.Owner",
+    "inf:integration-shares": "sharing.Shares",
+    "inf:integration-share": "sharing.Share",
+    "inf:tags": "tags.IntegrationTags",
+    "inf:connect": "connections.Connect",
+    "inf:connection": "connections.Connection",
+    "inf:connections": "connections.Connections",
+    "inf:account": "connections.Account",
+    "inf:request": "proxy.Envelope",
+    "inf:requests": "proxy.Requests",
+    "inf:records": "records.Records",
+    "inf:store": "records.Store",
+    "inf:import": "records.Import",
+    "inf:sync": "sync.Sync",
+    "inf:icon": "icons.Icon",
+    "inf:test": "database.Test",
+    "inf:query": "database.Query",
+    "inf:schema": "database.Schema",
+    "inf:directories-preview": "directories.Preview",
+}
+# The links every integration has, in answer order.
+_ALWAYS = ("self", "inf:integrations", "inf:integration-owner", "inf:integration-shares",
+           "inf:integration-share", "inf:tags", "inf:connect", "inf:connection",
+           "inf:connections", "inf:account", "inf:request", "inf:requests", "inf:records",
+           "inf:store", "inf:import", "inf:sync")
+
+
+def _integration_hrefs(key: str, rels: list[str]) -> dict[str, str]:
+    """rel -> href for the integration ``key``, for each of ``rels`` in order.
+
+    url_for costs tens of microseconds and a listed item has twenty links, so a request
+    builds each href once with a stand-in id and fills in the ids of its items. The
+    cache lives in the WSGI environ: one request, one script root.
+    """
+    if not (has_request_context() and _SAFE_KEY.fullmatch(key)):
+        built = _build_hrefs(key)
+        return {rel: built[rel] for rel in rels}
+    parts = request.environ.get(_CACHE)
+    if parts is None:  # rel -> the href cut where the id goes
+        parts = request.environ[_CACHE] = {rel: url.split(_KEY)
+                                           for rel, url in _build_hrefs(_KEY).items()}
+    return {rel: key.join(parts[rel]) for rel in rels}
+
+
+def _build_hrefs(key: str) -> dict[str, str]:
+    hrefs = {rel: href(endpoint, integration_id=key) for rel, endpoint in _ENDPOINTS.items()
+             if rel not in ("inf:integrations", "inf:integration-share")}
+    hrefs["inf:integrations"] = href("integrations.Integrations")
+    hrefs["inf:integration-share"] = template_href("sharing.Share", integration_id=key,
+                                                   principal_id="{principalId}")
+    return hrefs
 
 
 class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
@@ -125,40 +201,19 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
     updated_at = ma.fields.DateTime(data_key="updatedAt", dump_only=True)
 
     def hal_links(self, integration):
-        key = integration.id
-        links = {
-            "self": {"href": href("integrations.Integration", integration_id=key)},
-            "inf:integrations": {"href": href("integrations.Integrations")},
-            "inf:integration-owner": {"href": href("sharing.Owner", integration_id=key)},
-            "inf:integration-shares": {"href": href("sharing.Shares", integration_id=key)},
-            "inf:integration-share": {
-                "href": template_href("sharing.Share", integration_id=key,
-                                      principal_id="{principalId}"),
-                "templated": True},
-            "inf:tags": {"href": href("tags.IntegrationTags", integration_id=key)},
-            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
-            "inf:connection": {"href": href("connections.Connection", integration_id=key)},
-            "inf:connections": {"href": href("connections.Connections", integration_id=key)},
-            "inf:account": {"href": href("connections.Account", integration_id=key)},
-            "inf:request": {"href": href("proxy.Envelope", integration_id=key)},
-            "inf:requests": {"href": href("proxy.Requests", integration_id=key)},
-            "inf:records": {"href": href("records.Records", integration_id=key)},
-            "inf:store": {"href": href("records.Store", integration_id=key)},
-            "inf:import": {"href": href("records.Import", integration_id=key)},
-            "inf:sync": {"href": href("sync.Sync", integration_id=key)},
-        }
+        rels = list(_ALWAYS)
         if integration.has_icon or effective_image_url(integration):
-            links["inf:icon"] = {"href": href("icons.Icon", integration_id=key)}
-        links["inf:test"] = {"href": href("database.Test", integration_id=key)}
+            rels.append("inf:icon")
+        rels.append("inf:test")
         if dbquery.is_database(integration):
-            links["inf:query"] = {"href": href("database.Query", integration_id=key)}
-            links["inf:schema"] = {"href": href("database.Schema", integration_id=key)}
+            rels += ("inf:query", "inf:schema")
         if integration.type in directories.DRIVERS:
-            links["inf:directories-preview"] = {
-                "href": href("directories.Preview", integration_id=key)}
+            rels.append("inf:directories-preview")
+        links = {rel: {"href": url} for rel, url in _integration_hrefs(integration.id, rels).items()}
+        links["inf:integration-share"]["templated"] = True
         if catalogue().find(integration.type):
             links["inf:integration-type"] = {
-                "href": href("catalogue.IntegrationType", type_name=integration.type)}
+                "href": _type_href("catalogue.IntegrationType", integration.type)}
         return links
 
 
