@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint serve clean
+.PHONY: run test lint serve bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,16 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(VENV)/.installed-test node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Benchmarks (SPEC §12): each prints its figures and ratios; about 6 minutes in all.
+# They need wrk and nginx (installed here when running as root on Debian), PostgreSQL and npm.
+bench: $(VENV)/.installed-test node_modules/.package-lock.json
+	@command -v wrk >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || \
+		{ [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk nginx >/dev/null; } || \
+		{ echo "bench needs wrk and nginx: apt-get install wrk nginx"; exit 1; }
+	$(BIN)/python -m bench
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check integration_hub tests alembic
+	$(BIN)/ruff check integration_hub tests alembic bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
