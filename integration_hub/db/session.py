@@ -7,19 +7,20 @@ own transaction handling switched off so that SAVEPOINTs and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 _EXTENSION = "integration_hub.db"
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> Engine:
     # Statement parameters may hold secrets (ciphertext, digests): keep them out of
     # error messages and logs.
     kwargs.setdefault("hide_parameters", True)
@@ -44,7 +45,38 @@ def make_engine(url: str, **kwargs) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    idle = IDLE_BEFORE_PING if idle_before_ping is None else idle_before_ping
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout",
+                 lambda dbapi_connection, record, _proxy: _ping_if_idle(dbapi_connection, record,
+                                                                        idle))
+    return engine
+
+
+# A pooled connection is checked before use only when it sat idle this long: a busy
+# process does not pay a round trip per request for it, and a connection the server
+# dropped meanwhile (restart, idle timeout) is replaced before a request sees it.
+IDLE_BEFORE_PING = 5.0
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, idle: float) -> None:
+    checked_in = record.info.get("checked_in_at")
+    if checked_in is None or time.monotonic() - checked_in < idle:
+        return  # new, or in use a moment ago
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as failure:  # noqa: BLE001 - any failure: the pool connects again
+        raise exc.DisconnectionError("the database dropped an idle connection") from failure
 
 
 def init_app(app: Flask, database_url: str) -> None:
