@@ -1,0 +1,75 @@
+"""The proxy's request log is written in batches by a thread of each process: rows reach
+the database without anyone asking, a row that cannot be stored does not take its batch
+with it, and an interval of 0 writes each row with its call."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from sqlalchemy import select
+
+from integration_hub.db.models import ProxyRequest
+from integration_hub.services.request_log import CallRecord, RequestLogBuffer
+
+
+def _rows(session, integration_id: str) -> list[ProxyRequest]:
+    session.rollback()  # a fresh snapshot (SQLite keeps one per read transaction)
+    return list(session.scalars(select(ProxyRequest).where(
+        ProxyRequest.integration_id == integration_id)))
+
+
+def _record(integration_id: str, path: str) -> CallRecord:
+    return CallRecord(integration_id=integration_id, username="mia", method="GET", path=path,
+                      status=200, bytes_received=7)
+
+
+def test_rows_reach_the_database_on_their_own(client, member, upstream, make_integration,
+                                              session):
+    integration = make_integration(
+        "Upstream", type="custom", auth_type="apikey", api_base_uri=f"{upstream.url}/v1",
+        api_key="integration-key-7", shares={"mia": 1})
+    answer = client.get(f"/api/integrations/{integration}/request/items",
+                        headers=member.headers)
+    assert answer.status_code == 200 and answer.get_data()
+    answer.close()  # what a server does after the last byte: the call is over, its row waits
+
+    deadline = time.monotonic() + 10  # the interval is 0.5 s
+    while not (rows := _rows(session, integration)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(r.path, r.status, r.username) for r in rows] == [("/v1/items", 200, "mia")]
+
+
+def test_a_row_that_cannot_be_stored_does_not_take_its_batch_with_it(app, make_integration,
+                                                                     session, caplog):
+    integration = make_integration("Kept")
+    buffer = RequestLogBuffer(app.extensions["integration_hub.db"], interval=3600)
+    buffer.add(_record(integration, "/a"), 5)
+    buffer.add(_record(str(uuid.uuid4()), "/gone"), 5)  # its integration was deleted meanwhile
+    buffer.add(_record(integration, "/b"), 5)
+    buffer.flush()
+
+    assert sorted(r.path for r in _rows(session, integration)) == ["/a", "/b"]
+    assert "could not record a proxied call" in caplog.text
+
+
+def test_interval_zero_writes_with_the_call(app, make_integration, session):
+    integration = make_integration("Immediate")
+    buffer = RequestLogBuffer(app.extensions["integration_hub.db"], interval=0)
+    buffer.add(_record(integration, "/now"), 3)
+    assert [(r.path, r.duration_ms, r.bytes_received) for r in _rows(session, integration)] == [
+        ("/now", 3, 7)]
+
+
+def test_rows_keep_the_time_of_their_call(app, make_integration, session):
+    integration = make_integration("Timed")
+    buffer = RequestLogBuffer(app.extensions["integration_hub.db"], interval=3600)
+    buffer.add(_record(integration, "/first"), 1)
+    time.sleep(0.05)
+    buffer.add(_record(integration, "/second"), 1)
+    time.sleep(0.3)
+    flushed_after = time.time()
+    buffer.flush()
+    rows = sorted(_rows(session, integration), key=lambda r: r.created_at)
+    assert [r.path for r in rows] == ["/first", "/second"]
+    assert rows[-1].created_at.timestamp() < flushed_after - 0.2
