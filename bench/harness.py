@@ -250,6 +250,12 @@ class Load:
     p99_ms: float
     requests: int
     failures: int
+    rates: tuple[float, ...] = ()  # every run's requests/s, when this is their median
+
+    @property
+    def spread(self) -> str:
+        rates = self.rates or (self.requests_per_second,)
+        return f"{min(rates):,.0f}-{max(rates):,.0f}"
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -284,6 +290,19 @@ def wrk(url: str, connections: int, seconds: float, headers: Sequence[str] = ())
     if errors:
         failed += sum(int(n) for n in errors.groups())
     return Load(rate, p50, p99, total, failed)
+
+
+def median_wrk(url: str, connections: int, seconds: float, runs: int,
+               headers: Sequence[str] = ()) -> Load:
+    """``runs`` wrk runs on new connections; the one with the median throughput. Which
+    gunicorn process accepts each connection is up to the kernel, and with several
+    connections one process may get them all: the runs show how much that moves."""
+    loads = sorted((wrk(url, connections, seconds, headers) for _ in range(runs)),
+                   key=lambda load: load.requests_per_second)
+    middle = loads[len(loads) // 2]
+    middle.rates = tuple(load.requests_per_second for load in loads)
+    middle.failures = sum(load.failures for load in loads)
+    return middle
 
 
 # -- output ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ Before measuring, one call checks that the upstream saw the caller's key and exp
 headers, so the figures are for the full path. Targets: hub >= 0.8 x pass-through
 throughput; hub p50 at concurrency 1 <= direct p50 + 2 ms.
 
-    python -m bench.proxy_throughput [--backend sqlite|postgresql ...] [--seconds 5]
+    python -m bench.proxy_throughput [--backend sqlite|postgresql ...] [--seconds 3] [--runs 3]
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def measure(backend: str, seconds: float) -> dict[tuple[str, int], harness.Load]:
+def measure(backend: str, seconds: float,
+            runs: int) -> dict[tuple[str, int], harness.Load]:
     results: dict[tuple[str, int], harness.Load] = {}
     with tempfile.TemporaryDirectory(prefix="hub-bench-upstream-") as scratch, \
             harness.nginx_upstream(Path(scratch)) as upstream, \
@@ -79,26 +80,27 @@ def measure(backend: str, seconds: float) -> dict[tuple[str, int], harness.Load]
             auth = [f"Authorization: Bearer {token}"]
             for concurrency in CONCURRENCY:
                 harness.wrk(hub_url, concurrency, 1, auth)  # warm-up: pools, caches
-                results["hub", concurrency] = harness.wrk(hub_url, concurrency, seconds, auth)
+                results["hub", concurrency] = harness.median_wrk(hub_url, concurrency, seconds,
+                                                                 runs, auth)
         env = {**hub.env, "HUB_BENCH_UPSTREAM": upstream}
         with harness.gunicorn("bench.passthrough:app", env, log) as base:
             for concurrency in CONCURRENCY:
                 harness.wrk(f"{base}/v1/echo", concurrency, 1)
-                results["pass-through", concurrency] = harness.wrk(f"{base}/v1/echo",
-                                                                   concurrency, seconds)
+                results["pass-through", concurrency] = harness.median_wrk(
+                    f"{base}/v1/echo", concurrency, seconds, runs)
         for concurrency in CONCURRENCY:
             harness.wrk(f"{upstream}/v1/echo", concurrency, 1)
-            results["direct", concurrency] = harness.wrk(f"{upstream}/v1/echo", concurrency,
-                                                         seconds)
+            results["direct", concurrency] = harness.median_wrk(
+                f"{upstream}/v1/echo", concurrency, seconds, runs)
     return results
 
 
 def report(backend: str, results: dict[tuple[str, int], harness.Load]) -> None:
     harness.heading(f"proxy throughput and latency, hub database {backend} "
                     f"({harness.WORKERS} gunicorn processes x {harness.THREADS} threads)")
-    harness.table(["target", "concurrency", "requests/s", "p50 ms", "p99 ms", "requests",
+    harness.table(["target", "concurrency", "requests/s", "runs' range", "p50 ms", "p99 ms",
                    "failures"],
-                  [[target, c, r.requests_per_second, r.p50_ms, r.p99_ms, r.requests, r.failures]
+                  [[target, c, r.requests_per_second, r.spread, r.p50_ms, r.p99_ms, r.failures]
                    for (target, c), r in results.items()])
     for concurrency in CONCURRENCY:
         ratio = (results["hub", concurrency].requests_per_second
@@ -116,10 +118,11 @@ def report(backend: str, results: dict[tuple[str, int], harness.Load]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", action="append", choices=("sqlite", "postgresql"))
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per wrk run")
+    parser.add_argument("--runs", type=int, default=3, help="wrk runs per figure (median)")
     args = parser.parse_args()
     for backend in args.backend or ["sqlite", "postgresql"]:
-        report(backend, measure(backend, args.seconds))
+        report(backend, measure(backend, args.seconds, args.runs))
 
 
 if __name__ == "__main__":
