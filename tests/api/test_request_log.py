@@ -73,3 +73,18 @@ def test_rows_keep_the_time_of_their_call(app, make_integration, session):
     rows = sorted(_rows(session, integration), key=lambda r: r.created_at)
     assert [r.path for r in rows] == ["/first", "/second"]
     assert rows[-1].created_at.timestamp() < flushed_after - 0.2
+
+
+def test_the_log_lists_a_call_at_the_first_read(client, admin, upstream, make_integration):
+    # The read right after the call: the endpoint writes the waiting rows, then lists them
+    # from a snapshot taken after that write (SQLite keeps one per read transaction).
+    integration = make_integration(
+        "Upstream", type="custom", auth_type="apikey", api_base_uri=f"{upstream.url}/v1",
+        api_key="integration-key-8")
+    answer = client.get(f"/api/integrations/{integration}/request/items", headers=admin.headers)
+    assert answer.status_code == 200 and answer.get_data()
+    answer.close()
+
+    page = client.get(f"/api/integrations/{integration}/requests", headers=admin.headers)
+    assert [(r["path"], r["status"]) for r in page.get_json()["_embedded"]["inf:proxy-request"]] \
+        == [("/v1/items", 200)]

@@ -242,7 +242,8 @@ class Requests(MethodView):
         """The latest proxied calls (owner or administrator); no headers or bodies"""
         session = db_session()
         found = integrations.find(session, current_user(), integration_id)
-        request_log_buffer().flush()  # this process's latest calls are listed too
+        request_log_buffer().flush()  # this process's latest calls are listed too ...
+        session.commit()  # ... from a fresh snapshot (SQLite keeps one per read transaction)
         items, total = request_log.list_requests(session, found, args["start"], args["limit"])
         return hal_page("proxy.Requests", "inf:proxy-request", items, args["start"],
                         args["limit"], total, integration_id=found.integration.id)
