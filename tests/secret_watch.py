@@ -8,11 +8,17 @@ body, answer header and log record is checked against all remembered secrets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
+import uritemplate
 from flask.testing import FlaskClient
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from integration_hub import hal
 from integration_hub.rels import RELATIONS
@@ -58,13 +64,23 @@ class SecretWatch(logging.Handler):
 WATCH = SecretWatch()
 
 
-def link_problems(document: Any, known_rels: set[str]) -> list[str]:
-    """HAL hygiene of one answer: every ``inf:`` relation is documented and every
-    link says ``templated`` exactly when its href is a URI template."""
+# Relations whose target is an action: the route takes POST (or PUT/DELETE) but no GET.
+ACTION_RELS = frozenset({
+    "inf:request", "inf:store", "inf:import", "inf:test", "inf:query",
+    "inf:directories-preview", "inf:provision", "inf:login", "inf:logout", "inf:webhook-ping",
+    "inf:refresh", "inf:team-member"})
+
+
+def link_problems(document: Any, known_rels: set[str],
+                  resolve: Callable[[str, str], str | None] | None = None) -> list[str]:
+    """HAL hygiene of one answer: every ``inf:`` relation is documented, every link says
+    ``templated`` exactly when its href is a URI template (of valid RFC 6570 syntax), and,
+    with ``resolve``, every href (templates expanded) reaches a route of the hub that
+    answers the link's purpose."""
     found: list[str] = []
     if isinstance(document, list):
         for item in document:
-            found.extend(link_problems(item, known_rels))
+            found.extend(link_problems(item, known_rels, resolve))
         return found
     if not isinstance(document, dict):
         return found
@@ -72,13 +88,65 @@ def link_problems(document: Any, known_rels: set[str]) -> list[str]:
         if rel.startswith("inf:") and rel[4:] not in known_rels:
             found.append(f"undocumented relation {rel}")
         for item in value if isinstance(value, list) else [value]:
-            if item.get("templated", False) != hal.is_uri_template(item["href"]):
-                found.append(f"{rel}: templated flag does not match {item['href']}")
+            href = item["href"]
+            if item.get("templated", False) != hal.is_uri_template(href):
+                found.append(f"{rel}: templated flag does not match {href}")
+            elif item.get("templated") and not hal.is_valid_uri_template(href):
+                found.append(f"{rel}: not an RFC 6570 template: {href}")
+            elif resolve is not None and (problem := resolve(rel, href)):
+                found.append(f"{rel}: {problem}")
     for rel, value in (document.get("_embedded") or {}).items():
         if rel.startswith("inf:") and rel[4:] not in known_rels:
             found.append(f"undocumented relation {rel}")
-        found.extend(link_problems(value, known_rels))
+        found.extend(link_problems(value, known_rels, resolve))
     return found
+
+
+def route_resolver(app, host: str, root_path: str,
+                   action_path: str | None = None) -> Callable[[str, str], str | None]:
+    """Checks an href against the app's URL map, as the hub would route a request for it:
+    it must reach a route (no 404), and one that answers GET unless the relation names an
+    action (no 405). Templates are expanded with sample values; curies with each known
+    relation. Hrefs to other hosts are not the hub's to answer. ``action_path``: the answer
+    is the outcome of an action (a POST that creates nothing), whose ``self`` names it."""
+    adapter = app.url_map.bind(host)
+    action = None
+    if action_path:
+        with contextlib.suppress(HTTPException, RequestRedirect):
+            action = adapter.match(action_path, method="POST")[0]
+
+    def resolve(rel: str, href: str) -> str | None:
+        expanded = uritemplate.expand(href, _SAMPLES) if hal.is_uri_template(href) else href
+        parts = urlsplit(expanded)
+        if parts.netloc and parts.netloc != host:
+            return None
+        path = parts.path
+        if root_path and path.startswith(root_path + "/"):
+            path = path[len(root_path):]
+        if rel == "self" and action is not None:
+            with contextlib.suppress(HTTPException, RequestRedirect):
+                if adapter.match(path, method="POST")[0] == action:
+                    return None  # the outcome of an action names the action
+        try:
+            adapter.match(path, method="GET" if rel not in ACTION_RELS else "POST")
+        except RequestRedirect as redirect:
+            return f"{href} redirects to {redirect.new_url}"
+        except MethodNotAllowed as refused:
+            if rel not in ACTION_RELS or not refused.valid_methods:
+                return f"{href} does not answer {'GET' if rel not in ACTION_RELS else 'POST'}"
+        except NotFound:
+            return f"{href} reaches no route"
+        return None
+
+    return resolve
+
+
+# Values for template variables: any non-empty segment routes like a real id does.
+_SAMPLES = {"rel": "integration", "principalId": "team:sample", "username": "sample",
+            "tagId": "sample", "id": "sample", "start": 0, "limit": 1}
+
+
+PROXIED = re.compile(r"/api/integrations/[^/]+/request(/|$)")
 
 
 class WatchedClient(FlaskClient):
@@ -87,11 +155,19 @@ class WatchedClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any):
         WATCH.remember_request(kwargs.get("json"))
         answer = super().open(*args, **kwargs)
-        where = f"answer to {answer.request.method} {answer.request.path}"
-        if not answer.is_streamed:
-            WATCH.check(where, answer.get_data(as_text=True))
+        request = answer.request
+        where = f"answer to {request.method} {request.path}"
+        # The test client hands every answer over unread (``is_streamed``): read them all
+        # (that buffers them for the test) but the upstream's own bytes, which the proxy
+        # passes on as they are (the recording upstream echoes the credentials it got).
+        if not PROXIED.search(request.path):
+            WATCH.check(where, answer.get_data().decode("utf-8", "replace"))
             if answer.mimetype in ("application/hal+json", "application/json"):
-                WATCH.leaks.extend(f"{where}: {problem}" for problem in
-                                   link_problems(answer.get_json(silent=True), set(RELATIONS)))
+                action = (request.path if request.method == "POST"
+                          and answer.status_code == 200 else None)
+                resolve = route_resolver(self.application, request.host, request.root_path,
+                                         action)
+                WATCH.leaks.extend(f"{where}: {problem}" for problem in link_problems(
+                    answer.get_json(silent=True), set(RELATIONS), resolve))
         WATCH.check(where + " headers", str(answer.headers))
         return answer
