@@ -6,6 +6,7 @@ skipped with the reason, unless HUB_REQUIRE_ALL=1 (CI), where it fails.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import uuid
@@ -92,6 +93,12 @@ def make_settings(database_url: str, instance_path, **env: str) -> Settings:
         "SECRET_KEY": "tK9vQ2wX7mPz4Lr8Jb3Nc6Hd1Fg5Ys0A-test",
         "HUB_ENCRYPTION_KEYS": TEST_KEY,
         "HUB_INSTANCE_PATH": str(instance_path),
+        # The request log's thread writes only when a test asks (the request-log endpoint,
+        # the app fixture between tests): tests arrange data in sessions that read, then
+        # write, and SQLite refuses such a write when another connection committed in
+        # between. The hub's own writes take the write lock first; tests/api/
+        # test_request_log.py runs the thread with a short interval.
+        "HUB_REQUEST_LOG_FLUSH": "3600",
         **env,
     })
 
@@ -109,8 +116,9 @@ def migrated_app(backend, new_database_url, tmp_path_factory):
     app = create_app(settings)
     app.test_client_class = WatchedClient
     yield app
-    # Rows of calls whose answers were closed late (by the garbage collector), written
+    # Rows of calls whose answers are closed late (by the garbage collector), written
     # while their database still exists.
+    gc.collect()
     app.extensions["integration_hub.request_log"].flush()
 
 
