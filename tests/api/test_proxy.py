@@ -282,7 +282,7 @@ def test_redirects_follow_only_within_the_base(client, member, upstream, keyed):
 
 
 def test_oversize_body_is_413_before_anything_is_sent(migrated_app, tmp_path, member, upstream,
-                                                      keyed):
+                                                      keyed, session):
     from integration_hub import create_app
     from tests.conftest import make_settings
 
@@ -298,10 +298,11 @@ def test_oversize_body_is_413_before_anything_is_sent(migrated_app, tmp_path, me
     envelope = call(small, member, integration, url="upload", method="POST", data="z" * 2048)
     assert envelope.status_code == 413
     assert upstream.requests() == []
+    assert _logged_errors(small, session, integration) == []  # refused before it was a call
 
 
 def test_private_upstreams_are_refused_when_configured(migrated_app, tmp_path, upstream, keyed,
-                                                       member):
+                                                       member, session):
     from integration_hub import create_app
     from tests.conftest import make_settings
 
@@ -312,6 +313,15 @@ def test_private_upstreams_are_refused_when_configured(migrated_app, tmp_path, u
     answer = call(guarded, member, integration, url="x")
     assert answer.status_code == 403 and answer.get_json()["code"] == "upstream_address_denied"
     assert upstream.requests() == []
+    assert _logged_errors(guarded, session, integration) == ["upstream_address_denied"]
+
+
+def _logged_errors(client, session, integration) -> list[str]:
+    """The request log's error codes for ``integration``, once ``client``'s app wrote them."""
+    client.application.extensions["integration_hub.request_log"].flush()
+    session.rollback()
+    return [row.error for row in session.scalars(
+        select(ProxyRequest).where(ProxyRequest.integration_id == integration))]
 
 
 def test_request_log_records_calls_without_secrets(client, session, admin, member, upstream, keyed):
