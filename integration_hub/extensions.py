@@ -8,14 +8,15 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app, render_template, request, url_for
-from flask_smorest.utils import prepare_response
+from flask import current_app, g, render_template, request, url_for
+from flask_smorest.utils import prepare_response, resolve_schema_instance
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
 from integration_hub import errors, text_guard
+from integration_hub.api.forms import add_templates, wants_hal_forms
 from integration_hub.hal import HAL_JSON
 
 
@@ -91,9 +92,17 @@ class Blueprint(flask_smorest.Blueprint):
 
     def response(self, status_code, schema=None, *, content_type=HAL_JSON, **kwargs):
         documented = super().response(status_code, schema, content_type=content_type, **kwargs)
+        schema_instance = resolve_schema_instance(schema) if schema is not None else None
 
         def decorator(func):
-            inner = documented(func)
+            @wraps(func)
+            def remembering(*args, **kw):
+                """Keep what the view returned: HAL-FORMS templates are built from it."""
+                result = func(*args, **kw)
+                g.hub_answer = result[0] if isinstance(result, tuple) else result
+                return result
+
+            inner = documented(remembering)
 
             @wraps(inner)
             def view(*args, **kw):
@@ -106,6 +115,8 @@ class Blueprint(flask_smorest.Blueprint):
                     result.mimetype = content_type
                 if result.mimetype == HAL_JSON:
                     result.vary.add("Accept")
+                    if wants_hal_forms():
+                        add_templates(result, schema_instance, g.pop("hub_answer", None))
                 return result
 
             return view

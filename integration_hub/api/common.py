@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -57,7 +58,8 @@ class LinkSchema(ma.Schema):
 
 
 class HalSchema(ma.Schema):
-    """A HAL resource: ``_links`` comes from the subclass's ``hal_links(obj)``."""
+    """A HAL resource: ``_links`` comes from the subclass's ``hal_links(obj)``; a subclass
+    may offer HAL-FORMS templates with ``hal_templates(obj)`` (see ``api/forms.py``)."""
 
     links = ma.fields.Method("hal_links", data_key="_links", dump_only=True,
                              metadata={"description": "HAL links; always has self"})
@@ -80,6 +82,11 @@ class HalPageSchema(ma.Schema):
     count = ma.fields.Integer(dump_only=True)
     total = ma.fields.Integer(dump_only=True)
 
+    def hal_templates(self, page: dict[str, Any]) -> dict[str, Any]:
+        """The collection's HAL-FORMS templates, built only when asked for."""
+        builder = page.get("templates")
+        return builder() if builder is not None else {}
+
 
 def page_schema(item_schema: type[ma.Schema], rel: str, name: str) -> type[ma.Schema]:
     """A documented collection page with items under ``_embedded[rel]``."""
@@ -92,5 +99,10 @@ def page_schema(item_schema: type[ma.Schema], rel: str, name: str) -> type[ma.Sc
 
 
 def hal_page(endpoint: str, rel: str, items: list[Any], start: int, limit: int, total: int,
+             templates: Callable[[], dict[str, Any]] | None = None,
              **values: Any) -> dict[str, Any]:
-    return hal.page(href(endpoint, **values), collection_query(), rel, items, start, limit, total)
+    """A page of ``endpoint``; ``templates`` builds its HAL-FORMS templates on demand."""
+    page = hal.page(href(endpoint, **values), collection_query(), rel, items, start, limit, total)
+    if templates is not None:
+        page["templates"] = templates  # not a field of the page: only hal_templates reads it
+    return page
