@@ -22,7 +22,8 @@ RELATIONS: dict[str, str] = {
     "integrations-list": "Every integration you may read as a flat JSON array with ownerId, shared, "
                          "tags, sharing and connected, for galleries and pickers.",
     "integration": "One integration; PUT/PATCH change it (write access), DELETE removes it (owner).",
-    "integration-shares": "The users and teams an integration is shared with and their access levels.",
+    "integration-shares": "The users and teams an integration is shared with and their access "
+                          "levels; POST {principalId, accessLevel} shares with one more.",
     "integration-share": "The share of one principal (templated by principalId): PUT sets "
                          "accessLevel 1 read/use, 2 write, 3 share; DELETE removes it.",
     "integration-owner": "The user or team owning an integration; PUT {principalId} transfers it.",
@@ -76,7 +77,6 @@ RELATIONS: dict[str, str] = {
     "audit-entry": "One entry of the audit log.",
     "directories-preview": "POST {folderId, path}: the folders inside a folder of a storage "
                            "integration (Google Drive, OneDrive), read with your connection.",
-    "principal": "A user or team that integrations are shared with or owned by.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",
 }

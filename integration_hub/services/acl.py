@@ -54,6 +54,12 @@ def effective_access(superuser: bool, owned: bool, best_share: int | None) -> Ac
     return Access(min(max(best_share or 0, 0), Access.SHARE))
 
 
+def caller_access(integration: Integration) -> Access:
+    """The access the integration was loaded with for the caller (``find``, lists);
+    unknown counts as reading only, so a representation never offers too much."""
+    return Access(integration.caller_access or Access.READ)
+
+
 def require(level: Access, needed: Access, what: str = "integration") -> None:
     """404 when the caller cannot even read, 403 when they can but not enough."""
     if level < Access.READ:
@@ -100,15 +106,20 @@ def readable_clause(user: User, principals: list[str] | None = None,
     return tenant & or_(Integration.owner_id.in_(principals), Integration.id.in_(shared))
 
 
-def access_columns() -> tuple[ColumnElement[bool], ColumnElement[int | None]]:
+def access_columns(principals: list[str] | None = None
+                   ) -> tuple[ColumnElement[bool], ColumnElement[int | None]]:
     """SQL to select beside an integration: does the caller own it, and their best share
     level (NULL: none), so one statement loads an integration with the caller's access.
-    The caller is given as the bound parameters ``username`` and ``user_id``."""
-    mine = _principals(bindparam("username", type_=String), bindparam("user_id")).subquery()
-    owned = Integration.owner_id.in_(select(mine.c.principal_id))
+    The caller is given as ``principals`` (their ids, already read) or, without them, as
+    the bound parameters ``username`` and ``user_id``."""
+    if principals is None:
+        mine = _principals(bindparam("username", type_=String), bindparam("user_id")).subquery()
+        principals = select(mine.c.principal_id)
+    owned = Integration.owner_id.in_(principals)
     best = (select(func.max(IntegrationShare.access_level))
             .where(IntegrationShare.integration_id == Integration.id,
-                   IntegrationShare.principal_id.in_(select(mine.c.principal_id)))
+                   IntegrationShare.principal_id.in_(principals))
+            .correlate(Integration)
             .scalar_subquery())
     return owned, best
 

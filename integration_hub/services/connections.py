@@ -71,8 +71,23 @@ USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
     .where(Connection.integration_id == integration.id)) or 0
 
 
+def connect_level(integration: Integration) -> Access:
+    """Connecting (or disconnecting) a shared-mode integration changes it for everyone."""
+    return Access.WRITE if integration.mode == "shared" else Access.READ
+
+
 def holder_for(integration: Integration, user: User) -> str:
     return SHARED_HOLDER if integration.mode == "shared" else user.username
+
+
+def is_callers(connection: Connection, integration: Integration, user: User) -> bool:
+    """The connection the caller's proxied calls use: their own, or the shared one."""
+    return connection.holder == holder_for(integration, user)
+
+
+def uses_oauth(integration: Integration) -> bool:
+    """Connected through an OAuth2 authorization server (databases take passwords)."""
+    return integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY
 
 
 def require_enabled(integration: Integration) -> None:
@@ -82,8 +97,7 @@ def require_enabled(integration: Integration) -> None:
 
 def require_connectable(found: Found) -> None:
     """Per-user: reading is enough to connect your own account; shared: write access."""
-    needed = Access.WRITE if found.integration.mode == "shared" else Access.READ
-    require(found.access, needed)
+    require(found.access, connect_level(found.integration))
     require_enabled(found.integration)
 
 
@@ -126,9 +140,13 @@ def list_connections(session: Session, found: Found, start: int,
     return list(page), total
 
 
-def get_listed_connection(session: Session, found: Found, connection_id: str) -> Connection:
-    require(found.access, Access.OWNER)
+def get_listed_connection(session: Session, user: User, found: Found,
+                          connection_id: str) -> Connection:
+    """One connection of the integration: any for its owner, the caller's own for others
+    (the address ``.../connection`` names theirs by, and its ``self``)."""
     connection = session.get(Connection, connection_id)
+    if not (connection is not None and is_callers(connection, found.integration, user)):
+        require(found.access, Access.OWNER)
     if connection is None or connection.integration_id != found.integration.id:
         raise errors.NotFound("no such connection of this integration")
     return connection

@@ -121,7 +121,20 @@ def find(session: Session, user: User, id_or_slug: str, needed: Access = Access.
         integration = None if row is None else row[0]
         access = Access.NONE if row is None else effective_access(False, row[1], row[2])
     require(access, needed)
+    _loaded_with_access(session, integration, access)
     return Found(integration, access)
+
+
+def _loaded_with_access(session: Session, integration: Integration, access: Access) -> None:
+    """Note the caller's access on the integration (its representation offers what that
+    level allows) and keep it in memory for the session: the identity map holds objects
+    weakly, and a share or connection reaching its integration after the view let go of
+    it must find this object, not a fresh copy without the access."""
+    integration.caller_access = access
+    session.info.setdefault(_KEPT, {})[integration.id] = integration
+
+
+_KEPT = "integration_hub.integrations_with_access"
 
 
 # -- lists -------------------------------------------------------------------
@@ -165,9 +178,14 @@ def list_page(session: Session, user: User, filters: Mapping[str, Any], start: i
     principals = _principals(session, user)
     count = (_filtered(user, filters, principals, by_id=True)
              .with_only_columns(func.count(), maintain_column_froms=True))
-    rows = session.execute(_filtered(user, filters, principals)
-                           .add_columns(count.correlate(None).scalar_subquery())
-                           .order_by(*_ORDER).offset(start).limit(limit)).all()
+    query = (_filtered(user, filters, principals)
+             .add_columns(count.correlate(None).scalar_subquery()))
+    if principals is not None:  # each item's links follow the caller's access to it
+        query = query.add_columns(*access_columns(principals))
+    rows = session.execute(query.order_by(*_ORDER).offset(start).limit(limit)).all()
+    for row in rows:
+        _loaded_with_access(session, row[0], Access.OWNER if principals is None
+                            else effective_access(False, row[2], row[3]))
     total = rows[0][1] if rows else session.scalar(count)
     return [row[0] for row in rows], total or 0
 
@@ -225,6 +243,7 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
     _saved(session, user, integration)
     webhook_events.emit(session, integration.tenant_id, "integration.created", integration,
                         actor=user.username)
+    _loaded_with_access(session, integration, Access.OWNER)  # the creator owns it
     return integration
 
 

@@ -27,7 +27,7 @@ def provision(session: Session, user: User, driver_type: str,
                                       errors={"driverType": ["unknown integration type"]})
     existing = _readable_of_type(session, user, provider.type)
     if existing is not None:
-        return existing, False
+        return integrations.find(session, user, existing.id).integration, False
     if not can_create(user):
         raise errors.Forbidden("no integration of this type exists yet, and creating one needs "
                                "the integrations.create permission")
@@ -37,7 +37,7 @@ def provision(session: Session, user: User, driver_type: str,
     serialise_tenant_writes(session, user.tenant_id)
     existing = _readable_of_type(session, user, provider.type)
     if existing is not None:
-        return existing, False
+        return integrations.find(session, user, existing.id).integration, False
     return integrations.create(session, user, _values(provider, settings)), True
 
 

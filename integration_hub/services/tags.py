@@ -61,8 +61,13 @@ def create_tag(session: Session, user: User, values: Mapping[str, Any]) -> Tag:
     return tag
 
 
+def may_change(user: User, tag: Tag) -> bool:
+    """Its creator and the tenant's administrators may rename, recolour and delete a tag."""
+    return user.superuser or tag.created_by == user.username
+
+
 def _require_tag_admin(user: User, tag: Tag) -> None:
-    if not (user.superuser or tag.created_by == user.username):
+    if not may_change(user, tag):
         raise errors.Forbidden("only the tag's creator or an administrator may change it")
 
 

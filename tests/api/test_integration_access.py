@@ -78,27 +78,44 @@ class Endpoint:
     success: int
     body: dict | None = None
     effect: Callable[[dict], dict | None] = field(default=_unchanged)
+    # What offers the request in the integration's HAL-FORMS answer: a link relation,
+    # or "template:<name>".
+    offered_by: str | None = None
 
 
 ENDPOINTS = [
-    Endpoint("GET-integration", "GET", "/api/integrations/{id}", READ, 200),
+    Endpoint("GET-integration", "GET", "/api/integrations/{id}", READ, 200, offered_by="self"),
     Endpoint("GET-integration-by-slug", "GET", "/api/integrations/{slug}", READ, 200),
     Endpoint("PUT-integration", "PUT", "/api/integrations/{id}", WRITE, 200,
-             {"description": "changed"}, lambda s: {**s, "description": "changed"}),
+             {"description": "changed"}, lambda s: {**s, "description": "changed"},
+             "template:default"),
     Endpoint("PATCH-integration", "PATCH", "/api/integrations/{id}", WRITE, 200,
              {"description": "changed"}, lambda s: {**s, "description": "changed"}),
-    Endpoint("GET-shares", "GET", "/api/integrations/{id}/shares", READ, 200),
+    Endpoint("GET-shares", "GET", "/api/integrations/{id}/shares", READ, 200,
+             offered_by="inf:integration-shares"),
     Endpoint("GET-share", "GET", f"/api/integrations/{{id}}/shares/{BYSTANDER}", READ, 200),
     Endpoint("PUT-share", "PUT", f"/api/integrations/{{id}}/shares/{SHARE_TARGET}", SHARE, 201,
-             {"accessLevel": 1}, lambda s: {**s, "shares": {**s["shares"], SHARE_TARGET: 1}}),
+             {"accessLevel": 1}, lambda s: {**s, "shares": {**s["shares"], SHARE_TARGET: 1}},
+             "inf:integration-share"),
+    Endpoint("POST-share", "POST", "/api/integrations/{id}/shares", SHARE, 201,
+             {"principalId": SHARE_TARGET, "accessLevel": 2},
+             lambda s: {**s, "shares": {**s["shares"], SHARE_TARGET: 2}}, "template:share"),
     Endpoint("DELETE-share", "DELETE", f"/api/integrations/{{id}}/shares/{BYSTANDER}", SHARE, 204,
              effect=lambda s: {**s, "shares": {p: level for p, level in s["shares"].items()
                                                if p != BYSTANDER}}),
-    Endpoint("GET-owner", "GET", "/api/integrations/{id}/owner", READ, 200),
+    Endpoint("GET-owner", "GET", "/api/integrations/{id}/owner", READ, 200,
+             offered_by="inf:integration-owner"),
     Endpoint("PUT-owner", "PUT", "/api/integrations/{id}/owner", OWNER, 200,
-             {"principalId": BYSTANDER}, lambda s: {**s, "owner": BYSTANDER}),
+             {"principalId": BYSTANDER}, lambda s: {**s, "owner": BYSTANDER}, "template:transfer"),
     Endpoint("DELETE-integration", "DELETE", "/api/integrations/{id}", OWNER, 204,
-             effect=lambda s: None),
+             effect=lambda s: None, offered_by="template:delete"),
+    Endpoint("GET-connections", "GET", "/api/integrations/{id}/connections", OWNER, 200,
+             offered_by="inf:connections"),
+    Endpoint("GET-requests", "GET", "/api/integrations/{id}/requests", OWNER, 200,
+             offered_by="inf:requests"),
+    # The integration is in shared mode: connecting it changes it for everyone.
+    Endpoint("POST-connect", "POST", "/api/integrations/{id}/connect", WRITE, 201,
+             {"apiKey": "zebra-shared-key-5e1"}, offered_by="template:connect"),
 ]
 
 
@@ -211,6 +228,35 @@ def test_changes(client, session, make_caller, make_integration, role):
         if answer.status_code >= 400:
             slug, integration_id, _ = targets[name]
             assert_refusal_reveals_nothing(answer, integration_id, slug, f"{role.name}-{name}")
+
+
+def _offers(document: dict, offered_by: str) -> bool:
+    if offered_by.startswith("template:"):
+        return offered_by.removeprefix("template:") in document.get("_templates", {})
+    return offered_by in document["_links"]
+
+
+READERS = [pytest.param(role, id=role.name) for role in ROLES if role.level and role.level >= READ]
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_offered_actions_are_exactly_the_allowed_ones(client, session, make_caller,
+                                                      make_integration, role):
+    """SPEC §3: a link or template appears exactly when the caller may use it. The matrix
+    above shows each request succeeds exactly at its level; here each is offered exactly
+    at that level, in the integration's HAL-FORMS answer and in the list's item."""
+    headers, owner, shares = arrange_caller(role, make_caller, session)
+    integration_id, _ = new_integration(make_integration, owner, shares)
+
+    document = client.get(f"/api/integrations/{integration_id}",
+                          headers={**headers, "Accept": "application/prs.hal-forms+json"}
+                          ).get_json()
+    page = client.get("/api/integrations", headers=headers).get_json()
+    (listed,) = [i for i in page["_embedded"]["inf:integration"] if i["id"] == integration_id]
+
+    offered = {e.name: _offers(document, e.offered_by) for e in ENDPOINTS if e.offered_by}
+    assert offered == {e.name: role.level >= e.needed for e in ENDPOINTS if e.offered_by}
+    assert listed["_links"] == document["_links"]
 
 
 def test_lists_hold_exactly_the_readable_integrations(client, session, make_caller,

@@ -70,7 +70,7 @@ def test_share_events_for_new_changed_and_removed_shares(client, admin, member, 
     assert levels == [1, 2, 2]
     data = got[0].json["data"]
     assert data["principalId"] == "mia"
-    assert data["_embedded"]["inf:principal"]["type"] == "user"
+    assert data["_embedded"]["inf:user"]["type"] == "user"
     assert data["_links"]["inf:integration"]["href"] == \
         f"http://localhost/api/integrations/{integration}"
 

@@ -99,6 +99,7 @@ $I/icon                                    PUT     -       401  404  403  ok   o
 $I/tags/<tag_id>                           PUT     -       401  404  403  ok   ok   ok   ok   404
 $I/import                                  POST    -       401  404  403  ok   ok   ok   ok   404
 $I/sync                                    POST    -       401  404  403  ok   ok   ok   ok   404
+$I/shares                                  POST    -       401  404  403  403  ok   ok   ok   404
 $I/shares/<principal_id>                   PUT     -       401  404  403  403  ok   ok   ok   404
 $I/shares/<principal_id>                   DELETE  -       401  404  403  403  ok   ok   ok   404
 $I/tags/<tag_id>                           DELETE  -       401  404  403  ok   ok   ok   ok   404
@@ -142,6 +143,8 @@ $I                                         DELETE  spare   401  404  403  403  4
 # - owner PUT needs ownership, not share level 3 (docs/decisions.md, "Transferring ownership").
 # - connections, connections/<id> and requests are the owner's and administrators' (SPEC §5.2,
 #   §6.5 "owner/admin"); import and starting a sync need write (docs/decisions.md, "Access").
+#   The connection of connections/<id> is none of these callers' own: a user may also read
+#   their own there (its self link; tests/api/test_hal_forms.py).
 # - team members: superusers, and admins of the team (none of these callers is one).
 # - catalogue types are the same for every tenant; their icons, relation pages and the API
 #   docs' assets are public (SPEC §10, docs/decisions.md "Catalogue icons are public").
@@ -209,6 +212,7 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
     (f"{I}/store", "POST"): lambda c: {"json": {"op": "list", "model": "people"}},
     (f"{I}/icon", "PUT"): lambda c: {"data": PNG, "content_type": "image/png"},
     (f"{I}/import", "POST"): lambda c: _multipart_import(),
+    (f"{I}/shares", "POST"): lambda c: {"json": {"principalId": "bea", "accessLevel": 1}},
     (f"{I}/shares/<principal_id>", "PUT"): lambda c: {"json": {"accessLevel": 1}},
     (f"{I}/owner", "PUT"): lambda c: {"json": {"principalId": "bea"}},
     ("/api/users/<username>", "PUT"): lambda c: {"json": {"displayName": f"Renamed by {c}"}},

@@ -3,12 +3,20 @@ caller's connection, refresh, the owner's list and the connected account."""
 
 from datetime import timedelta
 
-import marshmallow as ma
 from flask import current_app, redirect, request, url_for
 from flask.views import MethodView
 
 from integration_hub.api.auditing import audited
-from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.api.common import PageArgsSchema, hal_page, href
+from integration_hub.api.connections.schemas import (
+    AccountArgsSchema,
+    AccountSchema,
+    ConnectArgsSchema,
+    ConnectBodySchema,
+    ConnectionPageSchema,
+    ConnectionSchema,
+    account_of,
+)
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
@@ -26,84 +34,6 @@ def callback_uri() -> str:
 
 def refresh_skew() -> timedelta:
     return timedelta(seconds=current_app.config["HUB_SETTINGS"].token_refresh_skew)
-
-
-class AccountSchema(ma.Schema):
-    email = ma.fields.String(allow_none=True)
-    display_name = ma.fields.String(data_key="displayName", allow_none=True)
-    account_id = ma.fields.String(data_key="accountId", allow_none=True)
-
-
-def _account(connection):
-    account = connection.account or {}
-    return {"email": account.get("email"), "displayName": account.get("displayName"),
-            "accountId": account.get("accountId")}
-
-
-class ConnectionSchema(HalSchema):
-    id = ma.fields.String()
-    integration_id = ma.fields.String(data_key="integrationId")
-    owner_id = ma.fields.String(data_key="ownerId")
-    is_shared = ma.fields.Boolean(data_key="isShared")
-    status = ma.fields.String(metadata={
-        "description": "active, expired, reauth_required, revoked or error"})
-    scope = ma.fields.String(allow_none=True)
-    token_expires_at = ma.fields.DateTime(data_key="tokenExpiresAt", allow_none=True)
-    refresh_token_expires_at = ma.fields.DateTime(data_key="refreshTokenExpiresAt", allow_none=True)
-    last_authorized_at = ma.fields.DateTime(data_key="lastAuthorizedAt", allow_none=True)
-    last_refreshed_at = ma.fields.DateTime(data_key="lastRefreshedAt", allow_none=True)
-    last_used_at = ma.fields.DateTime(data_key="lastUsedAt", allow_none=True)
-    last_error = ma.fields.Dict(data_key="lastError", allow_none=True, metadata={
-        "description": "code and message of the last failure (never a secret)"})
-    account = ma.fields.Function(_account, metadata={"description": "email, displayName, accountId"})
-    created_at = ma.fields.DateTime(data_key="createdAt")
-    updated_at = ma.fields.DateTime(data_key="updatedAt")
-
-    def hal_links(self, connection):
-        key = connection.integration_id
-        return {
-            "self": {"href": href("connections.ListedConnection", integration_id=key,
-                                  connection_id=connection.id)},
-            "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
-            "inf:account": {"href": href("connections.Account", integration_id=key)},
-            "inf:refresh": {"href": href("connections.Refresh", integration_id=key)},
-            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
-        }
-
-
-class ConnectArgsSchema(ma.Schema):
-    return_to = ma.fields.String(data_key="returnTo", metadata={
-        "description": "Where the browser goes afterwards: a path on the hub or an origin "
-                       "from HUB_ALLOWED_RETURN_ORIGINS"})
-    popup = ma.fields.Boolean(load_default=False, metadata={
-        "description": "Finish on a page that posts the result to window.opener"})
-
-
-class ConnectBodySchema(ma.Schema):
-    """What each auth type hands over (only the fields of the integration's type).
-
-    oauth2: ``code`` (+ ``codeVerifier``, ``redirectUri``), or ``refreshToken``, or
-    ``accessToken`` (+ ``refreshToken``, ``expiresIn``); apikey: ``apiKey``; bearer:
-    ``token``; basic and databases: ``username`` + ``password``.
-    """
-
-    code = ma.fields.String(load_only=True)
-    codeVerifier = ma.fields.String(load_only=True)  # noqa: N815 (API field names)
-    redirectUri = ma.fields.String(load_only=True)  # noqa: N815
-    refreshToken = ma.fields.String(load_only=True)  # noqa: N815
-    accessToken = ma.fields.String(load_only=True)  # noqa: N815
-    expiresIn = ma.fields.Integer(load_only=True, validate=ma.validate.Range(min=0))  # noqa: N815
-    apiKey = ma.fields.String(load_only=True)  # noqa: N815
-    token = ma.fields.String(load_only=True)
-    username = ma.fields.String(load_only=True)
-    password = ma.fields.String(load_only=True)
-
-
-class AccountArgsSchema(ma.Schema):
-    refresh = ma.fields.Boolean(load_default=False)
-
-
-ConnectionPageSchema = page_schema(ConnectionSchema, "inf:connection", "ConnectionPage")
 
 
 @blp.route("/integrations/<integration_id>/connect")
@@ -205,7 +135,7 @@ class ListedConnection(MethodView):
         """One connection of the integration (owner or administrator)"""
         session = db_session()
         found = integrations.find(session, current_user(), integration_id)
-        return connections.get_listed_connection(session, found, connection_id)
+        return connections.get_listed_connection(session, current_user(), found, connection_id)
 
 
 @blp.route("/integrations/<integration_id>/account")
@@ -228,4 +158,4 @@ class Account(MethodView):
             connection = connections.connection_of(session, user, integration)
             if connection is None:
                 raise connections.NoConnection("connect first")
-        return _account(connection)
+        return account_of(connection)

@@ -18,8 +18,9 @@ from integration_hub.api.integrations.schemas import (
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
+from integration_hub.hal_forms import template
 from integration_hub.security import current_user
-from integration_hub.services import connections, integrations, provisioning
+from integration_hub.services import acl, connections, integrations, provisioning
 
 blp = Blueprint("integrations", __name__, url_prefix="/api",
                 description="Integrations: registered external systems")
@@ -36,7 +37,8 @@ class Integrations(MethodView):
         """Readable, non-embedded integrations, a page at a time"""
         start, limit = args.pop("start"), args.pop("limit")
         items, total = integrations.list_page(db_session(), current_user(), args, start, limit)
-        return hal_page("integrations.Integrations", "inf:integration", items, start, limit, total)
+        return hal_page("integrations.Integrations", "inf:integration", items, start, limit, total,
+                        templates=_collection_templates)
 
     @blp.arguments(IntegrationCreateSchema)
     @blp.response(201, IntegrationSchema)
@@ -130,6 +132,17 @@ class Integration(MethodView):
             integrations.delete(session, user, found, force=args["force"])
             audit_success(session, found.integration.id, name=found.integration.name,
                           forced=args["force"])
+
+
+def _collection_templates() -> dict:
+    """Register one (with the permission), or get the one of a catalogue type."""
+    found = {"provision": template("POST", href("integrations.Provision"), ProvisionSchema(),
+                                   title="Get or create the integration of a catalogue type")}
+    if acl.can_create(current_user()):
+        found["default"] = template("POST", href("integrations.Integrations"),
+                                    IntegrationCreateSchema(), title="Register an integration",
+                                    required=("name", "type"))
+    return found
 
 
 def _update(changes, integration_id):

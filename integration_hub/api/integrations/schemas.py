@@ -4,7 +4,9 @@ import marshmallow as ma
 from flask import has_request_context, request
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
+from integration_hub.api.integrations import affordances
 from integration_hub.services import dbquery, directories
+from integration_hub.services.acl import Access, caller_access
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
     API_KEY_LOCATIONS,
@@ -20,7 +22,9 @@ class HttpUrl(ma.fields.String):
     """An absolute http(s) URL; ``placeholders`` allows ``${connection.x}`` parts."""
 
     def __init__(self, *, placeholders: bool = False, **kwargs):
-        super().__init__(allow_none=True, validate=ma.validate.Length(max=2048), **kwargs)
+        metadata = {"input": "url", **kwargs.pop("metadata", {})}
+        super().__init__(allow_none=True, validate=ma.validate.Length(max=2048),
+                         metadata=metadata, **kwargs)
         self.placeholders = placeholders
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -200,8 +204,18 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
     created_at = ma.fields.DateTime(data_key="createdAt", dump_only=True)
     updated_at = ma.fields.DateTime(data_key="updatedAt", dump_only=True)
 
+    def __init__(self, *args, access: Access | None = None, **kwargs):
+        """``access``: links and templates for this level instead of the caller's (event
+        payloads describe the integration to the tenant's administrators)."""
+        super().__init__(*args, **kwargs)
+        self.access = access
+
+    def _access(self, integration) -> Access:
+        return self.access if self.access is not None else caller_access(integration)
+
     def hal_links(self, integration):
-        rels = list(_ALWAYS)
+        access = self._access(integration)
+        rels = [rel for rel in _ALWAYS if affordances.offers_link(rel, integration, access)]
         if integration.has_icon or effective_image_url(integration):
             rels.append("inf:icon")
         rels.append("inf:test")
@@ -210,11 +224,18 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
         if integration.type in directories.DRIVERS:
             rels.append("inf:directories-preview")
         links = {rel: {"href": url} for rel, url in _integration_hrefs(integration.id, rels).items()}
-        links["inf:integration-share"]["templated"] = True
+        if "inf:integration-share" in links:
+            links["inf:integration-share"]["templated"] = True
         if catalogue().find(integration.type):
             links["inf:integration-type"] = {
                 "href": _type_href("catalogue.IntegrationType", integration.type)}
         return links
+
+    def hal_templates(self, integration):
+        hrefs = _integration_hrefs(integration.id, list(_ENDPOINTS))
+        return affordances.templates(integration, self._access(integration), hrefs,
+                                     IntegrationUpdateSchema(),
+                                     IntegrationUpdateSchema().dump(integration))
 
 
 class IntegrationQueryArgsSchema(SearchPageArgsSchema):

@@ -10,9 +10,10 @@ from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
+from integration_hub.hal_forms import template
 from integration_hub.security import current_user
 from integration_hub.services import integrations, sharing
-from integration_hub.services.acl import Access, require
+from integration_hub.services.acl import Access, caller_access, require
 
 blp = Blueprint("sharing", __name__, url_prefix="/api",
                 description="Who an integration is shared with, and who owns it")
@@ -55,26 +56,53 @@ class OwnerSchema(HalSchema):
         return links
 
 
-class ShareSchema(HalSchema):
-    principal_id = ma.fields.String(data_key="principalId", dump_only=True)
+class ShareLevelSchema(ma.Schema):
     access_level = ma.fields.Integer(data_key="accessLevel", load_default=1,
                                      validate=ma.validate.Range(min=1, max=3), metadata={
                                          "description": "1 read/use, 2 write, 3 share"})
+
+
+class ShareSchema(HalSchema, ShareLevelSchema):
+    principal_id = ma.fields.String(data_key="principalId", dump_only=True)
     embedded = ma.fields.Method("_principal", data_key="_embedded", dump_only=True)
 
     def _principal(self, share):
-        return {"inf:principal": PrincipalSchema().dump(share.principal)}
+        """The user or team shared with, under the rel users and teams have everywhere."""
+        return {f"inf:{share.principal.type}": PrincipalSchema().dump(share.principal)}
 
     def hal_links(self, share):
-        return {"self": {"href": href("sharing.Share", integration_id=share.integration_id,
-                                      principal_id=share.principal_id)},
+        return {"self": {"href": _share_href(share)},
                 "inf:integration": {"href": href("integrations.Integration",
                                                  integration_id=share.integration_id)}}
+
+    def hal_templates(self, share):
+        if not may_manage_shares(share.integration):
+            return {}
+        return {"default": template("PUT", _share_href(share), ShareLevelSchema(),
+                                    title="Change the access level",
+                                    values={"accessLevel": share.access_level}),
+                "delete": template("DELETE", _share_href(share), title="Stop sharing")}
+
+
+def _share_href(share) -> str:
+    return href("sharing.Share", integration_id=share.integration_id,
+                principal_id=share.principal_id)
+
+
+def may_manage_shares(integration) -> bool:
+    return caller_access(integration) >= Access.SHARE
+
+
+class ShareCreateSchema(ShareLevelSchema):
+    principal_id = ma.fields.String(data_key="principalId", required=True,
+                                    validate=ma.validate.Length(min=1, max=80), metadata={
+                                        "description": "A username, or team:<slug>"})
 
 
 class OwnerChangeSchema(ma.Schema):
     principal_id = ma.fields.String(data_key="principalId", required=True,
-                                    validate=ma.validate.Length(min=1, max=80))
+                                    validate=ma.validate.Length(min=1, max=80), metadata={
+                                        "description": "A username, or team:<slug>"})
 
 
 SharePageSchema = page_schema(ShareSchema, "inf:integration-share", "SharePage")
@@ -102,7 +130,24 @@ class Shares(MethodView):
         shares = with_principals(session, integration,
                                   integration.shares[start:start + limit])
         return hal_page("sharing.Shares", "inf:integration-share", shares, start, limit,
-                        len(integration.shares), integration_id=integration.id)
+                        len(integration.shares), integration_id=integration.id,
+                        templates=lambda: _shares_templates(integration))
+
+    @blp.arguments(ShareCreateSchema)
+    @blp.response(200, ShareSchema, description="The principal's share was changed")
+    @blp.alt_response(201, schema=ShareSchema, description="Created")
+    @blp.problems(400, 401, 403, 404, 413, 415)
+    @audited("share.grant", "integration", "integration_id")
+    def post(self, values, integration_id):
+        """Share with a user or team, or change their level (share access needed)"""
+        return _put_share(integration_id, values["principal_id"], values.get("access_level", 1))
+
+
+def _shares_templates(integration) -> dict:
+    if not may_manage_shares(integration):
+        return {}
+    return {"default": template("POST", href("sharing.Shares", integration_id=integration.id),
+                                ShareCreateSchema(), title="Share with a user or team")}
 
 
 @blp.route("/integrations/<integration_id>/shares/<principal_id>")
@@ -123,23 +168,7 @@ class Share(MethodView):
     @audited("share.grant", "integration", "integration_id")
     def put(self, values, integration_id, principal_id):
         """Share with a user or team, or change the level (share access needed)"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            existing = next((s for s in found.integration.shares
-                             if s.principal_id == principal_id), None)
-            if existing is not None:
-                check_if_match(ShareSchema().dump(with_principals(session, found.integration,
-                                                                   [existing])[0]))
-            share, created = sharing.put_share(session, found, principal_id,
-                                               values.get("access_level", 1), actor=user.username)
-            audit_success(session, found.integration.id, principalId=principal_id,
-                          accessLevel=share.access_level, created=created)
-            with_principals(session, found.integration, [share])
-        if created:
-            return share, 201, {"Location": href("sharing.Share", integration_id=share.integration_id,
-                                                 principal_id=principal_id)}
-        return share
+        return _put_share(integration_id, principal_id, values.get("access_level", 1))
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
@@ -181,6 +210,25 @@ class Owner(MethodView):
             audit_success(session, found.integration.id, previousOwner=previous,
                           owner=found.integration.owner_id)
         return _owner(session, found.integration)
+
+
+def _put_share(integration_id: str, principal_id: str, access_level: int):
+    user = current_user()
+    with transaction() as session:
+        found = integrations.find(session, user, integration_id)
+        existing = next((s for s in found.integration.shares
+                         if s.principal_id == principal_id), None)
+        if existing is not None:
+            check_if_match(ShareSchema().dump(with_principals(session, found.integration,
+                                                               [existing])[0]))
+        share, created = sharing.put_share(session, found, principal_id, access_level,
+                                           actor=user.username)
+        audit_success(session, found.integration.id, principalId=principal_id,
+                      accessLevel=share.access_level, created=created)
+        with_principals(session, found.integration, [share])
+    if created:
+        return share, 201, {"Location": _share_href(share)}
+    return share
 
 
 def _owner(session, integration) -> OwnerDocument:

@@ -7,6 +7,7 @@ from integration_hub.api.common import HalSchema, SearchPageArgsSchema, hal_page
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
+from integration_hub.hal_forms import template
 from integration_hub.security import current_user
 from integration_hub.services import integrations, tags
 
@@ -31,6 +32,14 @@ class TagSchema(HalSchema, TagUpdateSchema):
                 "inf:tags": {"href": href("tags.Tags")},
                 "inf:integrations": {"href": href("integrations.Integrations", tag=tag.id)}}
 
+    def hal_templates(self, tag):
+        if not tags.may_change(current_user(), tag):
+            return {}
+        me = href("tags.Tag", tag_id=tag.id)
+        return {"default": template("PUT", me, TagUpdateSchema(), title="Rename or recolour",
+                                    values={"name": tag.name, "color": tag.color}),
+                "delete": template("DELETE", me, title="Delete the tag everywhere")}
+
 
 TagPageSchema = page_schema(TagSchema, "inf:tag", "TagPage")
 
@@ -44,7 +53,9 @@ class Tags(MethodView):
         """The tenant's tags"""
         found, total = tags.list_tags(db_session(), current_user().tenant_id, args.get("q"),
                                       args["start"], args["limit"])
-        return hal_page("tags.Tags", "inf:tag", found, args["start"], args["limit"], total)
+        return hal_page("tags.Tags", "inf:tag", found, args["start"], args["limit"], total,
+                        templates=lambda: {"default": template(
+                            "POST", href("tags.Tags"), TagSchema(), title="Create a tag")})
 
     @blp.arguments(TagSchema)
     @blp.response(201, TagSchema)

@@ -8,6 +8,7 @@ from integration_hub.api.tokens.schemas import IssuedTokenSchema, TokenPageSchem
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
+from integration_hub.hal_forms import template
 from integration_hub.security import current_user
 from integration_hub.services import tokens
 
@@ -24,7 +25,10 @@ class Tokens(MethodView):
         """Your tokens (never the token values)"""
         start, limit = args["start"], args["limit"]
         mine, total = tokens.tokens_of(db_session(), current_user(), start, limit)
-        return hal_page("tokens.Tokens", "inf:token", mine, start, limit, total)
+        return hal_page("tokens.Tokens", "inf:token", mine, start, limit, total,
+                        templates=lambda: {"default": template(
+                            "POST", href("tokens.Tokens"), TokenSchema(),
+                            title="Create a token (shown once)")})
 
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)

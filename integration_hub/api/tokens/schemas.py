@@ -1,6 +1,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
+from integration_hub.hal_forms import template
 
 
 class TokenSchema(HalSchema):
@@ -17,6 +18,10 @@ class TokenSchema(HalSchema):
     def hal_links(self, token):
         return {"self": {"href": href("tokens.Token", token_id=token.id)},
                 "inf:tokens": {"href": href("tokens.Tokens")}}
+
+    def hal_templates(self, token):
+        return {"delete": template("DELETE", href("tokens.Token", token_id=token.id),
+                                   title="Revoke the token")}
 
 
 class IssuedTokenSchema(TokenSchema):

@@ -1,11 +1,12 @@
 """What event payloads carry: the same HAL representation a GET of the resource
 answers (schemas mark secrets load-only, so none can appear)."""
 
-from integration_hub.api.connections.resources import ConnectionSchema
+from integration_hub.api.connections.schemas import ConnectionSchema
 from integration_hub.api.integrations.schemas import IntegrationSchema
 from integration_hub.api.integrations.sharing import ShareSchema, with_principals
 from integration_hub.api.sync.schemas import SyncRunSchema
 from integration_hub.api.webhooks.schemas import WebhookSchema
+from integration_hub.services.acl import Access
 from integration_hub.services.webhook_events import REPRESENTATIONS
 
 
@@ -14,7 +15,8 @@ def _share(session, share):
 
 
 REPRESENTATIONS.update({
-    "integration": lambda session, integration: IntegrationSchema().dump(integration),
+    "integration": lambda session, integration: IntegrationSchema(access=Access.OWNER).dump(
+        integration),
     "share": _share,
     "connection": lambda session, connection: ConnectionSchema().dump(connection),
     "sync": lambda session, run: SyncRunSchema().dump(run),

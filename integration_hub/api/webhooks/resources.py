@@ -17,6 +17,7 @@ from integration_hub.api.webhooks.schemas import (
 from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
+from integration_hub.hal_forms import template
 from integration_hub.security import current_user
 from integration_hub.services import webhooks
 
@@ -40,7 +41,9 @@ class Webhooks(MethodView):
         """The tenant's webhooks"""
         items, total = webhooks.list_page(db_session(), current_user(), args["start"], args["limit"])
         return hal_page("webhooks.Webhooks", "inf:webhook", items, args["start"], args["limit"],
-                        total)
+                        total, templates=lambda: {"default": template(
+                            "POST", href("webhooks.Webhooks"), WebhookSchema(),
+                            title="Subscribe a URL to events")})
 
     @blp.arguments(WebhookSchema)
     @blp.response(201, CreatedWebhookSchema)

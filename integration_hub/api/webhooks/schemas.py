@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
+from integration_hub.hal_forms import template
 from integration_hub.services.webhook_rules import ALL_EVENTS, EVENT_TYPES
 
 _EVENT_NAMES = ma.validate.OneOf((*EVENT_TYPES, ALL_EVENTS))
@@ -39,6 +40,17 @@ class WebhookSchema(HalSchema):
                 "inf:webhook-deliveries": {"href": href("webhooks.Deliveries", webhook_id=hook.id)},
                 "inf:webhook-ping": {"href": href("webhooks.Ping", webhook_id=hook.id)},
                 "inf:webhooks": {"href": href("webhooks.Webhooks")}}
+
+    def hal_templates(self, hook):
+        """Webhooks are administrators' alone: whoever reads one may change it."""
+        me = href("webhooks.Webhook", webhook_id=hook.id)
+        current = {"url": hook.url, "description": hook.description, "events": hook.events,
+                   "enabled": hook.enabled}
+        return {"default": template("PUT", me, WebhookUpdateSchema(), title="Change the webhook",
+                                    values=current),
+                "delete": template("DELETE", me, title="Delete the webhook"),
+                "ping": template("POST", href("webhooks.Ping", webhook_id=hook.id),
+                                 title="Send a test delivery now")}
 
 
 class WebhookUpdateSchema(WebhookSchema):

@@ -66,6 +66,11 @@ class Integration(Base):
     tags: Mapped[list[Tag]] = relationship(
         secondary="integration_tags", order_by="Tag.name", passive_deletes=True)
 
+    # Not a column: the access level of the caller this integration was loaded for
+    # (services.acl.Access), set by the service that checked it. Its representation
+    # offers only the links and forms that level allows; None offers the read level's.
+    caller_access = None
+
     @property
     def has_client_secret(self) -> bool:
         return self.client_secret_encrypted is not None

@@ -1,0 +1,104 @@
+"""Schemas of connections, connecting and the connected account."""
+
+import marshmallow as ma
+
+from integration_hub.api.common import HalSchema, href, page_schema
+from integration_hub.hal_forms import template
+from integration_hub.security import current_user
+from integration_hub.services import connections
+from integration_hub.services.acl import caller_access
+
+
+class AccountSchema(ma.Schema):
+    email = ma.fields.String(allow_none=True)
+    display_name = ma.fields.String(data_key="displayName", allow_none=True)
+    account_id = ma.fields.String(data_key="accountId", allow_none=True)
+
+
+def account_of(connection):
+    account = connection.account or {}
+    return {"email": account.get("email"), "displayName": account.get("displayName"),
+            "accountId": account.get("accountId")}
+
+
+class ConnectionSchema(HalSchema):
+    id = ma.fields.String()
+    integration_id = ma.fields.String(data_key="integrationId")
+    owner_id = ma.fields.String(data_key="ownerId")
+    is_shared = ma.fields.Boolean(data_key="isShared")
+    status = ma.fields.String(metadata={
+        "description": "active, expired, reauth_required, revoked or error"})
+    scope = ma.fields.String(allow_none=True)
+    token_expires_at = ma.fields.DateTime(data_key="tokenExpiresAt", allow_none=True)
+    refresh_token_expires_at = ma.fields.DateTime(data_key="refreshTokenExpiresAt", allow_none=True)
+    last_authorized_at = ma.fields.DateTime(data_key="lastAuthorizedAt", allow_none=True)
+    last_refreshed_at = ma.fields.DateTime(data_key="lastRefreshedAt", allow_none=True)
+    last_used_at = ma.fields.DateTime(data_key="lastUsedAt", allow_none=True)
+    last_error = ma.fields.Dict(data_key="lastError", allow_none=True, metadata={
+        "description": "code and message of the last failure (never a secret)"})
+    account = ma.fields.Function(account_of, metadata={"description": "email, displayName, accountId"})
+    created_at = ma.fields.DateTime(data_key="createdAt")
+    updated_at = ma.fields.DateTime(data_key="updatedAt")
+
+    def hal_links(self, connection):
+        key = connection.integration_id
+        links = {
+            "self": {"href": href("connections.ListedConnection", integration_id=key,
+                                  connection_id=connection.id)},
+            "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
+            "inf:account": {"href": href("connections.Account", integration_id=key)},
+            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
+        }
+        if connections.uses_oauth(connection.integration):
+            links["inf:refresh"] = {"href": href("connections.Refresh", integration_id=key)}
+        return links
+
+    def hal_templates(self, connection):
+        """The caller's own (or the shared) connection: disconnect, and refresh OAuth2
+        tokens; someone else's, listed for the owner, offers nothing."""
+        integration = connection.integration
+        if not (connections.is_callers(connection, integration, current_user())
+                and caller_access(integration) >= connections.connect_level(integration)):
+            return {}
+        key = connection.integration_id
+        found = {"delete": template("DELETE", href("connections.Connection", integration_id=key),
+                                    title="Disconnect (revokes the tokens at the provider)")}
+        if connections.uses_oauth(integration):
+            found["refresh"] = template("POST", href("connections.Refresh", integration_id=key),
+                                        title="Refresh the OAuth2 token now")
+        return found
+
+
+class ConnectArgsSchema(ma.Schema):
+    return_to = ma.fields.String(data_key="returnTo", metadata={
+        "description": "Where the browser goes afterwards: a path on the hub or an origin "
+                       "from HUB_ALLOWED_RETURN_ORIGINS"})
+    popup = ma.fields.Boolean(load_default=False, metadata={
+        "description": "Finish on a page that posts the result to window.opener"})
+
+
+class ConnectBodySchema(ma.Schema):
+    """What each auth type hands over (only the fields of the integration's type).
+
+    oauth2: ``code`` (+ ``codeVerifier``, ``redirectUri``), or ``refreshToken``, or
+    ``accessToken`` (+ ``refreshToken``, ``expiresIn``); apikey: ``apiKey``; bearer:
+    ``token``; basic and databases: ``username`` + ``password``.
+    """
+
+    code = ma.fields.String(load_only=True)
+    codeVerifier = ma.fields.String(load_only=True)  # noqa: N815 (API field names)
+    redirectUri = ma.fields.String(load_only=True, metadata={"secret": False})  # noqa: N815
+    refreshToken = ma.fields.String(load_only=True)  # noqa: N815
+    accessToken = ma.fields.String(load_only=True)  # noqa: N815
+    expiresIn = ma.fields.Integer(load_only=True, validate=ma.validate.Range(min=0))  # noqa: N815
+    apiKey = ma.fields.String(load_only=True)  # noqa: N815
+    token = ma.fields.String(load_only=True)
+    username = ma.fields.String(load_only=True, metadata={"secret": False})
+    password = ma.fields.String(load_only=True)
+
+
+class AccountArgsSchema(ma.Schema):
+    refresh = ma.fields.Boolean(load_default=False)
+
+
+ConnectionPageSchema = page_schema(ConnectionSchema, "inf:connection", "ConnectionPage")
