@@ -9,6 +9,7 @@ body, answer header and log record is checked against all remembered secrets.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import uritemplate
 from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
+from werkzeug.routing import Map, RequestRedirect
 
 from integration_hub import hal
 from integration_hub.rels import RELATIONS
@@ -72,15 +73,17 @@ ACTION_RELS = frozenset({
 
 
 def link_problems(document: Any, known_rels: set[str],
-                  resolve: Callable[[str, str], str | None] | None = None) -> list[str]:
+                  resolve: Callable[[str, str], str | None] | None = None,
+                  embed: Callable[[str, str], str | None] | None = None) -> list[str]:
     """HAL hygiene of one answer: every ``inf:`` relation is documented, every link says
-    ``templated`` exactly when its href is a URI template (of valid RFC 6570 syntax), and,
-    with ``resolve``, every href (templates expanded) reaches a route of the hub that
-    answers the link's purpose."""
+    ``templated`` exactly when its href is a URI template (of valid RFC 6570 syntax), every
+    embedded item has a self href; with ``resolve``, every href (templates expanded) reaches
+    a route of the hub that answers the link's purpose; with ``embed``, every embedded item
+    is under the rel its kind has everywhere."""
     found: list[str] = []
     if isinstance(document, list):
         for item in document:
-            found.extend(link_problems(item, known_rels, resolve))
+            found.extend(link_problems(item, known_rels, resolve, embed))
         return found
     if not isinstance(document, dict):
         return found
@@ -98,8 +101,36 @@ def link_problems(document: Any, known_rels: set[str],
     for rel, value in (document.get("_embedded") or {}).items():
         if rel.startswith("inf:") and rel[4:] not in known_rels:
             found.append(f"undocumented relation {rel}")
-        found.extend(link_problems(value, known_rels, resolve))
+        for item in value if isinstance(value, list) else [value]:
+            href = _self_href(item)
+            if href is None:
+                keys = sorted(item) if isinstance(item, dict) else type(item).__name__
+                found.append(f"{rel}: embedded item without a self href ({keys})")
+            elif embed is not None and (problem := embed(rel, href)):
+                found.append(f"{rel}: {problem}")
+            found.extend(link_problems(item, known_rels, resolve, embed))
     return found
+
+
+def _self_href(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    own = (item.get("_links") or {}).get("self")
+    href = own.get("href") if isinstance(own, dict) else None
+    return href if isinstance(href, str) and href else None
+
+
+def _hub_path(href: str, host: str, root_path: str) -> str | None:
+    """The path the hub routes for ``href`` (templates expanded with sample values, the
+    proxy prefix taken off); None for an href to another host, not the hub's to answer."""
+    expanded = uritemplate.expand(href, _SAMPLES) if hal.is_uri_template(href) else href
+    parts = urlsplit(expanded)
+    if parts.netloc and parts.netloc != host:
+        return None
+    path = parts.path
+    if root_path and path.startswith(root_path + "/"):
+        path = path[len(root_path):]
+    return path
 
 
 def route_resolver(app, host: str, root_path: str,
@@ -116,13 +147,9 @@ def route_resolver(app, host: str, root_path: str,
             action = adapter.match(action_path, method="POST")[0]
 
     def resolve(rel: str, href: str) -> str | None:
-        expanded = uritemplate.expand(href, _SAMPLES) if hal.is_uri_template(href) else href
-        parts = urlsplit(expanded)
-        if parts.netloc and parts.netloc != host:
+        path = _hub_path(href, host, root_path)
+        if path is None:
             return None
-        path = parts.path
-        if root_path and path.startswith(root_path + "/"):
-            path = path[len(root_path):]
         if rel == "self" and action is not None:
             with contextlib.suppress(HTTPException, RequestRedirect):
                 if adapter.match(path, method="POST")[0] == action:
@@ -141,12 +168,97 @@ def route_resolver(app, host: str, root_path: str,
     return resolve
 
 
+@functools.lru_cache(maxsize=8192)  # pages of a test name the same items again and again
+def route_endpoint(url_map: Map, host: str, root_path: str, href: str) -> str | None:
+    """The endpoint (the kind of resource) an href reaches: the route answering GET, or,
+    for an action (POST only), the action itself, as ``route_resolver`` accepts an action's
+    outcome naming its action. None when it reaches no route of the hub (``resolve``
+    reports that) or another host."""
+    path = _hub_path(href, host, root_path)
+    if path is None:
+        return None
+    adapter = url_map.bind(host)
+    try:
+        return adapter.match(path, method="GET")[0]
+    except MethodNotAllowed as refused:
+        with contextlib.suppress(HTTPException, RequestRedirect):
+            return adapter.match(path, method=sorted(refused.valid_methods or ["POST"])[0])[0]
+    except (NotFound, RequestRedirect):
+        pass
+    return None
+
+
+# The kind of every item embedded during the run (the endpoint its self reaches) -> the rel
+# it was first embedded under, and its href: one rel for one kind of item everywhere.
+EMBEDDED_KINDS: dict[str, tuple[str, str]] = {}
+
+
+def embedding_checker(app, host: str, root_path: str,
+                      seen: dict[str, tuple[str, str]]) -> Callable[[str, str], str | None]:
+    """Checks that an item embedded under ``rel`` with self ``href`` is of a kind that was
+    embedded under no other rel before (``seen``, first sighting wins)."""
+
+    def check(rel: str, href: str) -> str | None:
+        endpoint = route_endpoint(app.url_map, host, root_path, href)
+        if endpoint is None:
+            return None
+        first_rel, first_href = seen.setdefault(endpoint, (rel, href))
+        if first_rel != rel:
+            return (f"{href} is a {endpoint}, embedded elsewhere as {first_rel} ({first_href});"
+                    f" one kind of item has one rel")
+        return None
+
+    return check
+
+
 # Values for template variables: any non-empty segment routes like a real id does.
 _SAMPLES = {"rel": "integration", "principalId": "team:sample", "username": "sample",
             "tagId": "sample", "id": "sample", "start": 0, "limit": 1}
 
 
 PROXIED = re.compile(r"/api/integrations/[^/]+/request(/|$)")
+# Answers whose links and forms are checked (problems may link a remedy: inf:connect).
+CHECKED_TYPES = ("application/hal+json", "application/prs.hal-forms+json", "application/json",
+                 "application/problem+json")
+# HAL-FORMS property types: the HTML input types.
+INPUT_TYPES = frozenset({"hidden", "text", "textarea", "search", "tel", "url", "email",
+                         "password", "date", "month", "week", "time", "datetime-local",
+                         "number", "range", "color", "checkbox"})
+
+
+def template_problems(document: Any, url_map: Map, host: str, root_path: str) -> list[str]:
+    """HAL-FORMS hygiene: every template's target is a plain URL (no URI template) of a
+    route taking the template's method, a body's content type is JSON, and every property
+    is named once with an HTML input type."""
+    found: list[str] = []
+    templates = document.get("_templates") if isinstance(document, dict) else None
+    for name, template in (templates or {}).items():
+        method, target = template.get("method"), template.get("target")
+        if not (isinstance(method, str) and isinstance(target, str)):
+            found.append(f"template {name}: needs a method and a target")
+            continue
+        if hal.is_uri_template(target):
+            found.append(f"template {name}: target {target} is a URI template")
+            continue
+        path = _hub_path(target, host, root_path)
+        if path is not None:
+            try:
+                url_map.bind(host).match(path, method=method)
+            except (HTTPException, RequestRedirect) as refused:
+                found.append(f"template {name}: {method} {target} reaches no route "
+                             f"({type(refused).__name__})")
+        properties = template.get("properties")
+        if not isinstance(properties, list):
+            found.append(f"template {name}: properties must be an array")
+            continue
+        if properties and template.get("contentType") != "application/json":
+            found.append(f"template {name}: a body's content type is application/json")
+        names = [p.get("name") for p in properties]
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            found.append(f"template {name}: property names must be unique strings: {names}")
+        found.extend(f"template {name}: property {p.get('name')} has type {p.get('type')!r}"
+                     for p in properties if p.get("type", "text") not in INPUT_TYPES)
+    return found
 
 
 class WatchedClient(FlaskClient):
@@ -162,12 +274,17 @@ class WatchedClient(FlaskClient):
         # passes on as they are (the recording upstream echoes the credentials it got).
         if not PROXIED.search(request.path):
             WATCH.check(where, answer.get_data().decode("utf-8", "replace"))
-            if answer.mimetype in ("application/hal+json", "application/json"):
+            if answer.mimetype in CHECKED_TYPES:
                 action = (request.path if request.method == "POST"
                           and answer.status_code == 200 else None)
                 resolve = route_resolver(self.application, request.host, request.root_path,
                                          action)
-                WATCH.leaks.extend(f"{where}: {problem}" for problem in link_problems(
-                    answer.get_json(silent=True), set(RELATIONS), resolve))
+                embed = embedding_checker(self.application, request.host, request.root_path,
+                                          EMBEDDED_KINDS)
+                document = answer.get_json(silent=True)
+                problems = link_problems(document, set(RELATIONS), resolve, embed)
+                problems += template_problems(document, self.application.url_map,
+                                              request.host, request.root_path)
+                WATCH.leaks.extend(f"{where}: {problem}" for problem in problems)
         WATCH.check(where + " headers", str(answer.headers))
         return answer

@@ -1,11 +1,18 @@
 """The link check every test answer goes through (tests/secret_watch.py) finds what it
-should: hrefs that reach no route, navigation links to action-only routes, and template
-flags that do not match; and it passes real links, templates and curies."""
+should: hrefs that reach no route, navigation links to action-only routes, template
+flags that do not match, embedded items without self, one kind of item embedded under
+two rels, and HAL-FORMS templates no route takes; and it passes real links, templates,
+curies, embedded items and forms."""
 
 import pytest
 
 from integration_hub.rels import RELATIONS
-from tests.secret_watch import link_problems, route_resolver
+from tests.secret_watch import (
+    embedding_checker,
+    link_problems,
+    route_resolver,
+    template_problems,
+)
 
 
 @pytest.fixture
@@ -51,3 +58,99 @@ def test_the_outcome_of_an_action_may_name_the_action_as_self(migrated_app):
                            "inf:records": {"href": "/api/integrations/some-id/store"}}}
     assert link_problems(document, set(RELATIONS), resolve) == [
         "inf:records: /api/integrations/some-id/store does not answer GET"]
+
+
+@pytest.fixture
+def embedded_problems(migrated_app):
+    """Checks documents against a registry of their own, not the run's (EMBEDDED_KINDS)."""
+    resolve = route_resolver(migrated_app, "localhost", "")
+    embed = embedding_checker(migrated_app, "localhost", "", {})
+    return lambda document: link_problems(document, set(RELATIONS), resolve, embed)
+
+
+def _item(href, **state):
+    return {"_links": {"self": {"href": href}}, **state}
+
+
+def test_real_embedded_items_pass(embedded_problems):
+    # A page of shares, each embedding its principal as a single object, and a user page
+    # embedding the same users: one kind (users.User), one rel.
+    shares = {"_links": {"self": {"href": "/api/integrations/i1/shares"}},
+              "_embedded": {"inf:integration-share": [
+                  {**_item("/api/integrations/i1/shares/mia"),
+                   "_embedded": {"inf:user": _item("/api/users/mia")}}]}}
+    users = {"_links": {"self": {"href": "/api/users"}},
+             "_embedded": {"inf:user": [_item("/api/users/ann"), _item("/api/users/mia")]}}
+    assert embedded_problems(shares) == []
+    assert embedded_problems(users) == []
+
+
+def test_an_embedded_item_without_self_is_found(embedded_problems):
+    page = {"_links": {"self": {"href": "/api/tags"}},
+            "_embedded": {"inf:tag": [_item("/api/tags/t1"), {"id": "t2", "_links": {}}],
+                          "inf:integration": {"_embedded": {"inf:tag": [{"id": "t3"}]}}}}
+    assert embedded_problems(page) == [
+        "inf:tag: embedded item without a self href (['_links', 'id'])",
+        "inf:integration: embedded item without a self href (['_embedded'])",
+        "inf:tag: embedded item without a self href (['id'])"]
+
+
+def test_one_kind_of_item_under_two_rels_is_found(embedded_problems):
+    assert embedded_problems({"_links": {"self": {"href": "/api/users"}},
+                              "_embedded": {"inf:user": [_item("/api/users/ann")]}}) == []
+    # Another answer of the run embeds a user (users.User) as the integration's owner.
+    integration = {**_item("/api/integrations/i1"),
+                   "_embedded": {"inf:integration-owner": _item("/api/users/mia")}}
+    assert embedded_problems(integration) == [
+        "inf:integration-owner: /api/users/mia is a users.User, embedded elsewhere as inf:user "
+        "(/api/users/ann); one kind of item has one rel"]
+
+
+def test_the_kind_of_an_embedded_item_ignores_its_id_and_query(embedded_problems):
+    # Proxy requests name their row by a fragment of the request log: all one kind.
+    log = {"_links": {"self": {"href": "/api/integrations/i1/requests"}},
+           "_embedded": {"inf:proxy-request": [_item("/api/integrations/i1/requests#r1"),
+                                               _item("/api/integrations/i2/requests#r2")]}}
+    assert embedded_problems(log) == []
+    assert embedded_problems({"_embedded": {"inf:integration": [
+        _item("/api/integrations/i1/requests?start=0#r3")]}}) == [
+        "inf:integration: /api/integrations/i1/requests?start=0#r3 is a proxy.Requests, "
+        "embedded elsewhere as inf:proxy-request (/api/integrations/i1/requests#r1); "
+        "one kind of item has one rel"]
+
+
+def _form(method, target, *properties, content_type="application/json"):
+    form = {"method": method, "target": target, "properties": list(properties)}
+    return {**form, "contentType": content_type} if properties else form
+
+
+@pytest.fixture
+def form_problems(migrated_app):
+    return lambda **forms: template_problems({"_templates": forms}, migrated_app.url_map,
+                                             "localhost", "")
+
+
+def test_real_forms_pass(form_problems):
+    assert form_problems(
+        default=_form("PUT", "/api/integrations/some-id", {"name": "name", "type": "text"}),
+        forceDelete=_form("DELETE", "http://localhost/api/integrations/some-id?force=true"),
+        share=_form("POST", "/api/integrations/some-id/shares",
+                    {"name": "principalId", "type": "text", "required": True},
+                    {"name": "accessLevel", "type": "number"}),
+        ping=_form("POST", "/api/webhooks/some-id/ping")) == []
+
+
+def test_forms_no_route_takes_are_found(form_problems):
+    found = form_problems(
+        wrongMethod=_form("PUT", "/api/tokens", {"name": "name"}),
+        nowhere=_form("DELETE", "/api/no-such-thing"),
+        templated=_form("PUT", "/api/integrations/some-id/shares/{principalId}"))
+    assert [problem.split(":")[0] for problem in found] == [
+        "template wrongMethod", "template nowhere", "template templated"]
+
+
+def test_malformed_properties_are_found(form_problems):
+    found = form_problems(
+        form=_form("POST", "/api/tags", {"name": "color", "type": "colour"},
+                   {"name": "color", "type": "text"}, content_type="text/plain"))
+    assert len(found) == 3, found
