@@ -66,11 +66,15 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
 
 
 def _problem_with_links(error: errors.HubError):
-    """Errors that a new connection would cure link ``inf:connect`` for the integration."""
+    """Errors that a new connection would cure link ``inf:connect`` for the integration;
+    an API call without valid credentials links ``inf:login`` (a browser session)."""
     integration_id = (request.view_args or {}).get("integration_id")
     if getattr(error, "connect_link", False) and integration_id and "_links" not in error.extra:
         error.extra["_links"] = {"inf:connect": {"href": url_for(
             "connections.Connect", integration_id=integration_id)}}
+    api_call = request.path == "/api" or request.path.startswith("/api/")
+    if isinstance(error, errors.AuthenticationRequired) and api_call:
+        error.extra.setdefault("_links", {"inf:login": {"href": url_for("session.Login")}})
     return errors.problem_response(error)
 
 

@@ -78,6 +78,16 @@ def test_no_credentials_is_401_with_bearer_challenge(client):
     assert answer.get_json()["code"] == "authentication_required"
 
 
+def test_a_client_without_credentials_is_shown_where_to_sign_in(client):
+    """The root needs credentials too, so its 401 links the one way in for a person."""
+    answer = client.get("/api")
+    login = answer.get_json()["_links"]["inf:login"]["href"]
+
+    signed_in = client.post(login, json={"username": "nobody", "password": "wrong"})
+    assert signed_in.status_code == 401  # the route takes credentials: this is the login
+    assert signed_in.get_json()["code"] == "invalid_credentials"
+
+
 @pytest.mark.parametrize("header", [
     "Bearer ihub_not-a-real-token",
     "Bearer something-else",

@@ -35,6 +35,27 @@ class PrincipalSchema(HalSchema):
         return {"self": {"href": target}}
 
 
+class UserSummarySchema(PrincipalSchema):
+    """A user a share or ownership points at."""
+
+
+class TeamSummarySchema(PrincipalSchema):
+    """A team a share or ownership points at."""
+
+
+# A share embeds its principal under the rel its kind has everywhere: one of the two.
+ShareEmbeddedSchema = ma.Schema.from_dict(
+    {"inf:user": ma.fields.Nested(UserSummarySchema),
+     "inf:team": ma.fields.Nested(TeamSummarySchema)}, name="ShareEmbedded")
+
+
+class _PrincipalEmbedded(ma.fields.Nested):
+    """``{"inf:user": principal}`` or ``{"inf:team": principal}`` from ``share.principal``."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return {f"inf:{obj.principal.type}": obj.principal}
+
+
 @dataclass(frozen=True)
 class OwnerDocument:
     integration_id: str
@@ -64,11 +85,7 @@ class ShareLevelSchema(ma.Schema):
 
 class ShareSchema(HalSchema, ShareLevelSchema):
     principal_id = ma.fields.String(data_key="principalId", dump_only=True)
-    embedded = ma.fields.Method("_principal", data_key="_embedded", dump_only=True)
-
-    def _principal(self, share):
-        """The user or team shared with, under the rel users and teams have everywhere."""
-        return {f"inf:{share.principal.type}": PrincipalSchema().dump(share.principal)}
+    embedded = _PrincipalEmbedded(ShareEmbeddedSchema, data_key="_embedded", dump_only=True)
 
     def hal_links(self, share):
         return {"self": {"href": _share_href(share)},
