@@ -22,6 +22,7 @@ from integration_hub.db import Base, migrations
 from integration_hub.db.session import db_session
 from integration_hub.queue import job_queue
 from integration_hub.services import identity
+from integration_hub.services.request_log import RequestLogBuffer
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.oauth_server import node_available, start_oauth_server
@@ -117,9 +118,10 @@ def migrated_app(backend, new_database_url, tmp_path_factory):
     app.test_client_class = WatchedClient
     yield app
     # Rows of calls whose answers are closed late (by the garbage collector), written
-    # while their database still exists.
+    # while their databases still exist: this app's, and those of apps single tests made.
     gc.collect()
-    app.extensions["integration_hub.request_log"].flush()
+    for buffer in [o for o in gc.get_objects() if isinstance(o, RequestLogBuffer)]:
+        buffer.flush()
 
 
 @pytest.fixture(scope="session", autouse=True)
