@@ -230,11 +230,14 @@ def delete_team(session: Session, actor: User, team: Team) -> None:
     session.flush()
 
 
-def require_team_admin(actor: User, team: Team) -> None:
+def manages_members(actor: User, team: Team) -> bool:
     """Superusers and the team's own admins manage its members."""
-    if actor.superuser:
-        return
-    if any(m.user_id == actor.id and m.role == "admin" for m in team.members):
+    return actor.superuser or any(m.user_id == actor.id and m.role == "admin"
+                                  for m in team.members)
+
+
+def require_team_admin(actor: User, team: Team) -> None:
+    if manages_members(actor, team):
         return
     raise errors.Forbidden("managing members needs a superuser or an admin of the team")
 

@@ -1,7 +1,8 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
-from integration_hub.services.identity import TEAM_ROLES
+from integration_hub.security import current_user
+from integration_hub.services.identity import TEAM_ROLES, manages_members
 
 
 class MemberSchema(ma.Schema):
@@ -37,13 +38,14 @@ class TeamSchema(HalSchema, TeamUpdateSchema):
         return MemberSchema(many=True).load(value)
 
     def hal_links(self, team):
-        return {
-            "self": {"href": href("teams.Team", team_id=team.principal_id)},
-            "inf:teams": {"href": href("teams.Teams")},
-            "inf:team-member": {"href": template_href("teams.TeamMember", username="{username}",
-                                                       team_id=team.principal_id),
-                                "templated": True},
-        }
+        links = {"self": {"href": href("teams.Team", team_id=team.principal_id)},
+                 "inf:teams": {"href": href("teams.Teams")}}
+        if manages_members(current_user(), team):
+            links["inf:team-member"] = {
+                "href": template_href("teams.TeamMember", username="{username}",
+                                      team_id=team.principal_id),
+                "templated": True}
+        return links
 
 
 class TeamPageArgsSchema(SearchPageArgsSchema):
