@@ -193,8 +193,12 @@ def test_a_connection_offers_disconnecting_to_its_holder_only(client, admin, mem
     assert "inf:refresh" not in mine["_links"]
     # Its self link is the member's to follow, not only the owner's.
     assert client.get(mine["_links"]["self"]["href"], headers=member.headers).status_code == 200
-    listed = templates(client, admin, mine["_links"]["self"]["href"])
-    assert listed == {}  # the owner sees it listed, but it is the member's to remove
+    # The owner sees it listed, but it is the member's to use and remove: the account,
+    # connect and refresh addresses act on the caller's own connection, so none is offered.
+    listed = read(client, admin, mine["_links"]["self"]["href"]).get_json()
+    assert listed.get("_templates", {}) == {}
+    assert set(listed["_links"]) == {"self", "inf:integration"}
+    assert {"inf:account", "inf:connect"} <= set(mine["_links"])
 
     assert submit(client, member, mine["_templates"]["delete"]).status_code == 204
     assert client.get(mine["_links"]["self"]["href"],

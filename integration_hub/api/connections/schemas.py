@@ -40,26 +40,44 @@ class ConnectionSchema(HalSchema):
     created_at = ma.fields.DateTime(data_key="createdAt")
     updated_at = ma.fields.DateTime(data_key="updatedAt")
 
+    def __init__(self, *args, as_caller: bool = True, **kwargs):
+        """``as_caller=False``: without the links and forms that act on the caller's own
+        connection (event payloads have no caller)."""
+        super().__init__(*args, **kwargs)
+        self.as_caller = as_caller
+
+    def _callers(self, connection) -> bool:
+        """The caller's own (or the shared) connection: the one their calls use, which the
+        account, connect, refresh and disconnect addresses act on."""
+        return self.as_caller and connections.is_callers(connection, connection.integration,
+                                                         current_user())
+
+    def _changeable(self, connection) -> bool:
+        integration = connection.integration
+        return (self._callers(connection)
+                and caller_access(integration) >= connections.connect_level(integration))
+
     def hal_links(self, connection):
         key = connection.integration_id
         links = {
             "self": {"href": href("connections.ListedConnection", integration_id=key,
                                   connection_id=connection.id)},
             "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
-            "inf:account": {"href": href("connections.Account", integration_id=key)},
-            "inf:connect": {"href": href("connections.Connect", integration_id=key)},
         }
-        if connections.uses_oauth(connection.integration):
-            links["inf:refresh"] = {"href": href("connections.Refresh", integration_id=key)}
+        if self._callers(connection):
+            links["inf:account"] = {"href": href("connections.Account", integration_id=key)}
+        if self._changeable(connection):
+            links["inf:connect"] = {"href": href("connections.Connect", integration_id=key)}
+            if connections.uses_oauth(connection.integration):
+                links["inf:refresh"] = {"href": href("connections.Refresh", integration_id=key)}
         return links
 
     def hal_templates(self, connection):
-        """The caller's own (or the shared) connection: disconnect, and refresh OAuth2
-        tokens; someone else's, listed for the owner, offers nothing."""
-        integration = connection.integration
-        if not (connections.is_callers(connection, integration, current_user())
-                and caller_access(integration) >= connections.connect_level(integration)):
+        """Disconnect, and refresh OAuth2 tokens: on the caller's own connection, with the
+        access connecting needs; someone else's, listed for the owner, offers nothing."""
+        if not self._changeable(connection):
             return {}
+        integration = connection.integration
         key = connection.integration_id
         found = {"delete": template("DELETE", href("connections.Connection", integration_id=key),
                                     title="Disconnect (revokes the tokens at the provider)")}

@@ -18,7 +18,8 @@ REPRESENTATIONS.update({
     "integration": lambda session, integration: IntegrationSchema(access=Access.OWNER).dump(
         integration),
     "share": _share,
-    "connection": lambda session, connection: ConnectionSchema().dump(connection),
+    "connection": lambda session, connection: ConnectionSchema(as_caller=False).dump(
+        connection),
     "sync": lambda session, run: SyncRunSchema().dump(run),
     "webhook": lambda session, hook: WebhookSchema().dump(hook),
 })
