@@ -39,6 +39,7 @@ class NotConnected(errors.Conflict):
 
 class NoConnection(errors.NotFound):
     code, title = "integration_not_connected", "You have no connection to this integration"
+    connect_link = True
 
 
 class ReauthRequired(errors.Conflict):

@@ -167,6 +167,7 @@ def test_not_connected(client, member, oauth_integration):
     integration = oauth_integration(shares={"mia": 1})
     missing = client.get(f"/api/integrations/{integration}/connection", headers=member.headers)
     assert missing.status_code == 404 and missing.get_json()["code"] == "integration_not_connected"
+    assert missing.get_json()["_links"]["inf:connect"]["href"].endswith("/connect")
     refresh = account(client, member, integration)
     assert refresh.status_code == 409
     assert refresh.get_json()["_links"]["inf:connect"]["href"].endswith("/connect")
