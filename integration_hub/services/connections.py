@@ -8,12 +8,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import urllib3
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
-from integration_hub.config import current_settings
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.models.connection import SHARED_HOLDER
 from integration_hub.db.types import utcnow
@@ -22,13 +20,10 @@ from integration_hub.services import (
     crypto,
     oauth_client,
     oauth_rules,
-    proxy_url,
-    upstream_http,
     webhook_events,
 )
 from integration_hub.services.acl import Access, require
 from integration_hub.services.catalogue import catalogue
-from integration_hub.services.credentials import place_credentials
 from integration_hub.services.integrations import USAGE_COUNTERS, Found
 
 
@@ -61,10 +56,6 @@ class TokenEndpointTimeout(errors.HubError):
 
 class TokenRefreshBackoff(errors.HubError):
     status, code, title = 503, "token_refresh_backoff", "Token refresh is paused after failures"
-
-
-class CredentialsRejected(errors.ValidationFailed):
-    code, title = "credentials_rejected", "The integration refused these credentials"
 
 
 USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
@@ -282,112 +273,7 @@ def attach_account(session: Session, integration: Integration, connection: Conne
         session.flush()
 
 
-# -- connecting without a browser --------------------------------------------
-
 DATABASE_CATEGORY = "database"
-
-
-def connect_with(session: Session, user: User, found: Found, body: Mapping[str, Any], *,
-                 callback_uri: str) -> Connection:
-    """``POST .../connect``: hand over a code, token, key or password (per auth type)."""
-    integration = found.integration
-    require_connectable(found)
-    fields = _required_fields(integration)
-    if integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY:
-        return _connect_oauth(session, user, integration, body, callback_uri)
-    missing = [name for name in fields if not body.get(name)]
-    unknown = [name for name in body if name not in fields and body.get(name) is not None]
-    if missing or unknown or not fields:
-        problems = {name: ["Missing data for required field."] for name in missing}
-        problems.update({name: [f"not used by {integration.auth_type} integrations"]
-                         for name in unknown})
-        raise errors.ValidationFailed(
-            f"{integration.auth_type} integrations connect with {', '.join(fields) or 'nothing'}",
-            errors=problems or {"_": ["this integration needs no connection"]})
-    secrets = {"apiKey": "api_key", "token": "api_key", "username": "username",
-               "password": "password"}
-    stored = {secrets[name]: str(body[name]) for name in fields if name in body}
-    _check_health(integration, stored)
-    return store_credentials(session, user, integration, stored)
-
-
-def fields_to_connect(integration: Integration) -> list[str]:
-    """What a user hands over to connect (empty for OAuth2 redirects and ``none``)."""
-    if integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY:
-        return []
-    return _required_fields(integration)
-
-
-def _required_fields(integration: Integration) -> list[str]:
-    if integration.category == DATABASE_CATEGORY:
-        return ["username", "password"]
-    return {"apikey": ["apiKey"], "bearer": ["token"], "basic": ["username", "password"],
-            "oauth2": [], "none": []}[integration.auth_type]
-
-
-def _connect_oauth(session: Session, user: User, integration: Integration,
-                   body: Mapping[str, Any], callback_uri: str) -> Connection:
-    now = utcnow()
-    if body.get("code"):
-        token = _token_call(oauth_client.exchange_code, integration, body["code"],
-                            body.get("redirectUri") or callback_uri, body.get("codeVerifier"))
-    elif body.get("accessToken"):
-        token = {"access_token": body["accessToken"], "token_type": "Bearer"}
-        if body.get("refreshToken"):
-            token["refresh_token"] = body["refreshToken"]
-        if body.get("expiresIn") is not None:
-            token["expires_in"] = body["expiresIn"]
-    elif body.get("refreshToken"):
-        token = _token_call(oauth_client.refresh, integration, body["refreshToken"])
-        token.setdefault("refresh_token", body["refreshToken"])
-    else:
-        raise errors.ValidationFailed(
-            "oauth2 integrations connect with code, refreshToken or accessToken",
-            errors={"code": ["give code, refreshToken or accessToken"]})
-    connection = store_token(session, user, integration, token, now)
-    account = read_account(integration, token)
-    if account is not None:
-        connection.account = account
-    return connection
-
-
-def _token_call(call, *args) -> dict[str, Any]:
-    try:
-        return call(*args)
-    except oauth_client.TokenEndpointError as failure:
-        if failure.kind in ("invalid_grant", "rejected"):
-            raise CredentialsRejected(f"the authorization server refused: {failure.error}",
-                                      errors={"code": [failure.error]}) from None
-        if failure.kind == "timeout":
-            raise TokenEndpointTimeout(failure.description) from None
-        raise TokenEndpointFailed(failure.description) from None
-
-
-def _check_health(integration: Integration, secrets: Mapping[str, str]) -> None:
-    """Try the credentials on ``data.healthCheck`` (a GET path) before storing them.
-
-    The same URL guard and outbound network policy as the proxy apply.
-    """
-    path = (integration.data or {}).get("healthCheck")
-    if not path or not integration.api_base_uri or "${" in integration.api_base_uri:
-        return
-    placement = place_credentials(integration.auth_type,
-                                  api_key_location=integration.api_key_location,
-                                  api_key_name=integration.api_key_name, secrets=secrets)
-    url = proxy_url.build_upstream_url(integration.api_base_uri, str(path),
-                                       query=placement.params or None)
-    settings = current_settings()
-    try:
-        answer = upstream_http.shared_pool(settings.proxy_deny_private).request(
-            "GET", url, headers=placement.headers, redirect=False, retries=False,
-            timeout=urllib3.Timeout(connect=settings.proxy_connect_timeout,
-                                    read=settings.proxy_read_timeout))
-    except urllib3.exceptions.HTTPError as failure:
-        raise upstream_http.transport_error(failure) from None
-    if not 200 <= answer.status < 300:
-        raise CredentialsRejected(
-            f"the integration answered {answer.status} to its health check",
-            errors={"credentials": [f"health check answered {answer.status}"]})
 
 
 def disconnect(session: Session, user: User, found: Found) -> None:

@@ -8,7 +8,13 @@ from integration_hub import errors
 from integration_hub.api.integrations.schemas import effective_image_url
 from integration_hub.db.session import db_session, transaction
 from integration_hub.security import check_csrf, csrf_token, session_user
-from integration_hub.services import connections, integrations, oauth_flow, oauth_rules
+from integration_hub.services import (
+    connections,
+    integrations,
+    oauth_flow,
+    oauth_rules,
+    programmatic_connect,
+)
 from integration_hub.services.integrations import usable_without_connection
 
 bp = Blueprint("connect_pages", __name__, template_folder="templates")
@@ -29,7 +35,7 @@ def integration_cards(user) -> list[dict]:
             "connected": integration.id in connected,
             "usable": integration.id in connected or usable_without_connection(integration),
             "status": states.get(integration.id),
-            "needs": connections.fields_to_connect(integration),
+            "needs": programmatic_connect.fields_to_connect(integration),
         })
     return cards
 
@@ -57,7 +63,7 @@ def connect_with_form(integration_id):
     try:
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
-            connections.connect_with(session, user, found, fields, callback_uri="")
+            programmatic_connect.connect_with(session, user, found, fields, callback_uri="")
     except errors.HubError as failure:
         return redirect(url_for("connect_pages.index", status="error", code=failure.code), 303)
     return redirect(url_for("connect_pages.index", status="connected"), 303)

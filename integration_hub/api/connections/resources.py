@@ -21,7 +21,13 @@ from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import connections, integrations, oauth_flow, token_refresh
+from integration_hub.services import (
+    connections,
+    integrations,
+    oauth_flow,
+    programmatic_connect,
+    token_refresh,
+)
 
 blp = Blueprint("connections", __name__, url_prefix="/api",
                 description="Connections: the credentials users hold for integrations")
@@ -65,7 +71,7 @@ class Connect(MethodView):
         user = current_user()
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
-            connection = connections.connect_with(session, user, found, body,
+            connection = programmatic_connect.connect_with(session, user, found, body,
                                                   callback_uri=callback_uri())
         return connection, 201, {"Location": href("connections.Connection",
                                                   integration_id=found.integration.id)}

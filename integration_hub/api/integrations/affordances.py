@@ -14,7 +14,7 @@ from integration_hub.api.connections.schemas import ConnectBodySchema
 from integration_hub.api.integrations.sharing import OwnerChangeSchema, ShareCreateSchema
 from integration_hub.api.proxy.resources import EnvelopeSchema
 from integration_hub.hal_forms import template
-from integration_hub.services import connections
+from integration_hub.services import connections, programmatic_connect
 from integration_hub.services.acl import Access
 
 # Links a plain reader does not get: rel -> the level following them needs.
@@ -67,7 +67,7 @@ def templates(integration, access: Access, hrefs: dict[str, str],
 
 def _connect_template(integration, target: str) -> dict[str, Any] | None:
     """Programmatic connect with exactly the fields the integration's auth type takes."""
-    fields = connections.fields_to_connect(integration)
+    fields = programmatic_connect.fields_to_connect(integration)
     if fields:
         return template("POST", target, ConnectBodySchema(only=fields), required=fields,
                         title="Connect with your credentials")
