@@ -213,3 +213,20 @@ def test_a_team_share_is_offered_to_the_team(client, admin, member, session):
     assert submit(client, admin, share, principalId="team:writers",
                   accessLevel=2).status_code == 201
     assert "default" in templates(client, member, where)
+
+
+def test_sharing_through_the_form_refuses_bad_input_and_writes_nothing(client, admin):
+    where = _register(client, admin, name="Careful Ledger")
+    share = templates(client, admin, where)["share"]
+    shares = client.get(where, headers=admin.headers).get_json()["_links"][
+        "inf:integration-shares"]["href"]
+
+    missing = client.post(share["target"], headers=admin.headers, json={"accessLevel": 2})
+    unknown = submit(client, admin, share, principalId="nobody-here")
+    too_high = submit(client, admin, share, principalId=admin.username, accessLevel=9)
+
+    assert (missing.status_code, missing.get_json()["code"]) == (422, "validation_failed")
+    assert "principalId" in missing.get_json()["errors"]
+    assert (unknown.status_code, unknown.get_json()["code"]) == (404, "principal_not_found")
+    assert (too_high.status_code, too_high.get_json()["code"]) == (422, "validation_failed")
+    assert client.get(shares, headers=admin.headers).get_json()["total"] == 0

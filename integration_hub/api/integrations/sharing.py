@@ -153,7 +153,7 @@ class Shares(MethodView):
     @blp.arguments(ShareCreateSchema)
     @blp.response(200, ShareSchema, description="The principal's share was changed")
     @blp.alt_response(201, schema=ShareSchema, description="Created")
-    @blp.problems(400, 401, 403, 404, 413, 415)
+    @blp.problems(400, 401, 403, 404, 412, 413, 415)
     @audited("share.grant", "integration", "integration_id")
     def post(self, values, integration_id):
         """Share with a user or team, or change their level (share access needed)"""
