@@ -61,7 +61,7 @@ def prop(name: str, field: ma.fields.Field, value: Any = None,
     if prompt:
         result["prompt"] = prompt
     if not isinstance(field, ma.fields.List):  # a list's counts go in its options
-        for validator in _validators(field):
+        for validator in field.validators:
             result.update(_constraint(validator))
     if isinstance(field, _TIMES):
         result.setdefault("placeholder", "2026-12-31T23:59:59Z")
@@ -96,12 +96,8 @@ def template(method: str, target: str, schema: ma.Schema | None = None, *, title
     return result
 
 
-def _validators(field: ma.fields.Field) -> list[Any]:
-    return list(field.validators)
-
-
 def _choices(field: ma.fields.Field) -> list[Any] | None:
-    for validator in _validators(field):
+    for validator in field.validators:
         if isinstance(validator, ma.validate.OneOf):
             return list(validator.choices)
     return None
@@ -114,7 +110,7 @@ def _options(field: ma.fields.Field) -> dict[str, Any] | None:
         if choices is None:
             return None
         options: dict[str, Any] = {"inline": choices}
-        for validator in _validators(field):
+        for validator in field.validators:
             if isinstance(validator, ma.validate.Length):
                 options.update(_item_counts(validator))
         return options

@@ -1,7 +1,7 @@
 """HAL-FORMS answers: ``Accept: application/prs.hal-forms+json`` adds ``_templates``.
 
 A schema offers templates with ``hal_templates(obj)`` (collection pages get theirs
-from ``page_schema(..., templates=...)``); they are built only when asked for, and
+from ``hal_page(..., templates=...)``); they are built only when asked for, and
 only for what the caller may do. The templates join the HAL document at its root
 (HAL-FORMS has no templates inside ``_embedded``).
 """

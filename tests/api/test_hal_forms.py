@@ -65,7 +65,7 @@ def test_plain_hal_stays_plain(client, admin):
         assert "_templates" not in answer.get_json(), accept
 
 
-def test_a_forms_client_shares_connects_and_deletes(client, admin, member, make_caller):
+def test_a_forms_client_shares_connects_and_deletes(client, admin, member):
     where = _register(client, admin, name="Shared Ledger", mode="per-user")
     owner_forms = templates(client, admin, where)
 
@@ -178,8 +178,8 @@ def test_webhook_forms(client, admin, receiver):
     assert submit(client, admin, forms["delete"]).status_code == 204
 
 
-def test_a_connection_offers_disconnecting_to_its_holder_only(client, admin, member, app,
-                                                             make_integration):
+def test_a_connection_offers_disconnecting_to_its_holder_only(client, admin, member,
+                                                              make_integration):
     integration = make_integration("Keys", shares={member.username: 1}, mode="per-user")
     where = f"/api/integrations/{integration}"
     connect = templates(client, member, where)["connect"]
