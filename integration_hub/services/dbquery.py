@@ -29,7 +29,14 @@ from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Integration, User
-from integration_hub.services import connections, crypto, integration_rules, sql_params
+from integration_hub.services import (
+    connections,
+    crypto,
+    database_drivers,
+    database_options,
+    integration_rules,
+    sql_params,
+)
 from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import Found, SqlitePathOutsideRoot
 
@@ -110,9 +117,12 @@ def database_url(integration: Integration, username: str | None, password: str |
         path = sqlite_file(str(data.get("path") or ""), sqlite_root)
         return URL.create("sqlite", database=f"file:{path}?mode=ro", query={"uri": "true"})
     driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}[dialect]
-    query = {str(k): str(v) for k, v in (data.get("options") or {}).items()}
-    if dialect == "postgresql" and data.get("sslmode"):
-        query["sslmode"] = data["sslmode"]
+    options = data.get("options")
+    if dialect == "postgresql" and data.get("sslmode") and isinstance(options or {}, dict):
+        options = {**(options or {}), "sslmode": data["sslmode"]}
+    # Checked again here, not only on save: rows stored before the allow-list existed.
+    query = {name: database_options.as_text(value)
+             for name, value in database_options.read(dialect, options).items()}
     return URL.create(driver, username=username, password=password, host=data.get("host"),
                       port=data.get("port"), database=data.get("database"), query=query)
 
@@ -151,11 +161,12 @@ def _make_engine(url: URL) -> Engine:
         event.listen(engine, "connect", _sqlite_read_only)
         return engine
     backend = url.get_backend_name()
-    connect_args: dict[str, Any] = {"connect_timeout": 10}
-    if backend == "postgresql":
-        connect_args["options"] = "-c default_transaction_read_only=on"
-    engine = create_engine(url, hide_parameters=True, pool_size=2, max_overflow=4,
-                           pool_pre_ping=True, pool_recycle=1800, connect_args=connect_args)
+    # The options travel in the URL's query; the driver gets them as typed arguments.
+    options = database_options.read(backend, dict(url.query))
+    engine = create_engine(url.set(query={}), hide_parameters=True, pool_size=2, max_overflow=4,
+                           pool_pre_ping=True, pool_recycle=1800,
+                           connect_args=database_drivers.connect_args(backend, options))
+    database_drivers.prepare(engine)
     if backend == "postgresql":
         event.listen(engine, "checkin", _postgres_forget_session)
     return engine
@@ -274,6 +285,7 @@ def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
     elif dialect == "mysql":
         connection.exec_driver_sql("ROLLBACK")  # the implicit transaction SQLAlchemy began
+        database_drivers.expect_answer_within(connection.connection.driver_connection, timeout_ms)
         # The session too: DDL would otherwise commit implicitly and run outside the
         # read-only transaction.
         connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
@@ -297,6 +309,9 @@ def _end(connection, dialect: str) -> None:
 
 
 _READ_ONLY_SIGNS = ("read-only", "read only", "readonly", "25006", "1792")
+# The driver gave up waiting for the server (connect, handshake or answer), not a statement
+# timeout of the server's own.
+_STALLED_SIGNS = ("timeout expired", "timed out")
 _TIMEOUT_SIGNS = ("57014", "statement timeout", "canceling statement", "max_statement_time",
                   "max_execution_time", "3024", "1969", "interrupted")
 
@@ -307,6 +322,8 @@ def _translate(failure: DBAPIError, dialect: str) -> errors.HubError:
     code = str(getattr(failure.orig, "sqlstate", "") or (failure.orig.args[0]
                                                          if getattr(failure.orig, "args", None)
                                                          else ""))
+    if any(sign in lowered for sign in _STALLED_SIGNS):
+        return database_drivers.DatabaseTimeout(message)
     if failure.connection_invalidated or _is_connect_error(failure):
         return DatabaseUnavailable(message)
     if any(sign in lowered or sign == code for sign in _READ_ONLY_SIGNS):
@@ -321,7 +338,9 @@ def _is_connect_error(failure: DBAPIError) -> bool:
     return any(sign in text_ for sign in ("connection refused", "could not connect",
                                           "authentication failed", "access denied for user",
                                           "can't connect", "unable to open database",
-                                          "no such host", "connection to server"))
+                                          "no such host", "connection to server",
+                                          "lost connection", "server has gone away",
+                                          "asked for a file"))
 
 
 def _message(failure: Exception) -> str:
@@ -383,11 +402,19 @@ def describe(engine: Engine) -> list[dict[str, Any]]:
         raise _translate(failure, engine.dialect.name) from None
 
 
-def ping(engine: Engine) -> tuple[bool, int, str | None]:
+def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
+    """(ok, latency in ms, error, its problem code): connect and select."""
     started = time.monotonic()
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
-        return True, int((time.monotonic() - started) * 1000), None
+        return True, took(), None, None
+    except DBAPIError as failure:
+        problem = _translate(failure, engine.dialect.name)
+        return False, took(), problem.detail, problem.code
     except SQLAlchemyError as failure:
-        return False, int((time.monotonic() - started) * 1000), _message(failure)
+        return False, took(), _message(failure), QueryFailed.code

@@ -20,7 +20,7 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
-from integration_hub.services import crypto, sync_settings, webhook_events
+from integration_hub.services import crypto, database_options, sync_settings, webhook_events
 from integration_hub.services.acl import (
     Access,
     access_columns,
@@ -336,6 +336,9 @@ def configuration_state(integration: Integration) -> dict[str, Any]:
 
 
 def _validate(integration: Integration) -> None:
+    data = integration.data or {}
+    if dialect := database_options.dialect_for(integration.type, integration.category, data):
+        database_options.read(dialect, data.get("options"))  # refused options, by name
     provider = catalogue().find(integration.type)
     integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
     problems = configuration_errors(configuration_state(integration))

@@ -54,6 +54,9 @@ class TestResultSchema(ma.Schema):
     ok = ma.fields.Boolean()
     latency_ms = ma.fields.Integer(data_key="latencyMs")
     error = ma.fields.String(allow_none=True)
+    code = ma.fields.String(allow_none=True, metadata={
+        "description": "The problem code of a database's failure (database_unavailable, "
+                       "database_timeout, database_account_too_powerful ...)"})
 
 
 def _engine(integration_id):
@@ -78,7 +81,7 @@ class Query(MethodView):
 @blp.route("/integrations/<integration_id>/schema")
 class Schema(MethodView):
     @blp.response(200, DatabaseSchemaSchema, content_type="application/json")
-    @blp.problems(401, 404, 409, 502)
+    @blp.problems(401, 404, 409, 422, 502, 504)
     def get(self, integration_id):
         """Tables and columns of the database"""
         return {"tables": dbquery.describe(_engine(integration_id))}
@@ -87,7 +90,7 @@ class Schema(MethodView):
 @blp.route("/integrations/<integration_id>/test")
 class Test(MethodView):
     @blp.response(200, TestResultSchema, content_type="application/json")
-    @blp.problems(401, 404, 409)
+    @blp.problems(401, 404, 409, 422)
     def post(self, integration_id):
         """Check the configuration: connect to a database, or GET data.healthCheck"""
         session, user = db_session(), current_user()
@@ -95,9 +98,10 @@ class Test(MethodView):
         found = integrations.find(session, user, integration_id)
         require(found.access, Access.READ)
         if dbquery.is_database(found.integration):
-            ok, latency, error = dbquery.ping(
+            ok, latency, error, code = dbquery.ping(
                 dbquery.engine_for(session, user, found, settings.sqlite_root))
         else:
+            code = None
             ok, latency, error = proxy.health_check(session, user, current_tenant(), found,
                                                     settings, upstream_pool())
-        return {"ok": ok, "latency_ms": latency, "error": error}
+        return {"ok": ok, "latency_ms": latency, "error": error, "code": code}

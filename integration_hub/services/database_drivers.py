@@ -1,0 +1,88 @@
+"""How the hub opens, bounds and hands back connections to PostgreSQL and MySQL/MariaDB.
+
+Whatever an integration's (allow-listed) options say, the hub sets the rest:
+
+- every wait on the network is bounded. libpq's ``connect_timeout`` covers the whole
+  connection start, TCP keepalives and ``tcp_user_timeout`` notice a peer that went away
+  mid-query. PyMySQL's ``connect_timeout`` covers only the TCP connect, so its read and write
+  timeouts cover the handshake, and each query may wait its own timeout plus
+  ``ANSWER_GRACE`` for the first byte of its answer. A server that takes the connection and
+  then says nothing ends in 504 ``database_timeout`` instead of holding a worker forever.
+- LOAD DATA LOCAL is off in PyMySQL (it would send the server any file the hub can read),
+  and a server that asks anyway loses the connection: nothing is sent.
+- nothing of the integration's runs as a session command (no ``init_command``,
+  ``sql_mode`` or option files), and PostgreSQL sessions default to read-only.
+- a pooled MySQL connection goes back clean: ``COM_RESET_CONNECTION`` drops session
+  variables, user variables, named locks (``GET_LOCK``) and temporary tables, then the
+  hub's character set and autocommit are set again. One that cannot be reset is discarded.
+  (PostgreSQL connections run ``DISCARD ALL``, see dbquery.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from integration_hub import errors
+
+CONNECT_TIMEOUT = 10     # seconds, unless the integration's connect_timeout says otherwise
+ANSWER_GRACE = 5         # seconds a MySQL server may take beyond a query's own timeout
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 30, 10, 3
+UNACKNOWLEDGED_MS = 30_000  # tcp_user_timeout: data the peer never acknowledges
+POSTGRES_SESSION = "-c default_transaction_read_only=on"
+# Connect keywords that read files or run statements: never given to PyMySQL.
+_MYSQL_NEVER = ("init_command", "sql_mode", "read_default_file", "read_default_group",
+                "unix_socket", "bind_address", "defer_connect", "autocommit")
+
+
+class DatabaseTimeout(errors.HubError):
+    status, code, title = 504, "database_timeout", "The database did not answer in time"
+
+
+def connect_args(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The driver's keyword arguments: the integration's allowed options, then the hub's own."""
+    timeout = options.get("connect_timeout", CONNECT_TIMEOUT)
+    if backend == "postgresql":
+        return {**options, "connect_timeout": timeout, "options": POSTGRES_SESSION,
+                "keepalives": 1, "keepalives_idle": KEEPALIVE_IDLE,
+                "keepalives_interval": KEEPALIVE_INTERVAL, "keepalives_count": KEEPALIVE_COUNT,
+                "tcp_user_timeout": UNACKNOWLEDGED_MS}
+    if backend == "mysql":
+        return {**options, "connect_timeout": timeout, "read_timeout": timeout,
+                "write_timeout": timeout, "local_infile": False}
+    return dict(options)
+
+
+def prepare(engine: Engine) -> None:
+    """Open MySQL connections as ``HubMysqlConnection`` (pymysql_connection.py) and reset
+    them when they go back to the pool."""
+    if engine.dialect.name == "mysql":
+        event.listen(engine, "do_connect", _open_mysql)
+        event.listen(engine.pool, "reset", _reset_mysql)
+
+
+def _open_mysql(_dialect, _record, cargs, cparams):
+    from pymysql.constants import CLIENT
+
+    from integration_hub.services.pymysql_connection import HubMysqlConnection
+
+    for name in _MYSQL_NEVER:
+        cparams.pop(name, None)
+    cparams["local_infile"] = False
+    cparams["client_flag"] = (cparams.get("client_flag", 0)
+                              & ~(CLIENT.LOCAL_FILES | CLIENT.MULTI_STATEMENTS))
+    return HubMysqlConnection(*cargs, **cparams)
+
+
+def _reset_mysql(dbapi_connection, _record, reset_state) -> None:
+    """Raising here makes the pool discard the connection instead of keeping it."""
+    if dbapi_connection is not None and not reset_state.terminate_only:
+        dbapi_connection.reset_session()
+
+
+def expect_answer_within(dbapi_connection, timeout_ms: int) -> None:
+    """A MySQL query may wait its own timeout plus the grace for its answer."""
+    if hasattr(dbapi_connection, "answer_timeout"):
+        dbapi_connection.answer_timeout(timeout_ms / 1000 + ANSWER_GRACE)
