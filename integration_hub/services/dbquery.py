@@ -32,6 +32,7 @@ from integration_hub.db.models import Integration, User
 from integration_hub.services import (
     connections,
     crypto,
+    database_accounts,
     database_drivers,
     database_options,
     integration_rules,
@@ -167,6 +168,7 @@ def _make_engine(url: URL) -> Engine:
                            pool_pre_ping=True, pool_recycle=1800,
                            connect_args=database_drivers.connect_args(backend, options))
     database_drivers.prepare(engine)
+    database_accounts.check_new_connections(engine)
     if backend == "postgresql":
         event.listen(engine, "checkin", _postgres_forget_session)
     return engine
@@ -403,7 +405,8 @@ def describe(engine: Engine) -> list[dict[str, Any]]:
 
 
 def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
-    """(ok, latency in ms, error, its problem code): connect and select."""
+    """(ok, latency in ms, error, its problem code): connect, select, and check the account
+    afresh (a pooled connection was checked when it was opened)."""
     started = time.monotonic()
 
     def took() -> int:
@@ -412,7 +415,11 @@ def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
     try:
         with engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
+            database_accounts.require_least_privilege(engine, connection.connection.driver_connection)
         return True, took(), None, None
+    except database_accounts.DatabaseAccountTooPowerful as refused:
+        engine.dispose()  # no pooled connection of this account serves another query
+        return False, took(), refused.detail, refused.code
     except DBAPIError as failure:
         problem = _translate(failure, engine.dialect.name)
         return False, took(), problem.detail, problem.code
