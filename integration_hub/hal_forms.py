@@ -51,12 +51,15 @@ def input_type(field: ma.fields.Field) -> str:
 
 
 def prop(name: str, field: ma.fields.Field, value: Any = None,
-         required: bool = False) -> dict[str, Any]:
+         required: bool = False, read_only: bool = False) -> dict[str, Any]:
     """One HAL-FORMS property for ``field`` (exposed as ``name``), ``value`` pre-filled;
-    ``required`` where a rule beyond the schema needs the field."""
+    ``required`` where a rule beyond the schema needs the field; ``read_only`` where this
+    caller may only send the value back unchanged."""
     result: dict[str, Any] = {"name": name, "type": input_type(field)}
     if field.required or required:
         result["required"] = True
+    if read_only:
+        result["readOnly"] = True
     prompt = field.metadata.get("description")
     if prompt:
         result["prompt"] = prompt
@@ -74,25 +77,29 @@ def prop(name: str, field: ma.fields.Field, value: Any = None,
 
 
 def properties(schema: ma.Schema, values: Mapping[str, Any] | None = None,
-               required: Collection[str] = ()) -> list[dict[str, Any]]:
+               required: Collection[str] = (),
+               read_only: Collection[str] = ()) -> list[dict[str, Any]]:
     """Every field a client may send, in schema order; ``values`` (by exposed name)
-    pre-fill the properties, never a secret's; ``required`` names more required ones."""
+    pre-fill the properties, never a secret's; ``required`` names more required ones,
+    ``read_only`` those the caller may only send back unchanged."""
     values = values or {}
     result = []
     for name, field in schema.load_fields.items():
         exposed = field.data_key or name
-        result.append(prop(exposed, field, values.get(exposed), exposed in required))
+        result.append(prop(exposed, field, values.get(exposed), exposed in required,
+                           exposed in read_only))
     return result
 
 
 def template(method: str, target: str, schema: ma.Schema | None = None, *, title: str,
              values: Mapping[str, Any] | None = None, required: Collection[str] = (),
-             content_type: str = JSON) -> dict[str, Any]:
+             read_only: Collection[str] = (), content_type: str = JSON) -> dict[str, Any]:
     """A template: ``schema`` describes the body (none for DELETE and bodiless POSTs)."""
     result: dict[str, Any] = {"title": title, "method": method.upper(), "target": target}
     if schema is not None:
         result["contentType"] = content_type
-    result["properties"] = properties(schema, values, required) if schema is not None else []
+    result["properties"] = (properties(schema, values, required, read_only)
+                            if schema is not None else [])
     return result
 
 

@@ -20,7 +20,13 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
-from integration_hub.services import crypto, database_options, sync_settings, webhook_events
+from integration_hub.services import (
+    credential_destinations,
+    crypto,
+    database_options,
+    sync_settings,
+    webhook_events,
+)
 from integration_hub.services.acl import (
     Access,
     access_columns,
@@ -50,8 +56,9 @@ SETTABLE = ("name", "type", "category", "description", "mode", "auth_type", "ena
 # Write-only secrets: API attribute -> encrypted column.
 SECRETS = {"client_secret": "client_secret_encrypted", "api_key": "api_key_encrypted",
            "credentials": "credentials_encrypted"}
-# Columns copied by ``copyFrom`` (configuration and secrets, not identity or ownership).
-COPIED = (*SETTABLE, "supports_upload", *SECRETS.values())
+# Columns copied by ``copyFrom`` (configuration, not identity or ownership); the secrets
+# too when the caller may share the source (docs/security.md, "Copies and re-pointing").
+COPIED = (*SETTABLE, "supports_upload")
 _NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "embedded": False,
                "basic_token_auth": False, "api_key_location": "header",
                "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
@@ -221,12 +228,8 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
     if values.get("id") and session.get(Integration, integration.id) is not None:
         raise errors.AlreadyExists("an integration with this id already exists")
     if source_ref := values.get("copy_from"):
-        source = find(session, user, source_ref).integration
-        for column in COPIED:
-            value = getattr(source, column)
-            setattr(integration, column, json.loads(json.dumps(value))
-                    if isinstance(value, (dict, list)) else value)
-        integration.name = f"{source.name} (copy)"
+        source = find(session, user, source_ref)
+        _copy(source, integration)
     else:
         missing = [f for f in _REQUIRED if not values.get(f)]
         if missing:
@@ -247,6 +250,17 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
     return integration
 
 
+def _copy(source: Found, integration: Integration) -> None:
+    """The source's configuration, and its secrets only for those who may share it: with
+    them, a reader could send the source's key to a host of their choosing."""
+    columns = COPIED + (tuple(SECRETS.values()) if source.access >= Access.SHARE else ())
+    for column in columns:
+        value = getattr(source.integration, column)
+        setattr(integration, column, json.loads(json.dumps(value))
+                if isinstance(value, (dict, list)) else value)
+    integration.name = f"{source.integration.name} (copy)"
+
+
 def update(session: Session, user: User, found: Found, changes: Mapping[str, Any]) -> Integration:
     require(found.access, Access.WRITE)
     integration = found.integration
@@ -254,6 +268,8 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
         if field in changes and not changes[field]:
             raise errors.ValidationFailed(f"{field} cannot be empty",
                                           errors={field: ["Field may not be null."]})
+    if found.access < Access.SHARE:
+        _refuse_moving_credentials(integration, changes)
     _apply(integration, changes)
     _validate(integration)
     if changes.get("slug") and changes["slug"] != integration.slug:
@@ -263,6 +279,19 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
     webhook_events.emit(session, integration.tenant_id, "integration.updated", integration,
                         actor=user.username)
     return integration
+
+
+def configuration(integration: Integration) -> dict[str, Any]:
+    """The settable configuration by attribute name."""
+    return {attribute: getattr(integration, attribute) for attribute in SETTABLE}
+
+
+def _refuse_moving_credentials(integration: Integration, changes: Mapping[str, Any]) -> None:
+    """403 before anything is written when the changes move credentials elsewhere."""
+    before = configuration(integration)
+    after = {**before, **{attribute: _NULL_MEANS.get(attribute) if value is None else value
+                          for attribute, value in changes.items() if attribute in SETTABLE}}
+    credential_destinations.refuse_moving(before, after)
 
 
 def _saved(session: Session, user: User, integration: Integration) -> None:

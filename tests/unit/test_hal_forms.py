@@ -73,3 +73,13 @@ def test_templates():
         "contentType": "application/json", "properties": properties(Example())}
     assert template("DELETE", "/things/1", title="Delete") == {
         "title": "Delete", "method": "DELETE", "target": "/things/1", "properties": []}
+
+
+def test_read_only_properties_keep_their_value():
+    found = properties(Example(), {"name": "A"}, read_only=("name", "enabled"))
+    assert found[0] == {"name": "name", "type": "text", "required": True, "readOnly": True,
+                        "value": "A"}
+    assert found[2] == {"name": "enabled", "type": "checkbox", "readOnly": True}
+    assert "readOnly" not in found[1]
+    assert template("PUT", "/things/1", Example(), title="Change", read_only=("name",))[
+        "properties"][0]["readOnly"] is True

@@ -14,7 +14,12 @@ from integration_hub.api.connections.schemas import ConnectBodySchema
 from integration_hub.api.integrations.sharing import OwnerChangeSchema, ShareCreateSchema
 from integration_hub.api.proxy.resources import EnvelopeSchema
 from integration_hub.hal_forms import template
-from integration_hub.services import connections, programmatic_connect
+from integration_hub.services import (
+    connections,
+    credential_destinations,
+    integrations,
+    programmatic_connect,
+)
 from integration_hub.services.acl import Access
 
 # Links a plain reader does not get: rel -> the level following them needs.
@@ -45,8 +50,11 @@ def templates(integration, access: Access, hrefs: dict[str, str],
     found: dict[str, Any] = {}
     me = hrefs["self"]
     if access >= Access.WRITE:
+        # Below share access, where credentials go can only be sent back unchanged.
+        fixed = () if access >= Access.SHARE else credential_destinations.fixed_for_writers(
+            integrations.configuration(integration))
         found["default"] = template("PUT", me, update_schema, title="Change the integration",
-                                   values=current)
+                                   values=current, read_only=fixed)
     if access >= Access.OWNER:
         found["delete"] = template("DELETE", me, title="Delete the integration")
         found["forceDelete"] = template(

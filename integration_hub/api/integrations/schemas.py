@@ -96,7 +96,9 @@ class IntegrationUpdateSchema(ma.Schema):
                              allow_none=True, metadata={
                                  "description": "Header name -> template sent with every proxied call"})
     data = ma.fields.Dict(keys=ma.fields.String(), allow_none=True, metadata={
-        "description": "Driver-specific configuration (authParams, pkce, allowedHosts, timeout...)"})
+        "description": "Driver-specific configuration (authParams, pkce, allowedHosts, timeout...); "
+                       "allowedHosts and a database's dialect, host, port, path, sslmode and "
+                       "options change only with share access"})
     credentials = ma.fields.Dict(keys=ma.fields.String(), load_only=True, allow_none=True,
                                  metadata={"description": "Write-only driver secrets; encrypted"})
     image_url = ma.fields.String(data_key="imageUrl", allow_none=True,
@@ -108,8 +110,8 @@ class IntegrationUpdateSchema(ma.Schema):
 class IntegrationCreateSchema(IntegrationUpdateSchema):
     id = ma.fields.String(validate=_uuid, metadata={"description": "Optional; generated when absent"})
     copy_from = ma.fields.String(data_key="copyFrom", metadata={
-        "description": "Id or slug of a readable integration whose configuration and secrets "
-                       "are copied; given fields override"})
+        "description": "Id or slug of a readable integration whose configuration is copied "
+                       "(its secrets too with share access to it); given fields override"})
 
 
 # Hrefs are built once per request (url_for is slow) and kept in its WSGI environ.

@@ -1,0 +1,109 @@
+"""Where an integration's credentials go, and which changes move them (docs/security.md,
+"Copies and re-pointing").
+
+The stored API key, client secret and database password, and every user's own token,
+are sent wherever the configuration says: the OAuth endpoints, the API base and the
+hosts allowed beside it, the database server. Changing any of these needs share access
+(``acl.Access.SHARE``); a writer may change everything else. Setting a field to the value
+it already has is no change.
+
+Pure: configurations are mappings by attribute name (``api_base_uri``, ``data`` ...);
+answers use the API's field names (``apiBaseUri``, ``data.host`` ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from integration_hub import errors
+
+# URL columns the hub sends credentials to: attribute -> API field.
+URIS = {"api_base_uri": "apiBaseUri", "auth_uri": "authUri", "token_uri": "tokenUri",
+        "user_info_uri": "userInfoUri", "revocation_uri": "revocationUri"}
+# Keys of ``data`` deciding which database server (or file) gets the password, and how
+# safely: a removed host or port means the driver's default, which is a destination too.
+DATABASE_KEYS = ("dialect", "host", "port", "path", "sslmode", "options")
+_DATABASE_FIELDS = frozenset(f"data.{key}" for key in DATABASE_KEYS)
+DIALECTS = ("postgresql", "mysql", "sqlite")
+DATABASE = "database"
+NEEDS_SHARE_ACCESS = "changing it needs share access (level 3) or ownership"
+
+
+class FieldNeedsShareAccess(errors.Forbidden):
+    code, title = "field_needs_share_access", "Changing where credentials go needs share access"
+
+
+def database_dialect(type_name: str | None, category: str | None,
+                     data: Mapping[str, Any] | None) -> str | None:
+    """The database engine an integration connects to, or None for an HTTP one (the rule
+    ``dbquery.dialect_of`` applies)."""
+    if type_name in DIALECTS:
+        return type_name
+    if type_name == DATABASE or category == DATABASE:
+        dialect = (data or {}).get("dialect")
+        return dialect if dialect in DIALECTS else None
+    return None
+
+
+def destination(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything in ``config`` that decides where credentials go, by API field name
+    (``database``: the engine; the ``data.`` keys of a database count only for one)."""
+    data = config.get("data") or {}
+    found: dict[str, Any] = {field: config.get(attribute) for attribute, field in URIS.items()}
+    found["data.allowedHosts"] = _hosts(data.get("allowedHosts"))
+    found[DATABASE] = database_dialect(config.get("type"), config.get("category"), data)
+    for key in DATABASE_KEYS:
+        found[f"data.{key}"] = _given(data.get(key))
+    return found
+
+
+def moved(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The fields (API names) whose change from ``before`` to ``after`` moves credentials.
+
+    A database's keys count when it is a database before or after; a change of engine
+    through ``type`` or ``category`` names that field, through ``data.dialect`` that key.
+    """
+    old, new = destination(before), destination(after)
+    database = bool(old[DATABASE] or new[DATABASE])
+    fields = {field for field in old if field != DATABASE and old[field] != new[field]
+              and (database or field not in _DATABASE_FIELDS)}
+    if old[DATABASE] != new[DATABASE]:
+        fields.update(name for name in ("type", "category")
+                      if before.get(name) != after.get(name))
+    return sorted(fields)
+
+
+def refuse_moving(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+    """403 naming every field whose change moves credentials (for callers below share
+    access)."""
+    fields = moved(before, after)
+    if fields:
+        raise FieldNeedsShareAccess(
+            f"changing {', '.join(fields)} needs share access (level 3) or ownership: "
+            "it decides where the integration's credentials are sent",
+            errors={field: [NEEDS_SHARE_ACCESS] for field in fields})
+
+
+def fixed_for_writers(config: Mapping[str, Any]) -> list[str]:
+    """Top-level fields a writer (share level 2) can only send back unchanged: the URIs,
+    and for a database the fields its engine comes from."""
+    fields = list(URIS.values())
+    if database_dialect(config.get("type"), config.get("category"), config.get("data")):
+        fields.append("type")
+        if config.get("type") not in (*DIALECTS, DATABASE):
+            fields.append("category")
+    return fields
+
+
+def _hosts(value: Any) -> Any:
+    """Allowed hosts compare as a set of lower-case names (order and case do not move
+    anything); anything else as it is."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return frozenset(item.strip().lower() for item in value)
+    return _given(value) or frozenset()
+
+
+def _given(value: Any) -> Any:
+    """None for a value that says nothing (absent, empty): the driver's default applies."""
+    return None if value in (None, "", {}, []) else value

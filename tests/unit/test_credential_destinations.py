@@ -1,0 +1,108 @@
+"""Which changes move an integration's credentials: one table row per kind of change."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from integration_hub.services import dbquery
+from integration_hub.services.credential_destinations import (
+    FieldNeedsShareAccess,
+    database_dialect,
+    fixed_for_writers,
+    moved,
+    refuse_moving,
+)
+
+HTTP = {"type": "custom", "category": "crm", "api_base_uri": "https://api.example.com/v1",
+        "auth_uri": "https://id.example.com/authorize", "token_uri": "https://id.example.com/token",
+        "user_info_uri": None, "revocation_uri": None,
+        "data": {"allowedHosts": ["files.example.com", "cdn.example.com"], "timeout": 5,
+                 "host": "ignored.example.com"}}
+DB_DATA = {"dialect": "postgresql", "host": "db.example.com", "port": 5432, "database": "sales",
+           "username": "reporter", "sslmode": "require", "options": {"connect_timeout": "5"}}
+DB = {"type": "database", "category": "database", "data": DB_DATA}
+
+
+def change(config, **values):
+    return {**config, **values}
+
+
+def change_data(config, **values):
+    return {**config, "data": {**config["data"], **values}}
+
+
+def without(config, key):
+    return {**config, "data": {k: v for k, v in config["data"].items() if k != key}}
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (HTTP, HTTP, []),
+    (HTTP, change(HTTP, api_base_uri="https://elsewhere.example.net/v1"), ["apiBaseUri"]),
+    (HTTP, change(HTTP, api_base_uri="https://api.example.com/v2"), ["apiBaseUri"]),
+    (HTTP, change(HTTP, api_base_uri=None), ["apiBaseUri"]),
+    (HTTP, change(HTTP, auth_uri="https://x.example/a", token_uri="https://x.example/t"),
+     ["authUri", "tokenUri"]),
+    (HTTP, change(HTTP, user_info_uri="https://x.example/u"), ["userInfoUri"]),
+    (HTTP, change(HTTP, revocation_uri="https://x.example/r"), ["revocationUri"]),
+    (HTTP, change_data(HTTP, allowedHosts=["CDN.example.com", "files.example.com "]), []),
+    (HTTP, change_data(HTTP, allowedHosts=["files.example.com"]), ["data.allowedHosts"]),
+    (HTTP, change_data(HTTP, allowedHosts=["*.example.com"]), ["data.allowedHosts"]),
+    (change_data(HTTP, allowedHosts=[]), without(HTTP, "allowedHosts"), []),
+    (HTTP, change_data(HTTP, timeout=30, healthCheck="/me", sync={"path": "/x"}), []),
+    (HTTP, change(HTTP, name="New", description="d", headers={"X-A": "b"}, scope="s"), []),
+    (HTTP, change(HTTP, type="github", category="code"), []),
+    # an HTTP integration's data keys named like a database's move nothing
+    (HTTP, change_data(HTTP, host="other.example.com", port=1), []),
+    (DB, change_data(DB, host="elsewhere.example.net"), ["data.host"]),
+    (DB, without(DB, "host"), ["data.host"]),
+    (DB, change_data(DB, host=""), ["data.host"]),
+    (DB, change_data(DB, port=6543), ["data.port"]),
+    (DB, without(DB, "port"), ["data.port"]),
+    (DB, change_data(DB, sslmode="disable"), ["data.sslmode"]),
+    (DB, change_data(DB, options={"connect_timeout": "5", "hostaddr": "10.0.0.9"}),
+     ["data.options"]),
+    (change_data(DB, options={}), without(DB, "options"), []),
+    (DB, change_data(DB, dialect="mysql"), ["data.dialect"]),
+    (DB, change_data(DB, database="other", username="someone"), []),
+    (DB, change(DB, type="mysql"), ["type"]),
+    (DB, change(DB, type="custom", category="crm"), ["category", "type"]),
+    (DB, change(DB, category="crm"), []),  # type database: the dialect comes from data
+    (change(DB, type="custom"), change(DB, type="custom", category="crm"), ["category"]),
+    (change(HTTP, data=DB_DATA), change(HTTP, data=DB_DATA, category="database"), ["category"]),
+    ({"type": "sqlite", "data": {"path": "a.db"}}, {"type": "sqlite", "data": {"path": "b.db"}},
+     ["data.path"]),
+    ({"type": "sqlite", "data": {"path": "a.db"}}, {"type": "postgresql", "data": DB_DATA},
+     ["data.dialect", "data.host", "data.options", "data.path", "data.port", "data.sslmode",
+      "type"]),
+])
+def test_moved(before, after, expected):
+    assert moved(before, after) == sorted(expected)
+
+
+def test_refuse_moving_names_each_field():
+    with pytest.raises(FieldNeedsShareAccess) as refused:
+        refuse_moving(HTTP, change(HTTP, api_base_uri="https://x.example", token_uri=None))
+    assert refused.value.status == 403
+    assert set(refused.value.errors) == {"apiBaseUri", "tokenUri"}
+    refuse_moving(HTTP, change(HTTP, description="same destination"))
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    (HTTP, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri"]),
+    (DB, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "type"]),
+    ({"type": "custom", "category": "database", "data": DB_DATA},
+     ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "type", "category"]),
+])
+def test_fixed_for_writers(config, expected):
+    assert fixed_for_writers(config) == expected
+
+
+@pytest.mark.parametrize(("type_name", "category", "data"), [
+    ("postgresql", None, {}), ("mysql", "database", {"dialect": "sqlite"}), ("sqlite", None, None),
+    ("database", None, {"dialect": "mysql"}), ("database", None, {"dialect": "oracle"}),
+    ("database", None, {}), ("custom", "database", {"dialect": "postgresql"}),
+    ("custom", "crm", {"dialect": "postgresql"}), ("github", None, None),
+])
+def test_the_dialect_is_the_one_queries_use(type_name, category, data):
+    integration = SimpleNamespace(type=type_name, category=category, data=data)
+    assert database_dialect(type_name, category, data) == dbquery.dialect_of(integration)
