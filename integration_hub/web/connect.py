@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from integration_hub import errors
-from integration_hub.api.integrations.schemas import effective_image_url
 from integration_hub.db.session import db_session, transaction
 from integration_hub.security import check_csrf, csrf_token, session_user
 from integration_hub.services import (
     connections,
+    icons,
     integrations,
     oauth_flow,
     oauth_rules,
@@ -31,7 +31,7 @@ def integration_cards(user) -> list[dict]:
         cards.append({
             "integration": integration,
             "icon": url_for("icons.Icon", integration_id=integration.id)
-            if integration.has_icon or effective_image_url(integration) else None,
+            if icons.serves_icon(integration) else None,
             "connected": integration.id in connected,
             "usable": integration.id in connected or usable_without_connection(integration),
             "status": states.get(integration.id),

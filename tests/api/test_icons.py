@@ -71,16 +71,10 @@ def test_svg_is_served_with_a_script_blocking_policy(client, editor, integration
 @pytest.mark.parametrize("content, filename", [
     (b"<html><script>alert(1)</script></html>", "icon.png"),
     (b"just some text", "icon.svg"),
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "x.svg"),
-    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "x.svg"),
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:alert(1)"><rect/></a></svg>',
-     "x.svg"),
-    (b'<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
-     "x.svg"),
-    (b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]>'
-     b'<svg xmlns="http://www.w3.org/2000/svg">&a;</svg>', "x.svg"),
     (b'<svg xmlns="http://www.w3.org/2000/svg"><rect', "broken.svg"),
+    (b'<svg viewBox="0 0 8 8"><rect/></svg>', "no-namespace.svg"),
     (b"<notsvg/>", "x.svg"),
+    (b"\xff\xfe\x00<", "x.svg"),
     (b"", "empty.png"),
 ])
 def test_wrong_content_is_415_and_keeps_the_old_icon(client, editor, integration, content,
@@ -91,6 +85,25 @@ def test_wrong_content_is_415_and_keeps_the_old_icon(client, editor, integration
     assert answer.status_code == 415
     assert answer.get_json()["code"] == "unsupported_image"
     assert client.get(f"/api/integrations/{integration}/icon", headers=editor.headers).data == PNG
+
+
+@pytest.mark.parametrize("content", [
+    b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><a href="javascript:alert(1)"><rect/></a></svg>',
+    b'<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><p>x</p></foreignObject></svg>',
+    b'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaa">]>'
+    b'<svg xmlns="http://www.w3.org/2000/svg">&a;</svg>',
+])
+def test_an_svg_with_active_content_is_422_naming_it(client, editor, integration, content):
+    """tests/security/test_icons.py tries the bypasses; here, what the answer says."""
+    answer = upload(client, editor, integration, content, filename="x.svg")
+
+    assert answer.status_code == 422
+    problem = answer.get_json()
+    assert problem["code"] == "svg_not_allowed" and problem["errors"]["file"]
+    assert "inf:icon" not in client.get(f"/api/integrations/{integration}",
+                                        headers=editor.headers).get_json()["_links"]
 
 
 def test_oversize_icon_is_413(client, editor, integration):
@@ -118,7 +131,7 @@ def test_readers_cannot_change_the_icon(client, member, integration, make_caller
                       headers=stranger.headers).status_code == 404
 
 
-def test_fallbacks_redirect_or_404(client, admin, editor, integration, make_integration):
+def test_fallbacks_are_served_or_404(client, admin, editor, integration, make_integration):
     path = f"/api/integrations/{integration}/icon"
     no_icon = client.get(path, headers=editor.headers)
     assert no_icon.status_code == 404 and no_icon.get_json()["code"] == "icon_not_found"
@@ -129,17 +142,22 @@ def test_fallbacks_redirect_or_404(client, admin, editor, integration, make_inte
     client.put(f"/api/integrations/{integration}", headers=editor.headers,
                json={"imageUrl": "https://cdn.example.com/logo.svg"})
     configured = client.get(path, headers=editor.headers)
-    assert configured.status_code == 302
-    assert configured.headers["Location"] == "https://cdn.example.com/logo.svg"
+    assert configured.status_code == 404  # a link for clients, not the hub's to serve
+    assert client.get(f"/api/integrations/{integration}", headers=editor.headers
+                      ).get_json()["imageUrl"] == "https://cdn.example.com/logo.svg"
 
     slack = make_integration("Team chat", type="slack", auth_type="none")
     catalogue_icon = client.get(f"/api/integrations/{slack}/icon", headers=admin.headers)
-    assert catalogue_icon.status_code == 302
-    assert catalogue_icon.headers["Location"].endswith("/api/integration-types/slack/icon")
+    assert catalogue_icon.status_code == 200 and catalogue_icon.mimetype == "image/svg+xml"
+    assert catalogue_icon.data == client.get("/api/integration-types/slack/icon").data
+    again = client.get(f"/api/integrations/{slack}/icon",
+                       headers={**admin.headers, "If-None-Match": catalogue_icon.headers["ETag"]})
+    assert again.status_code == 304
 
 
-@pytest.mark.parametrize("image_url", ["javascript:alert(1)", "//evil.example/x.png", "ftp://x/y"])
-def test_image_url_must_be_http_or_a_path(client, admin, integration, image_url):
+@pytest.mark.parametrize("image_url", ["javascript:alert(1)", "//evil.example/x.png", "ftp://x/y",
+                                       "/static/logo.png"])
+def test_image_url_must_be_http_or_a_catalogue_icon(client, admin, integration, image_url):
     answer = client.put(f"/api/integrations/{integration}", headers=admin.headers,
                         json={"imageUrl": image_url})
     assert answer.status_code == 422

@@ -283,7 +283,8 @@ def _described(client, admin, values) -> bool:
 
 
 def _icon_removed(client, admin, values) -> bool:
-    return client.get(fill(f"{I}/icon", values), headers=admin).status_code != 200
+    """The upload is gone (the integration's catalogue icon may be served in its place)."""
+    return client.get(fill(f"{I}/icon", values), headers=admin).data != PNG
 
 
 def _untagged(client, admin, values) -> bool:

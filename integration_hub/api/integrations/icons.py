@@ -1,14 +1,18 @@
-"""``/api/integrations/{id}/icon``: an uploaded image, else the registry's icon."""
+"""``/api/integrations/{id}/icon``: an uploaded image, else a catalogue icon; never a
+redirect (an ``imageUrl`` elsewhere is a link in the integration's representation)."""
 
-from flask import current_app, redirect, request
+import hashlib
+
+from flask import current_app, request
 from flask.views import MethodView
 
 from integration_hub.api.catalogue.resources import SVG_HEADERS
-from integration_hub.api.integrations.schemas import IntegrationSchema, effective_image_url
+from integration_hub.api.integrations.schemas import IntegrationSchema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
 from integration_hub.services import icons, integrations
+from integration_hub.services.catalogue import catalogue
 
 blp = Blueprint("icons", __name__, url_prefix="/api", description="Integration icons")
 
@@ -33,34 +37,41 @@ def _uploaded_bytes() -> bytes:
     return request.stream.read(icons.MAX_ICON_BYTES + 1)
 
 
+def _image(content: bytes, content_type: str, etag: str):
+    """An image answer: its own type, nosniff, scripts forbidden in SVG, revalidated."""
+    response = current_app.response_class(content, mimetype=content_type)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if content_type == icons.SVG:
+        response.headers.update(SVG_HEADERS)
+    response.set_etag(etag)
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response.make_conditional(request)
+
+
 @blp.route("/integrations/<integration_id>/icon")
 class Icon(MethodView):
-    @blp.response(200, content_type="image/*")
-    @blp.alt_response(302, description="No upload: redirect to the registry or configured icon")
+    @blp.response(200, content_type="image/*", description="The upload, else a catalogue icon")
     @blp.alt_response(304, description="Not modified")
     @blp.problems(401, 404)
     def get(self, integration_id):
-        """The integration's icon"""
+        """The integration's icon: the upload, else the catalogue icon imageUrl names or its
+        type or name matches"""
         session = db_session()
         found = integrations.find(session, current_user(), integration_id)
         icon = icons.uploaded_icon(session, found)
-        if icon is None:
-            target = effective_image_url(found.integration)
-            if target is None:
-                raise icons.IconNotFound()
-            return redirect(target, code=302)
-        response = current_app.response_class(icon.content, mimetype=icon.content_type)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if icon.content_type == icons.SVG:
-            response.headers.update(SVG_HEADERS)
-        response.set_etag(icon.etag)
-        response.cache_control.private = True
-        response.cache_control.no_cache = True
-        return response.make_conditional(request)
+        if icon is not None:
+            return _image(icon.content, icon.content_type, icon.etag)
+        type_name = icons.catalogue_icon_type(found.integration)
+        svg = catalogue().icon_svg(type_name) if type_name else None
+        if svg is None:
+            raise icons.IconNotFound("the hub has no icon for this integration; an imageUrl "
+                                     "elsewhere is a link for clients to follow")
+        return _image(svg, icons.SVG, hashlib.sha256(svg).hexdigest()[:40])
 
     @blp.doc(requestBody=ICON_UPLOAD)
     @blp.response(200, IntegrationSchema)
-    @blp.problems(401, 403, 404, 413, 415)
+    @blp.problems(401, 403, 404, 413, 415, 422)
     def put(self, integration_id):
         """Upload an icon: PNG, JPEG, GIF, WebP or SVG (<= 512 KiB), as multipart 'file' or raw body"""
         user = current_user()

@@ -5,7 +5,7 @@ from flask import has_request_context, request
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
 from integration_hub.api.integrations import affordances
-from integration_hub.services import dbquery, directories
+from integration_hub.services import dbquery, directories, icons
 from integration_hub.services.acl import Access, caller_access
 from integration_hub.services.catalogue import catalogue
 from integration_hub.services.integration_rules import (
@@ -45,10 +45,12 @@ class AuthType(ma.fields.String):
 
 
 def _icon_location(value: str) -> None:
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+    """An image elsewhere (a link for clients) or a catalogue icon of the hub's own."""
+    if value.startswith("/") and icons.catalogue_icon_named(value):
         return
-    if url_problem(value):
-        raise ma.ValidationError("must be an absolute http(s) URL or a path starting with /")
+    if value.startswith("/") or url_problem(value):
+        raise ma.ValidationError("must be an absolute http(s) URL or the path of a catalogue "
+                                 "icon (/api/integration-types/<type>/icon)")
 
 
 def _uuid(value: str) -> None:
@@ -103,8 +105,9 @@ class IntegrationUpdateSchema(ma.Schema):
                                  metadata={"description": "Write-only driver secrets; encrypted"})
     image_url = ma.fields.String(data_key="imageUrl", allow_none=True,
                                  validate=[ma.validate.Length(max=2048), _icon_location],
-                                 metadata={"description": "Icon URL (http(s) or a path on the "
-                                           "hub); defaults to the catalogue icon"})
+                                 metadata={"description": "Icon: an http(s) URL (a link for "
+                                           "clients, never served by the hub) or a catalogue "
+                                           "icon's path; defaults to the catalogue icon"})
 
 
 class IntegrationCreateSchema(IntegrationUpdateSchema):
@@ -218,7 +221,7 @@ class IntegrationSchema(HalSchema, IntegrationUpdateSchema):
     def hal_links(self, integration):
         access = self._access(integration)
         rels = [rel for rel in _ALWAYS if affordances.offers_link(rel, integration, access)]
-        if integration.has_icon or effective_image_url(integration):
+        if icons.serves_icon(integration):
             rels.append("inf:icon")
         rels.append("inf:test")
         if dbquery.is_database(integration):
