@@ -388,18 +388,22 @@ def sqlite_root(tmp_path_factory):
     return tmp_path_factory.mktemp("sqlite-root").resolve()
 
 
-@pytest.fixture
-def sqlite_hub(migrated_app, sqlite_root, tmp_path_factory):
-    """A client of the hub with HUB_SQLITE_ROOT set (same database as ``client``)."""
+@pytest.fixture(scope="module")
+def sqlite_app(migrated_app, sqlite_root, tmp_path_factory):
+    """The hub with HUB_SQLITE_ROOT set, on the same database as ``app``."""
     settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url,
                              tmp_path_factory.mktemp("instance"), HUB_SQLITE_ROOT=str(sqlite_root))
     configured = create_app(settings)
     configured.test_client_class = WatchedClient
-    return configured.test_client()
+    return configured
 
 
-def test_a_writer_cannot_move_a_sqlite_integration_to_another_file(sqlite_hub, app, people,
-                                                                   admin):
+@pytest.fixture
+def sqlite_hub(app, sqlite_app):
+    return sqlite_app.test_client()
+
+
+def test_a_writer_cannot_move_a_sqlite_integration_to_another_file(sqlite_hub, people, admin):
     created = sqlite_hub.post("/api/integrations", headers=admin.headers, json={
         "name": "Books file", "type": "sqlite", "data": {"path": "books.db"}})
     assert created.status_code == 201, created.get_data(as_text=True)
