@@ -335,8 +335,9 @@ REPOINTINGS = [
     ("data.port", DB_BASE, {"data": {**DB_DATA, "port": 6543}}),
     ("data.dialect", DB_BASE, {"data": {**DB_DATA, "dialect": "mysql"}}),
     ("type", DB_BASE, {"type": "mysql"}),
+    # sslmode in the options overrides data.sslmode: the password would travel unprotected.
     ("data.options", DB_BASE,
-     {"data": {**DB_DATA, "options": {"connect_timeout": "5", "host": "attacker.example.net"}}}),
+     {"data": {**DB_DATA, "options": {"connect_timeout": "5", "sslmode": "disable"}}}),
     ("data.sslmode", DB_BASE, {"data": {**DB_DATA, "sslmode": "disable"}}),
 ]
 

@@ -184,16 +184,22 @@ def test_options_outside_the_allow_list_are_refused_when_saved(client, admin, ty
     assert [i["name"] for i in listed] == []
 
 
-def test_a_writer_cannot_add_options_later(client, admin, member, make_db):
+@pytest.mark.parametrize("level, code", [(2, "field_needs_share_access"), (3, REFUSED)])
+def test_no_one_with_a_share_can_add_options_later(client, admin, member, make_db, level, code):
+    """A writer (level 2) may not change the options at all (they decide where the password
+    goes); share access (level 3) may, within the allow-list."""
     integration = make_db("mysql", {"host": "127.0.0.1", "port": 3306, "database": "shop",
-                                    "options": {"connect_timeout": 5}}, shares={"mia": 2})
+                                    "options": {"connect_timeout": 5}}, shares={"mia": level})
     for name, value in (("init_command", "CREATE TABLE hub_evil (x int)"),
                         ("local_infile", "true")):
         for method in (client.patch, client.put):
             changed = method(f"/api/integrations/{integration}", headers=member.headers,
                              json={"data": {"host": "127.0.0.1", "port": 3306, "database": "shop",
                                             "options": {"connect_timeout": 5, name: value}}})
-            refused_option(changed, name)
+            if code == REFUSED:
+                refused_option(changed, name)
+            else:
+                assert_problem(changed, 403, code)
     stored = client.get(f"/api/integrations/{integration}", headers=admin.headers).get_json()
     assert stored["data"]["options"] == {"connect_timeout": 5}
 
