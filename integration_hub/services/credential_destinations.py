@@ -21,6 +21,9 @@ from integration_hub import errors
 # URL columns the hub sends credentials to: attribute -> API field.
 URIS = {"api_base_uri": "apiBaseUri", "auth_uri": "authUri", "token_uri": "tokenUri",
         "user_info_uri": "userInfoUri", "revocation_uri": "revocationUri"}
+# Whose credentials a call uses: per-user (each caller's own) or shared (the stored ones,
+# for every reader). Switching to shared hands the stored secrets to every reader.
+MODE = {"mode": "mode"}
 # Keys of ``data`` deciding which database server (or file) gets the password, and how
 # safely: a removed host or port means the driver's default, which is a destination too.
 DATABASE_KEYS = ("dialect", "host", "port", "path", "sslmode", "options")
@@ -50,7 +53,8 @@ def destination(config: Mapping[str, Any]) -> dict[str, Any]:
     """Everything in ``config`` that decides where credentials go, by API field name
     (``database``: the engine; the ``data.`` keys of a database count only for one)."""
     data = config.get("data") or {}
-    found: dict[str, Any] = {field: config.get(attribute) for attribute, field in URIS.items()}
+    found: dict[str, Any] = {field: config.get(attribute)
+                             for attribute, field in (URIS | MODE).items()}
     found["data.allowedHosts"] = _hosts(data.get("allowedHosts"))
     found[DATABASE] = database_dialect(config.get("type"), config.get("category"), data)
     for key in DATABASE_KEYS:
@@ -87,8 +91,8 @@ def refuse_moving(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
 
 def fixed_for_writers(config: Mapping[str, Any]) -> list[str]:
     """Top-level fields a writer (share level 2) can only send back unchanged: the URIs,
-    and for a database the fields its engine comes from."""
-    fields = list(URIS.values())
+    the mode, and for a database the fields its engine comes from."""
+    fields = [*URIS.values(), *MODE.values()]
     if database_dialect(config.get("type"), config.get("category"), config.get("data")):
         fields.append("type")
         if config.get("type") not in (*DIALECTS, DATABASE):

@@ -339,6 +339,9 @@ REPOINTINGS = [
     ("data.options", DB_BASE,
      {"data": {**DB_DATA, "options": {"connect_timeout": "5", "sslmode": "disable"}}}),
     ("data.sslmode", DB_BASE, {"data": {**DB_DATA, "sslmode": "disable"}}),
+    # Shared mode would let every reader query with the password stored on the integration.
+    ("mode", {**DB_BASE, "mode": "per-user"}, {"mode": "shared"}),
+    ("mode", HTTP_BASE, {"mode": "shared"}),
 ]
 
 
@@ -429,7 +432,7 @@ def test_a_writers_form_shows_where_credentials_go_read_only(client, people, mak
 
     for who, read_only in (("walt", True), ("shay", False), ("olga", False)):
         fields = properties(templates(client, people[who], f"/api/integrations/{ledger}")["default"])
-        for name in DESTINATION_URIS:
+        for name in (*DESTINATION_URIS, "mode"):
             assert fields[name].get("readOnly", False) is read_only, (who, name)
         assert "readOnly" not in fields["description"]
         assert fields["apiBaseUri"]["value"] == HTTP_BASE["api_base_uri"]

@@ -13,14 +13,14 @@ from integration_hub.services.credential_destinations import (
     refuse_moving,
 )
 
-HTTP = {"type": "custom", "category": "crm", "api_base_uri": "https://api.example.com/v1",
+HTTP = {"type": "custom", "category": "crm", "mode": "per-user", "api_base_uri": "https://api.example.com/v1",
         "auth_uri": "https://id.example.com/authorize", "token_uri": "https://id.example.com/token",
         "user_info_uri": None, "revocation_uri": None,
         "data": {"allowedHosts": ["files.example.com", "cdn.example.com"], "timeout": 5,
                  "host": "ignored.example.com"}}
 DB_DATA = {"dialect": "postgresql", "host": "db.example.com", "port": 5432, "database": "sales",
            "username": "reporter", "sslmode": "require", "options": {"connect_timeout": "5"}}
-DB = {"type": "database", "category": "database", "data": DB_DATA}
+DB = {"type": "database", "category": "database", "mode": "shared", "data": DB_DATA}
 
 
 def change(config, **values):
@@ -51,6 +51,8 @@ def without(config, key):
     (HTTP, change_data(HTTP, timeout=30, healthCheck="/me", sync={"path": "/x"}), []),
     (HTTP, change(HTTP, name="New", description="d", headers={"X-A": "b"}, scope="s"), []),
     (HTTP, change(HTTP, type="github", category="code"), []),
+    (HTTP, change(HTTP, mode="shared"), ["mode"]),
+    (change(DB, mode="per-user"), DB, ["mode"]),
     # an HTTP integration's data keys named like a database's move nothing
     (HTTP, change_data(HTTP, host="other.example.com", port=1), []),
     (DB, change_data(DB, host="elsewhere.example.net"), ["data.host"]),
@@ -88,10 +90,10 @@ def test_refuse_moving_names_each_field():
 
 
 @pytest.mark.parametrize(("config", "expected"), [
-    (HTTP, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri"]),
-    (DB, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "type"]),
+    (HTTP, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "mode"]),
+    (DB, ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "mode", "type"]),
     ({"type": "custom", "category": "database", "data": DB_DATA},
-     ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "type", "category"]),
+     ["apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocationUri", "mode", "type", "category"]),
 ])
 def test_fixed_for_writers(config, expected):
     assert fixed_for_writers(config) == expected
