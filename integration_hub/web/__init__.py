@@ -9,6 +9,7 @@ from integration_hub.db.session import db_session
 from integration_hub.security import check_csrf, csrf_token, sign_in, sign_out
 from integration_hub.services import login_throttle
 from integration_hub.web.connect import bp as connect_pages
+from integration_hub.web.redirects import local_target
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -42,11 +43,9 @@ def _security_headers(response):
     return response
 
 
-def _safe_next(target: str | None) -> str:
-    """Only local paths: a login link must not become an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("connect_pages.index")
+def _after_sign_in() -> str:
+    """The ``next`` page when it is the hub's own, else the start page (no open redirect)."""
+    return local_target(request.args.get("next")) or url_for("connect_pages.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -69,7 +68,7 @@ def login():
             error, status = f"Too many failed sign-ins. {throttled.detail.capitalize()}.", 429
         else:
             sign_in(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            return redirect(_after_sign_in(), code=303)
     return render_template("login.html", error=error, csrf_token=csrf_token(),
                            next=request.args.get("next", "")), status
 
