@@ -15,7 +15,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
-from integration_hub import errors, text_guard
+from integration_hub import errors, json_body, text_guard
 from integration_hub.api.forms import add_templates, wants_hal_forms
 from integration_hub.hal import HAL_JSON
 
@@ -41,8 +41,8 @@ class HubParser(FlaskParser):
     """webargs parser answering in the hub's own error vocabulary.
 
     A body that is not JSON where JSON is expected is refused with 415 rather
-    than read as "no fields"; unparsable JSON is 400; JSON that parses but
-    breaks the schema is 422 (see docs/api-conventions.md).
+    than read as "no fields"; unparsable or hostile JSON is 400 (see json_body.py);
+    JSON that parses but breaks the schema is 422 (see docs/api-conventions.md).
     """
 
     def _raw_load_json(self, req):
@@ -55,7 +55,7 @@ class HubParser(FlaskParser):
         if len(body) > current_app.config["HUB_MAX_JSON_BODY"]:
             raise errors.PayloadTooLarge(
                 f"JSON bodies are limited to {current_app.config['HUB_MAX_JSON_BODY']} bytes")
-        document = webargs_core.parse_json(body)
+        document = json_body.parse_request_body(body)
         text_guard.check_json(document)
         return document
 

@@ -8,7 +8,6 @@ answer; those parts are pure functions.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from urllib.parse import quote
 import urllib3
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.config import Settings
 from integration_hub.db.models import Tenant, User
 from integration_hub.services import proxy, request_log
@@ -116,7 +115,7 @@ def preview(session: Session, user: User, tenant: Tenant, found: Found, folder_i
         raise DirectoryListingFailed(f"the storage answered {answer.status}",
                                      upstreamStatus=answer.status)
     try:
-        document = json.loads(body)
+        document = json_body.loads(body)
     except ValueError:
         raise DirectoryListingFailed("the storage's answer is not JSON") from None
     return directories(document, driver, parent_path)

@@ -14,7 +14,6 @@ retries (a 429 with Retry-After is waited out), and each call is in the request 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.config import Settings
 from integration_hub.db.models import Integration, SyncRun, SyncState, Tenant, User
 from integration_hub.db.session import writing
@@ -338,7 +337,7 @@ def _get_page(session, user, tenant, found, page, settings: Settings, pool,
     if len(body) > limit:
         raise SyncFailed("sync_page_too_large", f"page {page.number} is larger than {limit} bytes")
     try:
-        document = json.loads(body)
+        document = json_body.loads(body)
     except ValueError:
         raise SyncFailed("sync_page_invalid", f"page {page.number} is not JSON") from None
     return document, answer.headers.get("Link"), prepared.url

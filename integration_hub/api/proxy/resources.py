@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
+from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
@@ -162,7 +163,7 @@ def _envelope(answer, record, log, limit: int) -> dict:
         return result
     if "json" in content_type:
         try:
-            result["data"] = json.loads(body)
+            result["data"] = json_body.loads(body)
             return result
         except ValueError:
             pass
