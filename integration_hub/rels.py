@@ -79,6 +79,8 @@ RELATIONS: dict[str, str] = {
                            "integration (Google Drive, OneDrive), read with your connection.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",
+    "sessions": "Browser sessions: DELETE signs you (on /api/me) or a user (administrators) out of "
+                "every browser at once; API tokens stay valid.",
 }
 
 

@@ -16,8 +16,8 @@ from flask import current_app, g, request, session
 
 from integration_hub import errors
 from integration_hub.db.models import Tenant, User
-from integration_hub.db.session import db_session
-from integration_hub.services import tokens
+from integration_hub.db.session import db_session, writing
+from integration_hub.services import browser_sessions, tokens
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -67,12 +67,13 @@ def _user_from_request() -> User:
 
 
 def session_user() -> User | None:
-    """The user of a valid browser session, if there is one."""
-    user_id = session.get("uid")
-    if user_id is None:
+    """The user of a live browser session, if there is one: the cookie names the session,
+    the database says whether it still stands (services/browser_sessions.py)."""
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):  # not signed in (a cookie may hold a CSRF token only)
         return None
-    user = db_session().get(User, user_id)
-    if user is None or not user.enabled or user.tenant_id != session.get("tid"):
+    user = browser_sessions.user_of(db_session(), session_id)
+    if user is None or not user.enabled:
         session.clear()
         return None
     return user
@@ -97,12 +98,18 @@ def sign_in(user: User) -> str:
     """Start a fresh session for ``user`` and return its CSRF token."""
     session.clear()
     session.permanent = True
-    session["uid"] = user.id
-    session["tid"] = user.tenant_id
+    with writing(db_session()) as database:
+        session["sid"] = browser_sessions.start(
+            database, user, current_app.permanent_session_lifetime)
     return csrf_token()
 
 
 def sign_out() -> None:
+    """End this browser's session, here and in every other process."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        with writing(db_session()) as database:
+            browser_sessions.end(database, session_id)
     session.clear()
 
 

@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from integration_hub import errors
 from integration_hub.db.models import Team, TeamMember, Tenant, User
 from integration_hub.db.models.user import TEAM_PREFIX
+from integration_hub.services import browser_sessions
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -131,8 +132,17 @@ def update_user(session: Session, actor: User, user: User, changes: Mapping[str,
     if user.id == actor.id and (changes.get("superuser") is False or changes.get("enabled") is False):
         raise errors.Conflict("you cannot remove your own superuser flag or disable yourself")
     _apply_user_changes(user, changes)
+    if "password" in changes or changes.get("enabled") is False:
+        browser_sessions.end_all(session, user)  # a reset or a lock-out ends them everywhere
     session.flush()
     return user
+
+
+def end_sessions(session: Session, actor: User, user: User) -> int:
+    """Sign ``user`` out of every browser: themselves, or a tenant administrator."""
+    if user.id != actor.id:
+        require_superuser(actor)
+    return browser_sessions.end_all(session, user)
 
 
 def _apply_user_changes(user: User, changes: Mapping[str, Any]) -> None:

@@ -114,6 +114,7 @@ $I                                         DELETE  spare   401  404  403  403  4
 /api/tokens/<token_id>                     DELETE  own     401  ok   ok   ok   ok   ok   ok   ok
 /api/users/<username>                      GET     -       401  ok   ok   ok   ok   ok   ok   404
 /api/users/<username>                      PUT     -       401  403  403  403  403  403  ok   404
+/api/users/<username>/sessions             DELETE  -       401  403  403  403  403  403  ok   404
 /api/users/<username>                      DELETE  spare   401  403  403  403  403  403  ok   404
 /api/teams/<team_id>                       GET     -       401  ok   ok   ok   ok   ok   ok   404
 /api/teams/<team_id>                       PUT     -       401  403  403  403  403  403  ok   404

@@ -1,13 +1,13 @@
 """``/api/login`` and ``/api/logout``: browser sessions backed by a cookie."""
 
 import marshmallow as ma
-from flask import current_app, request, session
+from flask import current_app, request
 from flask.views import MethodView
 
 from integration_hub.api.users.schemas import MeSchema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
-from integration_hub.security import check_csrf, public, sign_in, sign_out
+from integration_hub.security import check_csrf, public, session_user, sign_in, sign_out
 from integration_hub.services import login_throttle
 
 blp = Blueprint("session", __name__, url_prefix="/api", description="Browser sessions")
@@ -49,6 +49,6 @@ class Logout(MethodView):
     @blp.problems(403)
     def post(self):
         """End the browser session (needs the CSRF token when signed in)"""
-        if session.get("uid") is not None:
+        if session_user() is not None:
             check_csrf()
         sign_out()

@@ -1,5 +1,6 @@
 """``/api/me`` and ``/api/users``: everyone reads principals, administrators change them."""
 
+from flask import session as browser_cookie
 from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
@@ -28,6 +29,19 @@ class Me(MethodView):
     def get(self):
         """The signed-in user, with teams"""
         return current_user()
+
+
+@blp.route("/me/sessions")
+class MySessions(MethodView):
+    @blp.response(204)
+    @blp.problems(401, 403)
+    def delete(self):
+        """Sign out everywhere: end every browser session of yours (API tokens stay valid)"""
+        actor = current_user()
+        with transaction() as session:
+            identity.end_sessions(session, actor, actor)
+        if browser_cookie:
+            browser_cookie.clear()
 
 
 @blp.route("/users")
@@ -89,4 +103,18 @@ class User(MethodView):
             identity.require_superuser(actor)
             check_if_match(UserSchema().dump(user))
             identity.delete_user(session, actor, user)
+            audit_success(session)
+
+
+@blp.route("/users/<username>/sessions")
+class UserSessions(MethodView):
+    @blp.response(204)
+    @blp.problems(401, 403, 404)
+    @audited("user.sign_out_everywhere", "user", "username")
+    def delete(self, username):
+        """End every browser session of a user (administrators, or the user themself)"""
+        actor = current_user()
+        with transaction() as session:
+            user = identity.get_user(session, actor.tenant_id, username)
+            identity.end_sessions(session, actor, user)
             audit_success(session)

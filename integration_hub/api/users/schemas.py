@@ -1,6 +1,8 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema
+from integration_hub.hal_forms import template
+from integration_hub.security import current_user
 
 
 class UserFieldsSchema(ma.Schema):
@@ -39,7 +41,15 @@ class UserSchema(HalSchema, UserFieldsSchema):
             "self": {"href": href("users.User", username=user.username)},
             "inf:users": {"href": href("users.Users")},
             "inf:tenant": {"href": href("tenant.Tenant")},
+            "inf:sessions": {"href": href("users.UserSessions", username=user.username)},
         }
+
+    def hal_templates(self, user):
+        if not current_user().superuser:
+            return {}
+        return {"signOutEverywhere": template(
+            "DELETE", href("users.UserSessions", username=user.username),
+            title="Sign the user out of every browser")}
 
 
 class MembershipSchema(ma.Schema):
@@ -59,7 +69,12 @@ class MeSchema(UserSchema):
             "inf:tokens": {"href": href("tokens.Tokens")},
             "inf:tenant": {"href": href("tenant.Tenant")},
             "inf:logout": {"href": href("session.Logout")},
+            "inf:sessions": {"href": href("users.MySessions")},
         }
+
+    def hal_templates(self, user):
+        return {"signOutEverywhere": template("DELETE", href("users.MySessions"),
+                                              title="Sign out of every browser")}
 
 
 class UserQueryArgsSchema(SearchPageArgsSchema):

@@ -1,5 +1,6 @@
 """The mapped classes, one module per aggregate."""
 
+from integration_hub.db.models.browser_session import BrowserSession
 from integration_hub.db.models.connection import Connection, OAuthState
 from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
@@ -13,7 +14,7 @@ from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import Team, TeamMember, User
 from integration_hub.db.models.webhook import AuditEntry, Webhook, WebhookAttempt, WebhookDelivery
 
-__all__ = ["ApiToken", "AuditEntry", "Connection", "Integration", "IntegrationIcon", "IntegrationShare",
-           "OAuthState", "ProxyRequest", "RateLimitCounter", "Record", "SyncRun", "SyncState", "Tag",
-           "Team", "TeamMember", "Tenant", "User", "Webhook", "WebhookAttempt", "WebhookDelivery",
-           "integration_tags"]
+__all__ = ["ApiToken", "AuditEntry", "BrowserSession", "Connection", "Integration",
+           "IntegrationIcon", "IntegrationShare", "OAuthState", "ProxyRequest", "RateLimitCounter",
+           "Record", "SyncRun", "SyncState", "Tag", "Team", "TeamMember", "Tenant", "User",
+           "Webhook", "WebhookAttempt", "WebhookDelivery", "integration_tags"]
