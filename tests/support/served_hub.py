@@ -28,7 +28,7 @@ ADMIN = "ops"
 class ServedHub:
     base: str          # http://127.0.0.1:<port>
     token: str         # the administrator's API token
-    database: Path     # the SQLite file
+    database: Path     # the SQLite file (unless DATABASE_URL in ``env`` names another)
     log: Path          # gunicorn's and the hub's output
 
 
@@ -39,11 +39,11 @@ def production_hub(folder: Path, **env: str) -> Iterator[ServedHub]:
     environ = {key: value for key, value in os.environ.items()
                if not key.startswith(("HUB_", "PROMETHEUS_"))
                and key not in ("DATABASE_URL", "SECRET_KEY")}
-    environ.update(HUB_ENV="production", SECRET_KEY=secrets.token_urlsafe(48),
-                   HUB_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-                   HUB_INSTANCE_PATH=str(folder), DATABASE_URL=f"sqlite:///{database}",
-                   HUB_QUEUE_URL=f"sqlite:///{folder / 'q.db'}", HUB_WORKERS="2",
-                   HUB_THREADS="4", GUNICORN_CMD_ARGS=_no_control_socket(), **env)
+    environ.update({"HUB_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
+                    "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                    "HUB_INSTANCE_PATH": str(folder), "DATABASE_URL": f"sqlite:///{database}",
+                    "HUB_QUEUE_URL": f"sqlite:///{folder / 'q.db'}", "HUB_WORKERS": "2",
+                    "HUB_THREADS": "4", "GUNICORN_CMD_ARGS": _no_control_socket(), **env})
     hub = [sys.executable, "-m", "integration_hub"]
     for command in (["db", "upgrade"], ["create-user", ADMIN, "--superuser"]):
         subprocess.run([*hub, *command], cwd=REPO_ROOT, env=environ, check=True,
