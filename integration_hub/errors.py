@@ -55,6 +55,11 @@ class InvalidToken(AuthenticationRequired):
         super().__init__(detail, **kwargs)
 
 
+class ApiTokenRequired(AuthenticationRequired):
+    """A browser session reached an endpoint that serves content the hub did not write."""
+    code, title = "api_token_required", "This endpoint takes an API token, not a browser session"
+
+
 class InvalidCredentials(HubError):
     status, code, title = 401, "invalid_credentials", "Unknown username or wrong password"
 

@@ -4,6 +4,8 @@ Every API endpoint needs an authenticated user unless its view is marked
 ``@public``. Cookie-authenticated writes must carry the session's CSRF token
 (header ``X-CSRF-Token`` or form field ``csrf_token``); bearer calls need none,
 because a browser never attaches a bearer token on its own.
+
+A view marked ``@api_token_only`` (the request proxy) refuses the session cookie.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import current_app, g, request, session, url_for
 
 from integration_hub import errors
 from integration_hub.db.models import Tenant, User
@@ -30,6 +32,13 @@ def public(view: Any) -> Any:
     return view
 
 
+def api_token_only(view: Any) -> Any:
+    """Mark a view function or MethodView that answers to API tokens only, never to the
+    browser session: what it serves is not the hub's own (docs/security.md)."""
+    view.hub_api_token_only = True
+    return view
+
+
 def _is_public_endpoint() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None:  # unknown route: let routing answer 404/405
@@ -42,7 +51,25 @@ def authenticate_request() -> None:
     """before_request hook for the API blueprints."""
     if _is_public_endpoint():
         return
+    if request.headers.get("Authorization") is None and _is_api_token_only_endpoint():
+        _refuse_without_token()
     g.user = _user_from_request()
+
+
+def _is_api_token_only_endpoint() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "hub_api_token_only", False)
+                or getattr(getattr(view, "view_class", None), "hub_api_token_only", False))
+
+
+def _refuse_without_token() -> None:
+    if session_user() is None:
+        raise errors.AuthenticationRequired("send 'Authorization: Bearer <api token>'")
+    raise errors.ApiTokenRequired(
+        "this endpoint does not accept the browser session: it serves what an integration's "
+        "upstream answers, and a script in that would run on the hub's origin with your "
+        "session. Send 'Authorization: Bearer <api token>' (POST /api/tokens makes one)",
+        _links={"inf:tokens": {"href": url_for("tokens.Tokens")}})
 
 
 def _user_from_request() -> User:

@@ -15,7 +15,7 @@ from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
-from integration_hub.security import current_tenant, current_user
+from integration_hub.security import api_token_only, current_tenant, current_user
 from integration_hub.services import integrations, proxy, request_log
 from integration_hub.services.upstream_http import (
     cleaned_caller_headers,
@@ -28,6 +28,24 @@ blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 CHUNK = 256 * 1024  # per read and write: fewer, larger writes stream faster
+
+
+# What the proxy serves is the upstream's, not the hub's: it never runs as the hub's page
+# (docs/security.md, "The request proxy and the browser").
+SANDBOX_HEADERS = {"Content-Security-Policy": "sandbox; default-src 'none'",
+                   "X-Content-Type-Options": "nosniff"}
+PROXY_DOORS = frozenset({"proxy.Envelope", "proxy.Raw"})
+TOKENS_ONLY = {"security": [{"bearerAuth": []}]}  # @api_token_only, as OpenAPI says it
+
+
+@blp.after_request
+def _sandboxed(response: Response) -> Response:
+    """Every answer at the proxy's doors, the upstream's and the hub's own refusals, replacing
+    whatever policy the upstream sent."""
+    if request.endpoint in PROXY_DOORS:
+        for name, value in SANDBOX_HEADERS.items():
+            response.headers[name] = value
+    return response
 
 
 def upstream_pool():
@@ -176,11 +194,13 @@ def _envelope(answer, record, log, limit: int) -> dict:
 
 
 @blp.route("/integrations/<integration_id>/request")
+@api_token_only
 class Envelope(MethodView):
     @blp.arguments(EnvelopeSchema)
     @blp.response(200, EnvelopeAnswerSchema, content_type="application/json",
                   description="The upstream's answer as it is, or the envelope")
     @blp.problems(400, 401, 403, 404, 409, 413, 415, 502, 504)
+    @blp.doc(**TOKENS_ONLY)
     def post(self, call, integration_id):
         """Call the integration (i5-compatible body: url, method, params, data, headers)"""
         data, headers = call["data"], cleaned_caller_headers(call["headers"] or {})
@@ -211,9 +231,11 @@ def _raw_target() -> str:
 
 
 @blp.route("/integrations/<integration_id>/request/<path:target>", methods=list(METHODS))
+@api_token_only
 class Raw(MethodView):
     @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
     @blp.problems(400, 401, 403, 404, 409, 413, 502, 504)
+    @blp.doc(**TOKENS_ONLY)
     def get(self, integration_id, target):
         """Call the integration: method, path, query and body are passed on, streamed"""
         return self._call(integration_id)
