@@ -1,13 +1,13 @@
-"""The proxy's transport: pooled upstream connections, the outbound network
-policy checked on the address actually connected to, and the pure rules for
+"""The proxy's transport: pooled upstream connections that follow the outbound network
+policy (decided on the resolved addresses, before connecting), and the pure rules for
 which headers cross the hub in either direction."""
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import random
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family, create_connection
 
 from integration_hub import errors
 from integration_hub.services.integration_rules import HOP_BY_HOP
+from integration_hub.services.outbound_policy import address_denied
 
 # Caller headers the raw proxy forwards (plus If-* and data.forwardHeaders).
 FORWARDED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-type", "range",
@@ -42,52 +45,65 @@ class UpstreamTimeout(errors.HubError):
 
 
 class DeniedAddress(urllib3.exceptions.NewConnectionError):
-    """Raised inside urllib3 when the connected peer is not allowed."""
+    """Raised inside urllib3 when the host resolves to an address the policy denies."""
 
 
-def address_denied(address: str) -> bool:
-    """Loopback, private, link-local, unspecified, multicast or reserved, also as IPv4-mapped IPv6."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
-            or ip.is_multicast or ip.is_reserved)
+class _PinnedConnection:
+    """Resolves the host once, checks every address it answers (with the policy on) and
+    connects to those addresses only: what was checked is what is connected to, and a
+    denied address never sees a connection. The name stays the connection's ``host``, so
+    the Host header, TLS SNI and the certificate check still use it."""
 
-
-class _GuardedConnectionMixin:
     deny_private = False
 
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        if self.deny_private:
-            peer = sock.getpeername()[0]
-            if address_denied(peer):
-                sock.close()
-                raise DeniedAddress(self, f"{self.host} resolves to a denied address")
-        return sock
+        host = self._dns_host.strip("[]")
+        try:
+            answers = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
+        except socket.gaierror as failure:
+            raise NameResolutionError(self.host, self, failure) from failure
+        addresses = list(dict.fromkeys(sockaddr[0] for *_, sockaddr in answers))
+        if self.deny_private and any(address_denied(address) for address in addresses):
+            raise DeniedAddress(self, f"{self.host} resolves to a denied address")
+        failure: Exception = NewConnectionError(self, f"{self.host} has no address")
+        for address in addresses:  # in the resolver's order, as urllib3 itself would
+            try:
+                sock = create_connection((address, self.port), self.timeout,
+                                         source_address=self.source_address,
+                                         socket_options=self.socket_options)
+            except TimeoutError:
+                failure = ConnectTimeoutError(self, f"connecting to {self.host} timed out")
+            except OSError as error:
+                failure = NewConnectionError(self, f"cannot connect to {self.host}: {error}")
+            else:
+                sys.audit("http.client.connect", self, self.host, self.port)
+                return sock
+        raise failure
 
 
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    deny_private = True
+def _pool_classes(deny_private: bool) -> dict[str, type[HTTPConnectionPool]]:
+    def pinned(base: type) -> type:
+        return type(f"Pinned{base.__name__}", (_PinnedConnection, base),
+                    {"deny_private": deny_private})
+
+    return {"http": type("PinnedHTTPPool", (HTTPConnectionPool,),
+                         {"ConnectionCls": pinned(HTTPConnection)}),
+            "https": type("PinnedHTTPSPool", (HTTPSConnectionPool,),
+                          {"ConnectionCls": pinned(HTTPSConnection)})}
 
 
-class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
-    deny_private = True
+_POOL_CLASSES = {deny: _pool_classes(deny) for deny in (False, True)}
 
 
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
+def pool_classes(deny_private: bool) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose connections follow the outbound policy."""
+    return dict(_POOL_CLASSES[deny_private])
 
 
 def pool_manager(deny_private: bool, maxsize: int = 20) -> urllib3.PoolManager:
     """One pool per upstream host, reused across requests (keep-alive)."""
     manager = urllib3.PoolManager(num_pools=100, maxsize=maxsize, block=False, retries=False)
-    if deny_private:
-        manager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+    manager.pool_classes_by_scheme = pool_classes(deny_private)
     return manager
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from integration_hub.services.upstream_http import address_denied
+from integration_hub.services.outbound_policy import address_denied
 
 EVENT_TYPES = (
     "integration.created", "integration.updated", "integration.deleted",
