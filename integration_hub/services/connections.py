@@ -197,7 +197,7 @@ def store_token(session: Session, user: User, integration: Integration,
 def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
                  keep_refresh_token: bool) -> None:
     if not token.get("access_token"):
-        raise oauth_client.TokenEndpointError("rejected", "token_response_invalid",
+        raise oauth_client.TokenEndpointError("malformed", "token_response_invalid",
                                               "the token answer has no access_token")
     connection.access_token_encrypted = crypto.encrypt(str(token["access_token"]))
     if token.get("refresh_token"):

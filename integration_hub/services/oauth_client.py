@@ -1,5 +1,9 @@
 """Talking to an integration's authorization server (Authlib), with timeouts and
-one typed error per way it can fail. Token values never appear in errors."""
+one typed error per way it can fail. Token values never appear in errors.
+
+Every call goes through ``outbound_requests``: the proxy's outbound network policy, no
+redirects, a timeout and a cap on the answer's size (docs/security.md, "Outbound
+connections")."""
 
 from __future__ import annotations
 
@@ -10,43 +14,69 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
+from integration_hub.config import current_settings
 from integration_hub.db.models import Integration
-from integration_hub.services import crypto
+from integration_hub.services import crypto, oauth_rules, outbound_requests
 
 log = logging.getLogger(__name__)
-TIMEOUT = (10, 30)  # connect, read (seconds)
+TIMEOUT = outbound_requests.TIMEOUT
 
 
 class TokenEndpointError(Exception):
-    """The authorization server refused or could not be reached."""
+    """The authorization server refused, could not be reached or answered no token."""
 
     def __init__(self, kind: str, error: str, description: str | None = None) -> None:
         super().__init__(f"{error}: {description}" if description else error)
-        self.kind = kind  # "invalid_grant" | "rejected" | "unavailable" | "timeout"
+        # "invalid_grant" | "rejected": the server refused the grant or the client;
+        # "unavailable" | "timeout": it failed or did not answer; "malformed": its answer is
+        # not a token; "denied": the outbound policy refused its address, nothing was sent.
+        self.kind = kind
         self.error = error
         self.description = (description or "")[:300]
 
 
-def _classify(response: requests.Response) -> requests.Response:
-    """Compliance hook: a server error or throttling is transient, not a refusal."""
-    if response.status_code >= 500 or response.status_code == 429:
-        raise TokenEndpointError("unavailable", f"token_endpoint_http_{response.status_code}",
+class _OAuthSession(outbound_requests.OutboundSession, OAuth2Session):
+    """Authlib's client on the outbound policy's transport."""
+
+
+def _checked(response: requests.Response) -> requests.Response:
+    """Compliance hook, before Authlib reads the answer: a redirect, a server error or
+    throttling is the server's failure; a success must be a usable token."""
+    status = response.status_code
+    if 300 <= status < 400:
+        raise TokenEndpointError("unavailable", "token_endpoint_redirected",
+                                 f"the authorization server answered {status}; the hub "
+                                 "does not follow redirects of token requests")
+    if status >= 500 or status == 429:
+        raise TokenEndpointError("unavailable", f"token_endpoint_http_{status}",
                                  "the authorization server answered with an error")
+    try:
+        document = response.json()
+    except ValueError:
+        raise TokenEndpointError("malformed", "token_response_invalid",
+                                 "the token endpoint did not answer JSON") from None
+    if isinstance(document, dict) and "error" in document:
+        return response  # an OAuth error: Authlib raises it
+    problem = (oauth_rules.token_answer_problem(document) if 200 <= status < 300
+               else f"it answered {status} without an OAuth error")
+    if problem:
+        raise TokenEndpointError("malformed", "token_response_invalid",
+                                 f"the token endpoint's answer is not a token: {problem}")
     return response
 
 
 def _session(integration: Integration, redirect_uri: str | None = None) -> OAuth2Session:
-    session = OAuth2Session(
+    auth_method = "client_secret_basic" if integration.basic_token_auth else "client_secret_post"
+    session = _OAuthSession(
         client_id=integration.client_id,
         client_secret=crypto.decrypt(integration.client_secret_encrypted),
-        token_endpoint_auth_method=("client_secret_basic" if integration.basic_token_auth
-                                    else "client_secret_post"),
-        revocation_endpoint_auth_method=("client_secret_basic" if integration.basic_token_auth
-                                         else "client_secret_post"),
+        token_endpoint_auth_method=auth_method,
+        revocation_endpoint_auth_method=auth_method,
         redirect_uri=redirect_uri,
     )
-    session.register_compliance_hook("access_token_response", _classify)
-    session.register_compliance_hook("refresh_token_response", _classify)
+    session.follow_policy(current_settings().proxy_deny_private)
+    session.register_compliance_hook("access_token_response", _checked)
+    session.register_compliance_hook("refresh_token_response", _checked)
     return session
 
 
@@ -55,6 +85,13 @@ def _call(action, *args, **kwargs) -> dict[str, Any]:
         return dict(action(*args, timeout=TIMEOUT, **kwargs))
     except TokenEndpointError:
         raise
+    except outbound_requests.AddressDenied:
+        raise TokenEndpointError("denied", "token_endpoint_address_denied",
+                                 "the authorization server's address is private, loopback "
+                                 "or link-local, and HUB_PROXY_DENY_PRIVATE is on") from None
+    except outbound_requests.AnswerTooLarge:
+        raise TokenEndpointError("malformed", "token_response_invalid",
+                                 "the token endpoint's answer is too large") from None
     except requests.Timeout:
         raise TokenEndpointError("timeout", "token_endpoint_timeout",
                                  "the authorization server did not answer in time") from None
@@ -65,8 +102,8 @@ def _call(action, *args, **kwargs) -> dict[str, Any]:
         kind = "invalid_grant" if exc.error == "invalid_grant" else "rejected"
         raise TokenEndpointError(kind, exc.error or "token_request_rejected",
                                  exc.description) from None
-    except ValueError:  # not a JSON token answer
-        raise TokenEndpointError("rejected", "token_response_invalid",
+    except (TypeError, ValueError):  # a token answer Authlib cannot take apart
+        raise TokenEndpointError("malformed", "token_response_invalid",
                                  "the token endpoint answered with something else than a token") from None
 
 
@@ -90,10 +127,12 @@ def revoke(integration: Integration, token: str, hint: str) -> bool:
     try:
         response = _session(integration).revoke_token(
             integration.revocation_uri, token=token, token_type_hint=hint, timeout=TIMEOUT)
-        return response.status_code == 200
+        if response.status_code == 200:
+            return True
     except (requests.RequestException, AuthlibBaseError, TokenEndpointError):
-        log.warning("token revocation at %s failed", integration.revocation_uri)
-        return False
+        pass
+    log.warning("token revocation at %s failed", integration.revocation_uri)
+    return False
 
 
 def userinfo(integration: Integration, access_token: str, token_type: str | None) -> dict | None:
@@ -104,8 +143,9 @@ def userinfo(integration: Integration, access_token: str, token_type: str | None
                "Accept": "application/json"}
     headers.update({k: v for k, v in (integration.headers or {}).items() if "${" not in v})
     try:
-        response = requests.get(integration.user_info_uri, headers=headers, timeout=TIMEOUT)
-        if response.ok:
+        response = outbound_requests.session(current_settings().proxy_deny_private).get(
+            integration.user_info_uri, headers=headers, timeout=TIMEOUT)
+        if 200 <= response.status_code < 300:
             body = response.json()
             return body if isinstance(body, dict) else None
     except (requests.RequestException, ValueError):

@@ -1,5 +1,6 @@
 """Pure parts of the OAuth2 flow: PKCE, the authorize URL, return targets, expiry,
-account mapping and retry backoff. No database, no network, no Flask."""
+usable token answers, account mapping and retry backoff. No database, no network, no
+Flask."""
 
 from __future__ import annotations
 
@@ -147,3 +148,30 @@ def backoff(failures: int, base: float = 2.0, cap: float = 300.0) -> timedelta:
 def token_fields(token: Mapping[str, Any]) -> dict[str, Any]:
     """The non-credential fields of a token response (``instance_url`` ...)."""
     return {k: v for k, v in token.items() if k not in TOKEN_SECRET_FIELDS}
+
+
+def token_answer_problem(document: Any) -> str | None:
+    """What makes a token endpoint's (successful) answer unusable, or None (RFC 6749 5.1)."""
+    if not isinstance(document, Mapping):
+        return "it is not a JSON object"
+    if not isinstance(document.get("access_token"), str) or not document["access_token"]:
+        return "it has no access_token"
+    for name in ("token_type", "refresh_token", "id_token"):
+        if document.get(name) is not None and not isinstance(document[name], str):
+            return f"its {name} is not a string"
+    for name in ("expires_in", "expires_at", "refresh_token_expires_in"):
+        if document.get(name) is not None and not _whole_seconds(document[name]):
+            return f"its {name} is not a number of seconds"
+    scope = document.get("scope")
+    if scope is not None and not (isinstance(scope, str) or (
+            isinstance(scope, list) and all(isinstance(item, str) for item in scope))):
+        return "its scope is neither a string nor a list of strings"
+    return None
+
+
+def _whole_seconds(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == value and abs(value) < 10 ** 12  # not NaN, not absurd
+    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 13

@@ -106,6 +106,8 @@ def _token_call(call, *args) -> dict[str, Any]:
                                       errors={"code": [failure.error]}) from None
         if failure.kind == "timeout":
             raise TokenEndpointTimeout(failure.description) from None
+        if failure.kind == "denied":
+            raise upstream_http.UpstreamAddressDenied(failure.description) from None
         raise TokenEndpointFailed(failure.description) from None
 
 

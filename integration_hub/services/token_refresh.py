@@ -22,6 +22,7 @@ from integration_hub.services.connections import (
     apply_token,
     connection_of,
 )
+from integration_hub.services.upstream_http import UpstreamAddressDenied
 
 
 def usable_token_connection(session: Session, user: User, integration: Integration,
@@ -88,6 +89,9 @@ def _refresh_locked(integration: Integration, connection: Connection) -> errors.
     except oauth_client.TokenEndpointError as failure:
         connection.last_error = {"code": failure.error, "message": failure.description,
                                  "at": now.isoformat()}
+        if failure.kind == "denied":  # the configuration's fault: nothing was sent, no backoff
+            metrics.TOKEN_REFRESHES.labels("failed").inc()
+            return UpstreamAddressDenied(failure.description)
         metrics.TOKEN_REFRESHES.labels(
             "reauth_required" if failure.kind in ("invalid_grant", "rejected")
             else "timeout" if failure.kind == "timeout" else "failed").inc()

@@ -1,4 +1,60 @@
-"""The security tests may drive a real browser: the end-to-end fixtures (the hub served over
-HTTP, headless Chromium) are shared with tests/e2e."""
+"""Fixtures of the security tests.
 
+The end-to-end fixtures (the hub served over HTTP, headless Chromium) are shared with
+tests/e2e. For the outbound policy: ``guarded`` is a second hub on the test's database with
+``HUB_PROXY_DENY_PRIVATE=true``; ``listener`` a loopback listener counting the connections it
+accepted (tests/support/listener.py), ``listen`` for more of them; ``dns`` a stand-in for the system resolver
+(tests/support/dns.py).
+"""
+
+import pytest
+
+from integration_hub import create_app
+from integration_hub.queue import job_queue
+from tests.conftest import make_settings
 from tests.e2e.conftest import browser, live_hub, page, serve_wsgi  # noqa: F401
+from tests.secret_watch import WatchedClient
+from tests.support.dns import FakeDns
+from tests.support.listener import Answer, Listener, start_listener
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    return FakeDns(monkeypatch)
+
+
+@pytest.fixture
+def listen():
+    """Factory: a listener answering ``answer`` (tests/support/listener.py), stopped after the
+    test."""
+    started = []
+
+    def make(answer: Answer | None = None) -> Listener:
+        started.append(start_listener(answer))
+        return started[-1]
+
+    yield make
+    for listener in started:
+        listener.stop()
+
+
+@pytest.fixture
+def listener(listen):
+    return listen()
+
+
+@pytest.fixture(scope="module")
+def guarded_hub(migrated_app, tmp_path_factory):
+    settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url,
+                             tmp_path_factory.mktemp("guarded"), HUB_PROXY_DENY_PRIVATE="true")
+    hub = create_app(settings)
+    hub.test_client_class = WatchedClient
+    return hub
+
+
+@pytest.fixture
+def guarded(app, guarded_hub):
+    """A second hub on the same database with the outbound policy on."""
+    yield guarded_hub
+    guarded_hub.extensions["integration_hub.request_log"].flush()  # before the rows go
+    job_queue(guarded_hub).huey.flush()

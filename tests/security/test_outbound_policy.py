@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from integration_hub import create_app
 from integration_hub.queue import job_queue
 from integration_hub.services.upstream_http import address_denied
-from tests.conftest import make_settings
-from tests.secret_watch import WatchedClient
-from tests.support.dns import FakeDns
-from tests.support.listener import start_listener
 from tests.support.tls import issue, serve_tls
 
 PUBLIC = "93.184.216.34"
@@ -66,35 +61,6 @@ def test_global_addresses_are_allowed(address):
 
 
 # -- nobody connects to a denied address -----------------------------------------------------------
-
-@pytest.fixture
-def dns(monkeypatch):
-    return FakeDns(monkeypatch)
-
-
-@pytest.fixture
-def listener():
-    started = start_listener()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="module")
-def guarded_hub(migrated_app, tmp_path_factory):
-    settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url,
-                             tmp_path_factory.mktemp("guarded"), HUB_PROXY_DENY_PRIVATE="true")
-    hub = create_app(settings)
-    hub.test_client_class = WatchedClient
-    return hub
-
-
-@pytest.fixture
-def guarded(app, guarded_hub):
-    """A second hub on the same database with the outbound policy on."""
-    yield guarded_hub
-    guarded_hub.extensions["integration_hub.request_log"].flush()  # before the rows go
-    job_queue(guarded_hub).huey.flush()
-
 
 @pytest.fixture
 def internal(make_integration):
