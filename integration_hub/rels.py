@@ -45,7 +45,8 @@ RELATIONS: dict[str, str] = {
     "refresh": "POST refreshes the connection's OAuth token now.",
     "account": "The connected account (email, displayName, accountId); refresh=true reads it again.",
     "request": "POST {url, method, params, data, headers} calls the integration's API through the "
-               "hub (envelope=true wraps the answer); /request/<path> passes any method through, streamed.",
+               "hub (envelope=true wraps the answer); /request/<path> passes any method through, streamed. "
+               "API tokens only, never the browser session.",
     "requests": "The integration's proxied calls (owner or administrator): method, path, status, "
                 "duration, bytes; never headers or bodies.",
     "proxy-request": "One proxied call in the request log.",
