@@ -72,6 +72,15 @@ def live_hub(app) -> Iterator[str]:
         yield url
 
 
+class _Chromium:
+    """One Chromium for the whole run, however many conftests offer the ``browser`` fixture
+    (tests/security imports these): two Playwright sync sessions cannot share a thread."""
+
+    users = 0
+    playwright = None
+    browser = None
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
@@ -80,11 +89,16 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         missing_component(f"playwright is not importable: {exc}")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS, timeout=WAIT_MS)
-        yield launched
-        launched.close()
+    if _Chromium.users == 0:
+        _Chromium.playwright = sync_playwright().start()
+        _Chromium.browser = _Chromium.playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=WAIT_MS)
+    _Chromium.users += 1
+    yield _Chromium.browser
+    _Chromium.users -= 1
+    if _Chromium.users == 0:
+        _Chromium.browser.close()
+        _Chromium.playwright.stop()
 
 
 @pytest.fixture

@@ -49,7 +49,8 @@ def guarded_hub(migrated_app, tmp_path_factory):
                              tmp_path_factory.mktemp("guarded"), HUB_PROXY_DENY_PRIVATE="true")
     hub = create_app(settings)
     hub.test_client_class = WatchedClient
-    return hub
+    yield hub
+    hub.extensions["integration_hub.db"].kw["bind"].dispose()  # its database connections
 
 
 @pytest.fixture

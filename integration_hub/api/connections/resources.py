@@ -148,7 +148,7 @@ class ListedConnection(MethodView):
 class Account(MethodView):
     @blp.arguments(AccountArgsSchema, location="query")
     @blp.response(200, AccountSchema)
-    @blp.problems(401, 404, 409, 502, 503, 504)
+    @blp.problems(401, 403, 404, 409, 502, 503, 504)
     def get(self, args, integration_id):
         """The connected account; refresh=true reads it again from the provider"""
         session = db_session()
