@@ -102,8 +102,8 @@ def policy_adapter(deny_private: bool) -> PolicyAdapter:
 
 
 class OutboundSession(requests.Session):
-    """Mix into a ``requests.Session`` (class) before it: every request of it follows the
-    outbound policy. Call ``follow_policy`` once after construction."""
+    """A session whose every request follows the outbound policy; as a base class it goes
+    before another session class (Authlib's). Call ``follow_policy`` once after creating it."""
 
     def follow_policy(self, deny_private: bool) -> None:
         self.trust_env = False  # no HTTP(S)_PROXY, no .netrc credentials
