@@ -152,6 +152,8 @@ class Settings:
     proxy_max_retry_wait: float = 30.0
     # SQLite database integrations may only open files under this directory.
     sqlite_root: Path | None = None
+    # A database query's answer holds at most this many bytes of rows (then truncated).
+    query_max_bytes: int = 16 * 1024 * 1024
     # Catalogue type -> (client id, client secret) for provisioning OAuth2 integrations.
     provider_credentials: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
     # The task queue: sqlite:///<file> (one machine) or redis://host:port/db (several).
@@ -272,6 +274,8 @@ class Settings:
                                         "HUB_PROXY_MAX_RETRY_WAIT"),
             sqlite_root=(Path(env_vars["HUB_SQLITE_ROOT"]).resolve()
                          if env_vars.get("HUB_SQLITE_ROOT", "").strip() else None),
+            query_max_bytes=_int(env_vars.get("HUB_QUERY_MAX_BYTES", str(16 * 1024 * 1024)),
+                                 "HUB_QUERY_MAX_BYTES", 1024),
             queue_url=queue_url,
             import_max_bytes=_int(env_vars.get("HUB_IMPORT_MAX_BYTES", str(10 * 1024 * 1024)),
                                   "HUB_IMPORT_MAX_BYTES", 1),

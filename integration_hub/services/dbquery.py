@@ -1,10 +1,11 @@
 """Database integrations (SPEC §7): read-only queries, schema, connection test.
 
 Read-only is enforced by each database, never by reading the SQL: SQLite opens
-the file with ``mode=ro``, PostgreSQL runs a READ ONLY transaction with a
-``statement_timeout``, MySQL/MariaDB a READ ONLY transaction with
-``max_execution_time`` / ``max_statement_time``. Engines are pooled per
-integration (a bounded number) and disposed when the integration changes.
+the file with ``mode=ro`` and an authorizer (sqlite_files.py), PostgreSQL runs a READ
+ONLY transaction with a ``statement_timeout``, MySQL/MariaDB a READ ONLY transaction
+with ``max_execution_time`` / ``max_statement_time``. Engines are pooled per integration
+(a bounded number) and disposed when the integration changes; SQLite files are opened
+per query.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -35,11 +35,12 @@ from integration_hub.services import (
     database_accounts,
     database_drivers,
     database_options,
-    integration_rules,
     sql_params,
+    sqlite_files,
 )
 from integration_hub.services.acl import Access, require
-from integration_hub.services.integrations import Found, SqlitePathOutsideRoot
+from integration_hub.services.integrations import Found
+from integration_hub.services.sqlite_files import SqliteFiles
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 MAX_ENGINES = 32
@@ -89,14 +90,6 @@ def is_database(integration: Integration) -> bool:
     return dialect_of(integration) is not None
 
 
-def sqlite_file(path: str, root: Path | None) -> Path:
-    """The real path of a SQLite file, which must lie under ``root`` (symlinks resolved)."""
-    resolved, problem = integration_rules.sqlite_path(path, root)
-    if problem:
-        raise SqlitePathOutsideRoot(problem, errors={"data.path": [problem]})
-    return resolved
-
-
 def _credentials(session: Session, user: User, integration: Integration) -> tuple[str | None, str | None]:
     """(username, password): the caller's own (per-user mode) or the integration's."""
     data = integration.data or {}
@@ -111,12 +104,11 @@ def _credentials(session: Session, user: User, integration: Integration) -> tupl
 
 
 def database_url(integration: Integration, username: str | None, password: str | None,
-                 sqlite_root: Path | None) -> URL:
+                 sqlite: SqliteFiles) -> URL:
     data = integration.data or {}
     dialect = dialect_of(integration)
     if dialect == "sqlite":
-        path = sqlite_file(str(data.get("path") or ""), sqlite_root)
-        return URL.create("sqlite", database=f"file:{path}?mode=ro", query={"uri": "true"})
+        return sqlite.url(str(data.get("path") or ""))
     driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}[dialect]
     options = data.get("options")
     if dialect == "postgresql" and data.get("sslmode") and isinstance(options or {}, dict):
@@ -156,11 +148,6 @@ ENGINES = EnginePool()
 
 
 def _make_engine(url: URL) -> Engine:
-    if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, hide_parameters=True, pool_size=2, max_overflow=2,
-                               connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_read_only)
-        return engine
     backend = url.get_backend_name()
     # The options travel in the URL's query; the driver gets them as typed arguments.
     options = database_options.read(backend, dict(url.query))
@@ -172,19 +159,6 @@ def _make_engine(url: URL) -> Engine:
     if backend == "postgresql":
         event.listen(engine, "checkin", _postgres_forget_session)
     return engine
-
-
-def _sqlite_read_only(dbapi_connection, _record) -> None:
-    """Besides mode=ro: no changes at all, and no other files attached."""
-    import sqlite3
-
-    dbapi_connection.execute("PRAGMA query_only = ON")
-
-    def authorize(action, *_):
-        return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) \
-            else sqlite3.SQLITE_OK
-
-    dbapi_connection.set_authorizer(authorize)
 
 
 def _postgres_forget_session(dbapi_connection, _record) -> None:
@@ -208,7 +182,7 @@ def _forget_engines(_mapper, _connection, integration: Integration) -> None:
     ENGINES.forget(integration.id)
 
 
-def engine_for(session: Session, user: User, found: Found, sqlite_root: Path | None) -> Engine:
+def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) -> Engine:
     require(found.access, Access.READ)
     integration = found.integration
     if not is_database(integration):
@@ -216,7 +190,9 @@ def engine_for(session: Session, user: User, found: Found, sqlite_root: Path | N
                            "sqlite, or database with data.dialect)")
     connections.require_enabled(integration)
     username, password = _credentials(session, user, integration)
-    url = database_url(integration, username, password, sqlite_root)
+    url = database_url(integration, username, password, sqlite)
+    if url.get_backend_name() == "sqlite":  # never pooled: opened as just checked, per query
+        return sqlite_files.engine(url, sqlite.max_value_bytes)
     key = (integration.id, integration.updated_at.isoformat() if integration.updated_at else "",
            username or "", crypto.fingerprint(password))
     return ENGINES.get(key, url)
@@ -273,6 +249,9 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
     except QueryNotReadOnly:
         raise
     except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
+        if dialect == "sqlite" and (refused := sqlite_files.refusal(driver)):
+            kind = sqlite_files.QueryFunctionNotAllowed if refused.function else QueryNotReadOnly
+            raise kind(refused.detail) from None
         if isinstance(failure, connection.dialect.loaded_dbapi.Error):
             raise DBAPIError.instance(statement, None, failure,
                                       connection.dialect.loaded_dbapi.Error) from None

@@ -10,7 +10,6 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -156,17 +155,3 @@ def configuration_errors(state: Mapping[str, Any]) -> dict[str, list[str]]:
     for name, messages in header_problems(state.get("headers") or {}, auth_header).items():
         found.setdefault("headers", []).extend(f"{name}: {m}" for m in messages)
     return found
-
-
-def sqlite_path(path: str, root: Path | None) -> tuple[Path | None, str | None]:
-    """(resolved file, None) when ``path`` lies under ``root`` after following symlinks,
-    else (None, the reason)."""
-    if root is None:
-        return None, "SQLite database integrations need HUB_SQLITE_ROOT to be set"
-    if not path:
-        return None, "a SQLite integration needs data.path"
-    candidate = Path(path)
-    resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
-    if resolved != root and root not in resolved.parents:
-        return None, "the file must be under the directory HUB_SQLITE_ROOT names"
-    return resolved, None

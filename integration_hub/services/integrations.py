@@ -44,9 +44,9 @@ from integration_hub.services.integration_rules import (
     normalise_auth_type,
     slug_problem,
     slugify,
-    sqlite_path,
     with_suffix,
 )
+from integration_hub.services.sqlite_files import SqliteFiles
 
 # Plain configuration columns a caller may set (attribute names).
 SETTABLE = ("name", "type", "category", "description", "mode", "auth_type", "enabled", "embedded",
@@ -63,10 +63,6 @@ _NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "e
                "basic_token_auth": False, "api_key_location": "header",
                "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
 _REQUIRED = ("name", "type")
-
-
-class SqlitePathOutsideRoot(errors.ValidationFailed):
-    code, title = "sqlite_path_outside_root", "SQLite files must be under HUB_SQLITE_ROOT"
 
 
 def _is_sqlite(integration: Integration) -> bool:
@@ -374,10 +370,7 @@ def _validate(integration: Integration) -> None:
     problems.update(catalogue().data_errors(integration.type, integration.data or {}))
     problems.update(sync_settings.problems((integration.data or {}).get("sync")))
     if _is_sqlite(integration) and "data.path" not in problems:
-        _, problem = sqlite_path(str((integration.data or {}).get("path") or ""),
-                                 current_settings().sqlite_root)
-        if problem:
-            raise SqlitePathOutsideRoot(problem, errors={"data.path": [problem]})
+        SqliteFiles.of(current_settings()).check(str((integration.data or {}).get("path") or ""))
     if problems:
         raise errors.ValidationFailed("the configuration is not valid: "
                                       + ", ".join(sorted(problems)), errors=problems)

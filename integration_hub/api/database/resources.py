@@ -10,6 +10,7 @@ from integration_hub.extensions import Blueprint
 from integration_hub.security import current_tenant, current_user
 from integration_hub.services import dbquery, integrations, proxy
 from integration_hub.services.acl import Access, require
+from integration_hub.services.sqlite_files import SqliteFiles
 
 blp = Blueprint("database", __name__, url_prefix="/api",
                 description="Database integrations and connection tests")
@@ -62,7 +63,7 @@ class TestResultSchema(ma.Schema):
 def _engine(integration_id):
     session, user = db_session(), current_user()
     found = integrations.find(session, user, integration_id)
-    return dbquery.engine_for(session, user, found, current_app.config["HUB_SETTINGS"].sqlite_root)
+    return dbquery.engine_for(session, user, found, SqliteFiles.of(current_app.config["HUB_SETTINGS"]))
 
 
 @blp.route("/integrations/<integration_id>/query")
@@ -99,7 +100,7 @@ class Test(MethodView):
         require(found.access, Access.READ)
         if dbquery.is_database(found.integration):
             ok, latency, error, code = dbquery.ping(
-                dbquery.engine_for(session, user, found, settings.sqlite_root))
+                dbquery.engine_for(session, user, found, SqliteFiles.of(settings)))
         else:
             code = None
             ok, latency, error = proxy.health_check(session, user, current_tenant(), found,
