@@ -3,9 +3,9 @@
 Read-only is enforced by each database, never by reading the SQL: SQLite opens
 the file with ``mode=ro`` and an authorizer (sqlite_files.py), PostgreSQL runs a READ
 ONLY transaction with a ``statement_timeout``, MySQL/MariaDB a READ ONLY transaction
-with ``max_execution_time`` / ``max_statement_time``. Engines are pooled per integration
-(a bounded number) and disposed when the integration changes; SQLite files are opened
-per query.
+with ``max_execution_time`` / ``max_statement_time``. Rows are read in batches up to a
+row limit and a byte cap (query_rows.py). Engines are pooled per integration (a bounded
+number) and disposed when the integration changes; SQLite files are opened per query.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from integration_hub.services import (
     database_accounts,
     database_drivers,
     database_options,
+    query_rows,
     sql_params,
     sqlite_files,
 )
@@ -201,31 +202,33 @@ def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) 
 # -- running queries ---------------------------------------------------------
 
 def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit: int,
-              timeout_ms: int) -> QueryResult:
+              timeout_ms: int, max_bytes: int) -> QueryResult:
+    """At most ``limit`` rows and ``max_bytes`` of them as JSON (query_rows.py)."""
     dialect = engine.dialect.name
     try:
         with engine.connect() as connection:
             _begin_read_only(connection, dialect, timeout_ms)
             try:
-                names, fetched = _execute(connection, dialect, sql, dict(params or {}), limit)
+                names, rows = _execute(connection, dialect, sql, dict(params or {}), limit,
+                                       timeout_ms, max_bytes)
             finally:
                 _end(connection, dialect)
     except DBAPIError as failure:
         raise _translate(failure, dialect) from None
     except SQLAlchemyError as failure:
         raise QueryFailed(_message(failure)) from None
-    raw = fetched[:limit]
-    rows = [[json_safe(value) for value in row] for row in raw]
-    columns = [{"name": name, "type": _column_type(raw, index)} for index, name in enumerate(names)]
-    return QueryResult(columns, rows, len(fetched) > limit)
+    columns = [{"name": name, "type": _column_type(rows.raw, index)}
+               for index, name in enumerate(names)]
+    return QueryResult(columns, rows.values, rows.truncated)
 
 
-def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
-    """One statement, bound parameters, at most ``limit + 1`` rows, through the driver.
+def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeout_ms: int,
+             max_bytes: int) -> tuple[list[str], query_rows.Rows]:
+    """One statement, bound parameters, rows read in batches through the driver.
 
-    PostgreSQL gets a prepared statement: it holds exactly one command, so a text such
-    as "SELECT 1; COMMIT; INSERT ..." cannot escape the read-only transaction.
-    SQLite takes ``:name`` itself; the others get ``%(name)s``.
+    PostgreSQL gets a server-side cursor, or else a prepared statement: either holds exactly
+    one command, so a text such as "SELECT 1; COMMIT; INSERT ..." cannot escape the read-only
+    transaction. SQLite takes ``:name`` itself; the others get ``%(name)s``.
     """
     driver = connection.connection.driver_connection
     statement, values = sql, (params or None)
@@ -234,18 +237,16 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
             statement, values = sql_params.to_pyformat(sql, params) if params else (sql, None)
         except sql_params.MissingParameter as missing:
             raise QueryFailed(f"no value for the parameter :{missing}") from None
-    cursor = driver.cursor()
+    cursor, truncated = None, False
     try:
-        if dialect == "postgresql":
-            cursor.execute(statement, values, prepare=True)
-        elif values is None:
-            cursor.execute(statement)
-        else:
-            cursor.execute(statement, values)
+        cursor = query_rows.execute(driver, dialect, statement, values)
         if cursor.description is None:
             raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
         names = [column[0] for column in cursor.description]
-        return names, cursor.fetchmany(limit + 1)
+        rows = query_rows.collect(query_rows.fetcher(driver, cursor, timeout_ms), limit,
+                                  max_bytes, json_safe)
+        truncated = rows.truncated
+        return names, rows
     except QueryNotReadOnly:
         raise
     except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
@@ -257,7 +258,8 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int):
                                       connection.dialect.loaded_dbapi.Error) from None
         raise
     finally:
-        cursor.close()
+        if cursor is not None:
+            query_rows.finish(connection, dialect, cursor, truncated)
 
 
 def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:

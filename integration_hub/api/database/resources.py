@@ -76,7 +76,8 @@ class Query(MethodView):
         engine = _engine(integration_id)
         db_session().close()
         return dbquery.run_query(engine, query["sql"], query["params"], query["limit"],
-                                 query["timeout_ms"])
+                                 query["timeout_ms"],
+                                 current_app.config["HUB_SETTINGS"].query_max_bytes)
 
 
 @blp.route("/integrations/<integration_id>/schema")

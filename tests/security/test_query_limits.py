@@ -1,0 +1,189 @@
+"""A query's answer is bounded in rows and in bytes, and the worker never holds the whole result
+(docs/security.md, "Database integrations"), on PostgreSQL, MariaDB and SQLite.
+
+The drivers' default cursors read every row on execute: ``generate_series(1, 10000000)`` with
+``limit: 10`` took a gigabyte in the worker, and ``randomblob(100000000)`` over five rows answered
+666 MB. Memory is not measured here (that would be flaky). Instead the rows of each query past a
+point raise an error when the database computes them (a division by zero, an overflow, malformed
+JSON): a hub that reads more rows than it answers meets the error and the query fails; a hub
+that reads in batches and stops at the limit or the byte cap never computes those rows. A control
+query reaches that point and must get the error, so the probe is seen to work.
+
+The hub here caps answers at CAP bytes (``HUB_QUERY_MAX_BYTES``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from integration_hub import create_app
+from integration_hub.services import identity
+from tests import factories
+from tests.conftest import make_settings, missing_component
+from tests.secret_watch import WATCH, WatchedClient
+from tests.support.databases import NUMBERS, Target, TargetUnavailable, create_target
+
+DIALECTS = ("postgresql", "mysql", "sqlite")
+CAP = 64 * 1024
+ROW_TEXT = 10_000  # characters of text per row in the byte-cap probe
+OVERHEAD = 1024    # the answer's columns, counts and punctuation
+
+
+@pytest.fixture(scope="session")
+def limits_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("limits-root").resolve()
+
+
+@pytest.fixture(scope="session")
+def limit_targets(limits_root):
+    made: dict[str, Target | TargetUnavailable] = {}
+
+    def get(dialect: str) -> Target:
+        if dialect not in made:
+            try:
+                made[dialect] = create_target(dialect, limits_root)
+            except TargetUnavailable as exc:
+                made[dialect] = exc
+            else:
+                WATCH.remember([made[dialect].password, made[dialect].reader_password])
+        found = made[dialect]
+        if isinstance(found, TargetUnavailable):
+            missing_component(str(found))
+        return found
+
+    yield get
+    for found in made.values():
+        if isinstance(found, Target):
+            found.drop()
+
+
+@pytest.fixture(scope="session")
+def capped_app(migrated_app, limits_root, tmp_path_factory):
+    settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url,
+                             tmp_path_factory.mktemp("instance"),
+                             HUB_SQLITE_ROOT=str(limits_root), HUB_QUERY_MAX_BYTES=str(CAP))
+    configured = create_app(settings)
+    configured.test_client_class = WatchedClient
+    return configured
+
+
+@pytest.fixture
+def hub(app, capped_app):
+    return capped_app.test_client()
+
+
+@pytest.fixture(params=DIALECTS)
+def target(request, limit_targets) -> Target:
+    found = limit_targets(request.param)
+    yield found
+    assert found.snapshot() == found.seed_snapshot
+
+
+@pytest.fixture
+def integration(capped_app, hub, admin, target):
+    with capped_app.app_context(), capped_app.extensions["integration_hub.db"]() as session:
+        creator = identity.get_user(session, admin.tenant, admin.username)
+        made = factories.integration(session, creator, "Numbers", **target.integration_values())
+        session.commit()
+        made_id = made.id
+    yield made_id
+    hub.delete(f"/api/integrations/{made_id}?force=true", headers=admin.headers)
+
+
+def query(client, caller, integration: str, sql: str, **body):
+    return client.post(f"/api/integrations/{integration}/query", headers=caller.headers,
+                       json={"sql": sql, **body})
+
+
+def shown(answer) -> str:
+    return f"{answer.status_code} {answer.get_data(as_text=True)[:400]}"
+
+
+def failing_after(dialect: str, last: int, value: str) -> str:
+    """SQL for ``value`` in the rows of ``numbers`` with x <= last, and an error in the others
+    (computed only when the database gets to such a row)."""
+    if dialect == "postgresql":
+        return f"CASE WHEN x <= {last} THEN {value} ELSE CAST(1 / (x - x) AS text) END"
+    if dialect == "mysql":
+        return f"CASE WHEN x <= {last} THEN {value} ELSE EXP(1000 + x) END"
+    return f"CASE WHEN x <= {last} THEN {value} ELSE json('{{' || x) END"
+
+
+def text(dialect: str, size: int) -> str:
+    """SQL for a string of ``size`` characters."""
+    if dialect == "sqlite":
+        return f"hex(zeroblob({size // 2}))"
+    return f"{'repeat' if dialect == 'postgresql' else 'REPEAT'}('x', {size})"
+
+
+def as_text(dialect: str) -> str:
+    return "CAST(x AS CHAR)" if dialect == "mysql" else "CAST(x AS TEXT)"
+
+
+def the_probe_fails(hub, admin, integration, dialect: str, expression: str, row: int) -> None:
+    """Control: computing ``expression`` for row ``row`` is an error."""
+    answer = query(hub, admin, integration,
+                   f"SELECT {expression} AS probe FROM numbers WHERE x = {row}")
+    assert answer.status_code == 422, f"the probe did not fail on {dialect}: {shown(answer)}"
+    assert answer.get_json()["code"] == "query_failed"
+
+
+def test_reading_stops_at_the_limit_and_later_rows_are_never_computed(hub, admin, integration,
+                                                                     target):
+    assert NUMBERS > 1000
+    probe = failing_after(target.dialect, 1000, as_text(target.dialect))
+    answer = query(hub, admin, integration, f"SELECT x, {probe} AS y FROM numbers", limit=10)
+
+    assert answer.status_code == 200, shown(answer)
+    body = answer.get_json()
+    assert body["rowCount"] == len(body["rows"]) == 10 and body["truncated"] is True
+    assert all(y == str(x) and x <= 1000 for x, y in body["rows"]), body["rows"]
+    the_probe_fails(hub, admin, integration, target.dialect, probe, 1001)
+    # the whole result at once: the database gets to the failing rows
+    everything = query(hub, admin, integration, f"SELECT x, {probe} AS y FROM numbers",
+                       limit=10000)
+    assert everything.status_code == 422, shown(everything)
+
+
+def test_reading_stops_at_the_byte_cap(hub, admin, integration, target):
+    probe = failing_after(target.dialect, 50, text(target.dialect, ROW_TEXT))
+    answer = query(hub, admin, integration, f"SELECT x, {probe} AS padding FROM numbers",
+                   limit=1000)
+
+    assert answer.status_code == 200, shown(answer)
+    assert len(answer.get_data()) <= CAP + OVERHEAD
+    body = answer.get_json()
+    assert body["truncated"] is True
+    # as many whole rows as the cap holds (each a little over ROW_TEXT bytes as JSON)
+    assert CAP // ROW_TEXT - 1 <= body["rowCount"] == len(body["rows"]) <= CAP // ROW_TEXT
+    assert all(len(padding) == ROW_TEXT for _, padding in body["rows"])
+    the_probe_fails(hub, admin, integration, target.dialect, probe, 51)  # 51 rows: 500 KB
+
+
+def test_a_value_larger_than_the_cap_is_not_answered_and_the_next_row_never_computed(
+        hub, admin, integration, target):
+    probe = failing_after(target.dialect, 1, text(target.dialect, 4 * CAP))
+    answer = query(hub, admin, integration, f"SELECT x, {probe} AS big FROM numbers", limit=5)
+
+    assert len(answer.get_data()) <= CAP + OVERHEAD
+    if target.dialect == "sqlite":  # SQLite itself refuses to make a value over the cap
+        assert answer.status_code == 422, shown(answer)
+        body = answer.get_json()
+        assert body["code"] == "query_failed" and "too big" in body["detail"], body
+    else:  # read alone, found too large: no rows, truncated
+        assert answer.status_code == 200, shown(answer)
+        body = answer.get_json()
+        assert body["rows"] == [] and body["rowCount"] == 0 and body["truncated"] is True
+    the_probe_fails(hub, admin, integration, target.dialect, probe, 2)
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+def test_a_query_read_in_many_fetches_still_stops_at_its_timeout(hub, admin, integration, target):
+    """Each FETCH of a server-side cursor is a statement of its own: it gets the time that is
+    left, not the whole timeout again. 31 rows of 20 ms each take at least 620 ms in fetches of
+    1, 2, 4, 8 and 16 rows (none longer than 320 ms); the timeout is 500 ms."""
+    answer = query(hub, admin, integration,
+                   "SELECT x, pg_sleep(0.02) AS pause FROM numbers WHERE x <= 31", limit=31,
+                   timeoutMs=500)
+    assert answer.status_code == 504, shown(answer)
+    assert answer.get_json()["code"] == "query_timeout"
