@@ -9,9 +9,9 @@ that real path, percent-encoded, with ``mode=ro``.
 SQLite enforces reading only, twice: the file is opened read-only, and the connection's
 authorizer allows reading tables and calling a list of functions, nothing else: no PRAGMA that
 sets anything, no ATTACH (VACUUM INTO is one), no transaction control, no schema or data change,
-no ``load_extension`` or ``fts3_tokenizer``. No single value may be larger than the answer's byte
-cap. Connections are not pooled: every query opens the file anew, so nothing one query did to its
-connection is there for the next.
+no ``load_extension`` or ``fts3_tokenizer``. No single value may be larger than the answer's
+byte cap (or 1 MiB, when the cap is smaller). Connections are not pooled: every query opens
+the file anew, so nothing one query did to its connection is there for the next.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class QueryFunctionNotAllowed(errors.ValidationFailed):
 # -- which file -------------------------------------------------------------------------------
 
 SIDE_FILES = ("", "-wal", "-shm", "-journal")
+# SQLite's limit on one value applies to the schema it reads too: never below this.
+LEAST_VALUE_LIMIT = 1024 * 1024
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -82,7 +84,7 @@ class SqliteFiles:
     root: Path | None
     hub_files: tuple[Path, ...] = ()      # the hub's database and queue, with journal and WAL
     hub_folders: tuple[Path, ...] = ()    # the instance folder
-    max_value_bytes: int = 16 * 1024 * 1024
+    max_value_bytes: int = 16 * 1024 * 1024  # the answer's byte cap, at least LEAST_VALUE_LIMIT
 
     @classmethod
     def of(cls, settings) -> SqliteFiles:
@@ -90,7 +92,8 @@ class SqliteFiles:
                                  _sqlite_file_of(settings.queue_url)) if file]
         return cls(settings.sqlite_root,
                    tuple(file.with_name(file.name + side) for file in own for side in SIDE_FILES),
-                   (settings.instance_path.resolve(),), settings.query_max_bytes)
+                   (settings.instance_path.resolve(),),
+                   max(settings.query_max_bytes, LEAST_VALUE_LIMIT))
 
     def check(self, path: str) -> Path:
         """The real path of the file ``path`` names; refused unless integrations may open it."""
@@ -110,8 +113,12 @@ class SqliteFiles:
         if self._is_hub_file(real):
             raise _refused(SqlitePathHubFile, "is one of the hub's own files (its database, "
                                               "queue or instance folder)")
-        if real.exists() and not real.is_file():
-            raise _refused(SqlitePathNotAFile, "is not a regular file")
+        try:
+            other = real.exists() and not real.is_file()
+        except OSError:  # a folder on the way the hub may not look into
+            other = True
+        if other:
+            raise _refused(SqlitePathNotAFile, "is not a regular file the hub can read")
         return real
 
     def url(self, path: str) -> URL:
@@ -192,14 +199,15 @@ _ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for 
 
 @dataclass(frozen=True)
 class Refusal:
-    what: str
+    what: str  # from the statement: a table, function or PRAGMA name, a PRAGMA's value
     function: bool = False  # a function off the list, rather than a change
 
     @property
     def detail(self) -> str:
+        what = self.what if len(self.what) <= 200 else self.what[:200] + "…"
         if self.function:
-            return f"{self.what} is not one of the functions queries may call"
-        return f"queries through the hub only read: {self.what} is not allowed"
+            return f"{what} is not one of the functions queries may call"
+        return f"queries through the hub only read: {what} is not allowed"
 
 
 class Authorizer:

@@ -55,7 +55,7 @@ class Layout:
     hub_database: Path | None  # the hub's own database file, under the root (SQLite backend)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def layout(migrated_app, tmp_path_factory) -> Layout:
     url = make_url(migrated_app.config["HUB_SETTINGS"].database_url)
     hub_database = Path(url.database).resolve() if url.get_backend_name() == "sqlite" else None
@@ -68,7 +68,7 @@ def layout(migrated_app, tmp_path_factory) -> Layout:
     return Layout(root, root / "queue.db", instance, outside, hub_database)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rooted_app(migrated_app, layout):
     """The hub on the same database as ``app``, its queue and instance folder under the root."""
     settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url, layout.instance,
@@ -77,7 +77,9 @@ def rooted_app(migrated_app, layout):
     configured = create_app(settings)
     configured.test_client_class = WatchedClient
     assert layout.queue.is_file()  # the queue made its file and tables when the hub started
-    return configured
+    yield configured
+    configured.extensions["integration_hub.request_log"].flush()
+    configured.extensions["integration_hub.db"].kw["bind"].dispose()  # its connections
 
 
 @pytest.fixture

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from integration_hub.config import Settings
 from integration_hub.services.sqlite_files import (
+    LEAST_VALUE_LIMIT,
     Authorizer,
     SqliteFiles,
     SqlitePathHubFile,
     SqlitePathNotAFile,
     SqlitePathOutsideRoot,
+    connect,
     file_uri,
 )
 
@@ -88,6 +92,13 @@ def test_a_second_name_of_a_hub_file_is_refused(tree, link, target):
         files.check("data/innocent.db")
 
 
+def test_a_fifo_is_not_a_file(tree):
+    root, files = tree
+    os.mkfifo(root / "data" / "pipe.db")  # opening it would wait for a writer
+    with pytest.raises(SqlitePathNotAFile):
+        files.check("data/pipe.db")
+
+
 def test_no_root_no_sqlite(tree):
     with pytest.raises(SqlitePathOutsideRoot, match="HUB_SQLITE_ROOT"):
         SqliteFiles(None).check("anything.db")
@@ -155,3 +166,34 @@ def test_the_authorizer_refuses_the_rest_and_says_what(action, first, second, sa
 
 def test_sqlite_asking_to_update_the_schema_table_for_table_valued_functions_is_ignored():
     assert Authorizer()(S.SQLITE_UPDATE, "sqlite_master", "type", "main", None) == S.SQLITE_IGNORE
+
+
+def test_a_small_cap_still_lets_sqlite_read_a_long_schema(tmp_path):
+    path = tmp_path / "wide.db"
+    columns = ", ".join(f"column_with_a_long_name_{number} TEXT" for number in range(2000))
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute(f"CREATE TABLE wide ({columns})")
+    assert len(columns) > 64 * 1024
+    with contextlib.closing(connect(path, LEAST_VALUE_LIMIT)) as db:
+        assert db.execute("SELECT count(*) FROM wide").fetchall() == [(0,)]
+        with pytest.raises(sqlite3.DataError, match="too big"):
+            db.execute(f"SELECT zeroblob({LEAST_VALUE_LIMIT + 1})").fetchall()
+
+
+def test_the_hubs_files_and_the_value_limit_come_from_the_settings(tmp_path):
+    settings = Settings.from_env({
+        "HUB_INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "q7Vd2Lk9Xw4Rz8Pm3Tj6Hs1Nb5Gc0FyE",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "HUB_QUEUE_URL": f"sqlite:///{tmp_path}/q.db",
+        "HUB_SQLITE_ROOT": str(tmp_path), "HUB_QUERY_MAX_BYTES": "2048"})
+    files = SqliteFiles.of(settings)
+    assert files.root == tmp_path.resolve()
+    assert {tmp_path / "hub.db", tmp_path / "hub.db-wal", tmp_path / "q.db-journal"} <= set(
+        files.hub_files)
+    assert files.hub_folders == ((tmp_path / "instance").resolve(),)
+    assert files.max_value_bytes == LEAST_VALUE_LIMIT
+    big = Settings.from_env({"HUB_INSTANCE_PATH": str(tmp_path / "instance"),
+                             "SECRET_KEY": "q7Vd2Lk9Xw4Rz8Pm3Tj6Hs1Nb5Gc0FyE",
+                             "DATABASE_URL": "postgresql://db.example/hub",
+                             "HUB_QUEUE_URL": "redis://127.0.0.1:6379/0"})
+    assert SqliteFiles.of(big).hub_files == ()
+    assert SqliteFiles.of(big).max_value_bytes == 16 * 1024 * 1024
