@@ -1,15 +1,19 @@
 """Reading an uploaded records file: CSV with a header row, or JSON Lines.
 
-Pure: bytes in, rows and line-numbered errors out. The format is recognised by
-content, not by name: a file whose first non-blank character is ``{`` or ``[`` is
-JSON Lines (an array is then refused line by line), anything else is CSV. Every row
-needs an ``id``; ids are unique within a file. A JSON line must also be storable as it
-is on both databases: no NUL character (escaped as u0000) or unpaired surrogate in its
-strings, no number beyond the range of a double, at most ``MAX_DEPTH`` levels of
-nesting. CSV cells are text, except that an empty cell is null and a cell written
-exactly as a JSON number (``12``, ``-3.5``, ``1e3``; no leading zeros, at most 15
-integer digits) is that number, so ``sum`` works on imported amounts while ``007`` and
-long account numbers stay text. Ids always stay text.
+Pure and streaming: a binary stream in, rows and line-numbered errors out, one at a time,
+holding a chunk of the file and the row being read, never the whole file or its text. The
+format is recognised by content, not by name: a file whose first non-blank character is
+``{`` or ``[`` is JSON Lines (an array is then refused line by line), anything else is
+CSV. Every row needs an ``id`` (whether an id repeats is for the caller to find: see
+``import_staging``). A JSON line must also be storable as it is on both databases: no NUL
+character (escaped as u0000) or unpaired surrogate in its strings, no number beyond the
+range of a double, at most ``MAX_DEPTH`` levels of nesting. CSV cells are text, except
+that an empty cell is null and a cell written exactly as a JSON number (``12``, ``-3.5``,
+``1e3``; no leading zeros, at most 15 integer digits) is that number, so ``sum`` works on
+imported amounts while ``007`` and long account numbers stay text. Ids always stay text.
+
+A file that is not UTF-8 text, holds a NUL character or is empty cannot be read at all:
+``UnreadableFile``, raised when the reader gets there, names the line.
 """
 
 from __future__ import annotations
@@ -17,21 +21,20 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 MAX_ID_LENGTH = 256
-MAX_ERRORS = 100  # an answer lists at most this many problems
 MAX_DEPTH = 100  # levels of arrays and objects in a JSON line (the line's object is level 1)
+CHUNK_BYTES = 64 * 1024
 # ASCII digits only (``\d`` alone takes any Unicode digit, which int() and float() accept);
 # used with fullmatch, as ``$`` would also match before a final newline.
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d{1,15})?([eE][+-]?\d{1,3})?", re.ASCII)
-# JSON Lines separate records by newlines only: str.splitlines() would also split inside a
-# string at U+2028, U+2029 or U+0085, which JSON allows unescaped.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -39,58 +42,92 @@ class Row:
     line: int
     record_id: str
     data: dict[str, Any]
+    size: int = 0  # characters the row takes in the file, about
 
 
-@dataclass
-class ParsedFile:
-    format: str                      # csv | jsonl
-    rows: list[Row] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-    def fail(self, line: int, message: str) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append((line, message))
+@dataclass(frozen=True, order=True)
+class LineError:
+    line: int
+    message: str
 
 
-def parse_records_file(content: bytes) -> ParsedFile:
-    # The BOM is dropped before decoding so that a decoding error's offset counts in the
-    # same bytes as the line count below.
-    body = content[len(codecs.BOM_UTF8):] if content.startswith(codecs.BOM_UTF8) else content
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as problem:
-        parsed = ParsedFile("unknown")
-        parsed.fail(body[:problem.start].count(b"\n") + 1, "the file is not UTF-8 text")
-        return parsed
-    if "\x00" in text:
-        parsed = ParsedFile("unknown")
-        parsed.fail(text[:text.index("\x00")].count("\n") + 1, "the file holds a NUL character")
-        return parsed
-    if not text.strip():
-        parsed = ParsedFile("unknown")
-        parsed.fail(1, "the file is empty")
-        return parsed
-    if text.lstrip()[0] in "{[":
-        return _json_lines(text)
-    return _csv(text)
+class UnreadableFile(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line, self.message = line, message
 
 
-def _check_id(parsed: ParsedFile, seen: dict[str, int], line: int, value: Any) -> str | None:
+class RecordsFile:
+    """An uploaded file being read: its ``format`` (csv or jsonl) is known once it is
+    open; iterating reads it, giving rows and errors in the order of their lines."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        lines = _lines(stream)
+        blank = []
+        for line in lines:
+            if line.strip():
+                break
+            blank.append(line)
+        else:
+            raise UnreadableFile(1, "the file is empty")
+        self.format = "jsonl" if line.lstrip()[0] in "{[" else "csv"
+        self._lines = itertools.chain(blank, [line], lines)
+
+    def __iter__(self) -> Iterator[Row | LineError]:
+        return _json_lines(self._lines) if self.format == "jsonl" else _csv(self._lines)
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+def _lines(stream: BinaryIO) -> Iterator[str]:
+    """The file's lines with their line breaks, as ``open(..., newline="")`` splits them:
+    at ``\\n``, ``\\r\\n`` and ``\\r`` only (JSON allows U+2028 unescaped inside a string;
+    CSV cells may hold any of them), decoded as UTF-8 with an optional BOM."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    newlines = 0  # "\n" in the text decoded so far: error lines count like the rows' lines
+    pending: list[str] = []  # the start of a line the next chunk goes on with
+    while True:
+        chunk = stream.read(CHUNK_BYTES)
+        try:
+            text = decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as problem:
+            valid = problem.object[:problem.start]
+            if b"\x00" in valid:
+                raise _nul(newlines, valid.decode("utf-8", "replace")) from None
+            raise UnreadableFile(newlines + valid.count(b"\n") + 1,
+                                 "the file is not UTF-8 text") from None
+        if "\x00" in text:
+            raise _nul(newlines, text)
+        newlines += text.count("\n")
+        if "\n" in text or "\r" in text:
+            lines = io.StringIO("".join(pending) + text, newline="").readlines()
+            # A last line without its break goes on in the next chunk; so may one ending
+            # in "\r", whose "\n" may come first thing next.
+            pending = [lines.pop()] if not lines[-1].endswith("\n") else []
+            yield from lines
+        elif text:
+            pending.append(text)
+        if not chunk:  # what is pending may still hold a "\r" that ends a line
+            yield from io.StringIO("".join(pending), newline="").readlines()
+            return
+
+
+def _nul(newlines: int, text: str) -> UnreadableFile:
+    return UnreadableFile(newlines + text[:text.index("\x00")].count("\n") + 1,
+                          "the file holds a NUL character")
+
+
+def _check_id(line: int, value: Any) -> str | LineError:
     if value is None or value == "" or isinstance(value, bool) or not isinstance(value, (str, int)):
-        parsed.fail(line, "id is missing (a non-empty string or an integer)")
-        return None
+        return LineError(line, "id is missing (a non-empty string or an integer)")
     record_id = str(value)
     if len(record_id) > MAX_ID_LENGTH:
-        parsed.fail(line, f"id is longer than {MAX_ID_LENGTH} characters")
-        return None
-    if record_id in seen:
-        parsed.fail(line, f"duplicate id {_quote(record_id)} (first on line {seen[record_id]})")
-        return None
-    seen[record_id] = line
+        return LineError(line, f"id is longer than {MAX_ID_LENGTH} characters")
     return record_id
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
+    """A value of the file, shortened, as an error message shows it."""
     return json.dumps(value if len(value) <= 40 else value[:40] + "…", ensure_ascii=False)
 
 
@@ -144,31 +181,26 @@ def _unstorable(item: dict) -> str | None:
     return None
 
 
-def _json_lines(text: str) -> ParsedFile:
-    parsed = ParsedFile("jsonl")
-    seen: dict[str, int] = {}
-    for line, raw in enumerate(_LINE_BREAK.split(text), start=1):
+def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
+    for line, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            item = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float,
+            item = json.loads(raw.rstrip("\r\n"), parse_constant=_no_constant, parse_float=_finite_float,
                               parse_int=_int_in_range)
         except ValueError as problem:
-            parsed.fail(line, f"not valid JSON: {_reason(problem)}")
+            yield LineError(line, f"not valid JSON: {_reason(problem)}")
             continue
         except RecursionError:
-            parsed.fail(line, f"nested deeper than {MAX_DEPTH} levels")
+            yield LineError(line, f"nested deeper than {MAX_DEPTH} levels")
             continue
         if not isinstance(item, dict):
-            parsed.fail(line, "each line must be one JSON object")
-            continue
-        if (problem := _unstorable(item)) is not None:
-            parsed.fail(line, problem)
-            continue
-        record_id = _check_id(parsed, seen, line, item.get("id"))
-        if record_id is not None:
-            parsed.rows.append(Row(line, record_id, item))
-    return parsed
+            yield LineError(line, "each line must be one JSON object")
+        elif (problem := _unstorable(item)) is not None:
+            yield LineError(line, problem)
+        else:
+            checked = _check_id(line, item.get("id"))
+            yield checked if isinstance(checked, LineError) else Row(line, checked, item, len(raw))
 
 
 def _reason(problem: ValueError) -> str:
@@ -179,56 +211,59 @@ def _reason(problem: ValueError) -> str:
 
 # -- CSV ----------------------------------------------------------------------------------------
 
-def _csv(text: str) -> ParsedFile:
-    parsed = ParsedFile("csv")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _csv(lines: Iterator[str]) -> Iterator[Row | LineError]:
+    reader = csv.reader(lines, strict=True)
     header: list[str] = []
     try:
         while not header:  # blank lines before the header are skipped like any other
             header_line = reader.line_num + 1
             header = next(reader)
     except (csv.Error, StopIteration) as problem:
-        parsed.fail(header_line, f"the header row cannot be read: {problem}")
-        return parsed
+        yield LineError(header_line, f"the header row cannot be read: {problem}")
+        return
     names = [name.strip() for name in header]
-    if _header_problems(parsed, header_line, names):
-        return parsed
-    seen: dict[str, int] = {}
+    problems = _header_problems(header_line, names)
+    if problems:
+        yield from problems
+        return
+    id_column = names.index("id")
     line = reader.line_num
     while True:
         start = line + 1
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as problem:
             # The row's first line, like every other row error: an unclosed quote is only
             # noticed at the end of the file, far from the quote itself.
-            parsed.fail(start, f"not valid CSV: {problem}")
-            break
+            yield LineError(start, f"not valid CSV: {problem}")
+            return
         line = reader.line_num
         if not cells:
             continue  # a blank line
         if len(cells) != len(names):
-            parsed.fail(start, f"expected {len(names)} fields like the header, found {len(cells)}")
+            yield LineError(start, f"expected {len(names)} fields like the header, "
+                                   f"found {len(cells)}")
             continue
         data = {name: _cell(value) for name, value in zip(names, cells, strict=True)}
-        data["id"] = cells[names.index("id")].strip()
-        record_id = _check_id(parsed, seen, start, data["id"])
-        if record_id is not None:
-            parsed.rows.append(Row(start, record_id, data))
-    return parsed
+        data["id"] = cells[id_column].strip()
+        checked = _check_id(start, data["id"])
+        yield (checked if isinstance(checked, LineError)
+               else Row(start, checked, data, sum(map(len, cells)) + len(cells)))
 
 
-def _header_problems(parsed: ParsedFile, line: int, names: list[str]) -> bool:
+def _header_problems(line: int, names: list[str]) -> list[LineError]:
+    problems = []
     if "id" not in names:
-        parsed.fail(line, "the header row has no id column")
+        problems.append(LineError(line, "the header row has no id column"))
     if any(not name for name in names):
-        parsed.fail(line, "the header row has an empty column name")
+        problems.append(LineError(line, "the header row has an empty column name"))
     duplicates = sorted({name for name in names if name and names.count(name) > 1})
     if duplicates:
-        parsed.fail(line, "the header row repeats " + ", ".join(_quote(n) for n in duplicates))
-    return bool(parsed.errors)
+        problems.append(LineError(line, "the header row repeats "
+                                        + ", ".join(quote(n) for n in duplicates)))
+    return problems
 
 
 def _cell(value: str) -> Any:

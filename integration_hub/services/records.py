@@ -11,20 +11,29 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, case, func, insert, literal, select, update
+from sqlalchemy import (
+    ARRAY,
+    Numeric,
+    String,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Integration, Record
-from integration_hub.db.types import utcnow
 from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import USAGE_COUNTERS, Found
-from integration_hub.services.record_files import ParsedFile, parse_records_file
 from integration_hub.services.sync_settings import MODEL_PATTERN
 
 DEFAULT_MODEL = "resources"
@@ -37,14 +46,6 @@ USAGE_COUNTERS["records"] = lambda session, integration: session.scalar(
 
 class RecordNotFound(errors.NotFound):
     code, title = "record_not_found", "No such record"
-
-
-class ImportTooLarge(errors.PayloadTooLarge):
-    code, title = "import_too_large", "The file is larger than imports accept"
-
-
-class ImportInvalid(errors.ValidationFailed):
-    code, title = "import_invalid", "The file has errors; nothing was imported"
 
 
 def check_model(model: str) -> str:
@@ -188,39 +189,29 @@ def store(session: Session, found: Found, op: str, model: str, *, limit: int = 2
 
 # -- writing ------------------------------------------------------------------------------------
 
-@dataclass
-class ImportResult:
-    created: int = 0
-    updated: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    format: str = ""
-
-
-def import_file(session: Session, found: Found, model: str, content: bytes, partial: bool,
-                max_bytes: int) -> ImportResult:
-    """Upsert every row of a CSV or JSON Lines file; with errors, nothing (unless partial)."""
-    require(found.access, Access.WRITE)
-    check_model(model)
-    if len(content) > max_bytes:
-        raise ImportTooLarge(f"imports accept at most {max_bytes} bytes")
-    parsed: ParsedFile = parse_records_file(content)
-    problems = [{"line": line, "message": message} for line, message in parsed.errors]
-    if problems and (not partial or not parsed.rows):
-        raise ImportInvalid(f"{len(problems)} line(s) have errors; nothing was imported",
-                            errors=problems, created=0, updated=0)
-    created, updated = upsert(session, found.integration.id, model,
-                              {row.record_id: row.data for row in parsed.rows}, utcnow())
-    return ImportResult(created, updated, problems, parsed.format)
-
-
 def _existing(session: Session, integration_id: str, model: str,
-              ids: list[str]) -> dict[str, Record]:
-    found: dict[str, Record] = {}
+              ids: list[str]) -> dict[str, Any]:
+    """The records of these ids that exist: id -> (data, deleted_at), one lookup of the
+    primary key per id. PostgreSQL gets the ids as an array joined LATERAL, so that its
+    planner cannot turn the lookups into a scan of the model: with ``IN (...)`` and no
+    statistics yet (a model filled moments ago, as by the batches of an import) it read
+    every record of the model for each 500 ids."""
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = func.unnest(bindparam("ids", ids, type_=ARRAY(String))) \
+            .table_valued("record_id").render_derived(name="wanted")
+        match = select(Record.record_id, Record.data, Record.deleted_at).where(
+            Record.integration_id == integration_id, Record.model == model,
+            Record.record_id == wanted.c.record_id).limit(1).lateral("match")
+        query = select(match.c.record_id, match.c.data, match.c.deleted_at) \
+            .select_from(wanted).join(match, true())
+        return {row.record_id: row for row in session.execute(query)}
+    found: dict[str, Any] = {}
     for offset in range(0, len(ids), _CHUNK):
         chunk = ids[offset:offset + _CHUNK]
-        found.update((r.record_id, r) for r in session.scalars(select(Record).where(
-            Record.integration_id == integration_id, Record.model == model,
-            Record.record_id.in_(chunk))))
+        found.update((row.record_id, row) for row in session.execute(
+            select(Record.record_id, Record.data, Record.deleted_at).where(
+                Record.integration_id == integration_id, Record.model == model,
+                Record.record_id.in_(chunk))))
     return found
 
 
@@ -260,7 +251,8 @@ def replace_model(session: Session, integration_id: str, model: str, items: Mapp
 
 
 def _write(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
-           existing: Mapping[str, Record], now: datetime) -> tuple[int, int]:
+           existing: Mapping[str, Any], now: datetime) -> tuple[int, int]:
+    """``existing``: id -> what has the record's ``data`` and ``deleted_at``."""
     inserts, changes = [], []
     for record_id, data in items.items():
         record = existing.get(record_id)

@@ -1,19 +1,68 @@
-"""Uploaded records files: CSV with a header row or JSON Lines, rows and line-numbered errors."""
+"""Uploaded records files: CSV with a header row or JSON Lines, rows and line-numbered errors.
+
+Each file is read as an import reads it: as a stream, its rows staged (duplicate ids are
+found there) and its problems listed, the first ``MAX_ERRORS`` in line order.
+"""
 
 import csv
 import io
 import json
 import math
 import re
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_hub.services.record_files import MAX_ERRORS, MAX_ID_LENGTH, parse_records_file
+from integration_hub.services.import_staging import (
+    BATCH_BYTES,
+    BATCH_ROWS,
+    MAX_ERRORS,
+    StagedRows,
+    stage_records_file,
+)
+from integration_hub.services.record_files import MAX_ID_LENGTH, Row, UnreadableFile
 
 MISSING = "id is missing (a non-empty string or an integer)"
 TOO_LONG = f"id is longer than {MAX_ID_LENGTH} characters"
+
+
+@dataclass
+class Parsed:
+    format: str
+    rows: list[Row] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most ``step`` bytes per read, as a slow upload would
+    arrive: every chunk boundary of the reader falls somewhere else."""
+
+    def __init__(self, content: bytes, step: int) -> None:
+        self._content, self._step, self._at = content, step, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        piece = self._content[self._at:self._at + min(self._step, max(size, 0) or self._step)]
+        self._at += len(piece)
+        return piece
+
+
+def parse_records_file(content: bytes, step: int | None = None) -> Parsed:
+    stream = io.BytesIO(content) if step is None else Trickle(content, step)
+    with StagedRows() as staged:
+        file_format, problems = stage_records_file(stream, staged)
+        rows = [row for batch in staged.batches(BATCH_ROWS, BATCH_BYTES) for row in batch]
+    return Parsed(file_format, rows, [(problem.line, problem.message) for problem in problems])
+
+
+def unreadable(content: bytes, step: int | None = None) -> tuple[int, str]:
+    with pytest.raises(UnreadableFile) as raised:
+        parse_records_file(content, step)
+    return raised.value.line, raised.value.message
 
 
 def parse(text: str):
@@ -83,8 +132,9 @@ def test_csv_quoted_fields_and_line_numbers_of_multi_line_rows():
     b"id,name\n1,a\n2,b\n", b"\xef\xbb\xbfid,name\n1,a\n2,b\n", b"id,name\r\n1,a\r\n2,b\r\n",
     b"id,name\r1,a\r2,b", b" id , name \n1,a\n2,b",
 ], ids=["lf", "bom", "crlf", "cr", "spaced-header"])
-def test_csv_bom_line_endings_and_header_spaces(content):
-    parsed = parse_records_file(content)
+@pytest.mark.parametrize("step", [None, 1, 2], ids=["whole", "bytewise", "by-2"])
+def test_csv_bom_line_endings_and_header_spaces(content, step):
+    parsed = parse_records_file(content, step)
     assert parsed.errors == []
     assert rows(parsed) == [(2, "1", {"id": "1", "name": "a"}), (3, "2", {"id": "2", "name": "b"})]
 
@@ -141,9 +191,11 @@ def test_csv_syntax_errors_name_the_row_and_stop(text, errors, parsed_ids):
 
 # -- JSON Lines ---------------------------------------------------------------------------------
 
-def test_json_lines_rows():
-    parsed = parse('{"id": "a", "n": 1}\n\n  \t\n{"id": 7, "tags": ["x", 2], "o": {"k": null, "f": 1.5}}\r\n'
-                   '{"id": "c", "t": "x\u2028y\u0085z"}\n\n')
+@pytest.mark.parametrize("step", [None, 1, 5], ids=["whole", "bytewise", "by-5"])
+def test_json_lines_rows(step):
+    parsed = parse_records_file(
+        '{"id": "a", "n": 1}\n\n  \t\n{"id": 7, "tags": ["x", 2], "o": {"k": null, "f": 1.5}}\r\n'
+        '{"id": "c", "t": "x\u2028y\u0085z"}\n\n'.encode(), step)
     assert parsed.format == "jsonl" and parsed.errors == []
     assert rows(parsed) == [
         (1, "a", {"id": "a", "n": 1}),
@@ -199,21 +251,32 @@ def test_a_json_array_is_refused_line_by_line():
 
 # -- the whole file -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("content, errors", [
-    (b"", [(1, "the file is empty")]),
-    (b" \n\t\r\n  ", [(1, "the file is empty")]),
-    (b"\xef\xbb\xbf", [(1, "the file is empty")]),
-    (b"id,n\n1,a\n2,\xff\n", [(3, "the file is not UTF-8 text")]),
-    (b"\xef\xbb\xbfid,n\n1,a\n2,\xff\n", [(3, "the file is not UTF-8 text")]),
-    (b"id,n\n1,caf\xe9\n", [(2, "the file is not UTF-8 text")]),
-    (b'{"id": "a"}\n{"id": "\xe2\x82"}', [(2, "the file is not UTF-8 text")]),
-    (b"\xfe\xffid", [(1, "the file is not UTF-8 text")]),
-    (b"id,n\n1,a\x00\n", [(2, "the file holds a NUL character")]),
-    (b'\x00{"id": "a"}', [(1, "the file holds a NUL character")]),
+@pytest.mark.parametrize("content, error", [
+    (b"", (1, "the file is empty")),
+    (b" \n\t\r\n  ", (1, "the file is empty")),
+    (b"\xef\xbb\xbf", (1, "the file is empty")),
+    (b"id,n\n1,a\n2,\xff\n", (3, "the file is not UTF-8 text")),
+    (b"\xef\xbb\xbfid,n\n1,a\n2,\xff\n", (3, "the file is not UTF-8 text")),
+    (b"id,n\n1,caf\xe9\n", (2, "the file is not UTF-8 text")),
+    (b'{"id": "a"}\n{"id": "\xe2\x82"}', (2, "the file is not UTF-8 text")),
+    (b"\xfe\xffid", (1, "the file is not UTF-8 text")),
+    (b"id,n\n1,a\n\n2,b\xe2\x82", (4, "the file is not UTF-8 text")),  # cut short at the end
+    (b"id,n\n1,a\x00\n", (2, "the file holds a NUL character")),
+    (b'\x00{"id": "a"}', (1, "the file holds a NUL character")),
+    (b"id,n\n1,\x00\n2,\xff\n", (2, "the file holds a NUL character")),  # the first comes first
+    (b"id,n\n1,\xff\n2,\x00\n", (2, "the file is not UTF-8 text")),
 ])
-def test_unreadable_files(content, errors):
-    parsed = parse_records_file(content)
-    assert parsed.format == "unknown" and parsed.rows == [] and parsed.errors == errors
+@pytest.mark.parametrize("step", [None, 1, 3], ids=["whole", "bytewise", "by-3"])
+def test_unreadable_files(content, error, step):
+    assert unreadable(content, step) == error
+
+
+def test_a_file_unreadable_far_down_is_unreadable_whatever_came_before():
+    rows = "".join(f"{n},x\n" for n in range(5000))
+    bad_rows = "1,a,b\n" * 300
+    content = ("id,n\n" + bad_rows + rows).encode() + b"9,\xff\n"
+    assert unreadable(content) == (5302, "the file is not UTF-8 text")
+    assert unreadable(content.replace(b"\xff", b"\x00")) == (5302, "the file holds a NUL character")
 
 
 @pytest.mark.parametrize("text, first", [
@@ -223,6 +286,17 @@ def test_unreadable_files(content, errors):
 def test_the_error_list_is_capped(text, first):
     parsed = parse(text)
     assert [line for line, _ in parsed.errors] == list(range(first, first + MAX_ERRORS))
+
+
+def test_the_error_list_holds_the_first_lines_problems_in_order():
+    # Repeated ids are found a batch of rows later than the other problems; every line
+    # from 2 on has a problem, each kind on every other line, over several batches.
+    lines = ["id,n"] + [f"{n},a" for n in range(BATCH_ROWS)]
+    lines += [f"{n},a" if number % 2 else f"{n},a,b" for number, n in enumerate(range(3 * BATCH_ROWS))]
+    parsed = parse("\n".join(lines) + "\n")
+    assert [line for line, _ in parsed.errors] == list(range(BATCH_ROWS + 2, BATCH_ROWS + 102))
+    assert parsed.errors[:2] == [(BATCH_ROWS + 2, "expected 2 fields like the header, found 3"),
+                                 (BATCH_ROWS + 3, 'duplicate id "1" (first on line 3)')]
 
 
 # -- round trips --------------------------------------------------------------------------------
@@ -237,11 +311,11 @@ JSON_VALUES = st.none() | st.booleans() | st.integers(-(2 ** 63), 2 ** 63) | TEX
 @given(st.lists(st.tuples(IDS | st.integers(-(2 ** 63), 2 ** 63), st.dictionaries(TEXT, JSON_VALUES,
                                                                                    max_size=4)),
                 unique_by=lambda pair: str(pair[0]), min_size=1, max_size=10),
-       st.sampled_from(["\n", "\r\n"]))
-def test_json_lines_round_trip(records, newline):
+       st.sampled_from(["\n", "\r\n"]), st.sampled_from([None, 1, 2, 7]))
+def test_json_lines_round_trip(records, newline, step):
     items = [{**fields, "id": record_id} for record_id, fields in records]
     text = newline.join(json.dumps(item, ensure_ascii=False) for item in items) + newline
-    parsed = parse(text)
+    parsed = parse_records_file(text.encode(), step)
     assert parsed.format == "jsonl" and parsed.errors == []
     assert rows(parsed) == [(line, str(item["id"]), item) for line, item in enumerate(items, start=1)]
 
@@ -269,11 +343,12 @@ def documented_cell(text: str):
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(IDS.filter(lambda name: name != "id"), unique=True, max_size=4),
-       st.lists(IDS, unique=True, min_size=1, max_size=8), st.data())
-def test_csv_round_trip(names, ids, data):
+       st.lists(IDS, unique=True, min_size=1, max_size=8), st.data(),
+       st.sampled_from([None, 1, 2, 7]))
+def test_csv_round_trip(names, ids, data, step):
     cells = [[data.draw(CELLS) for _ in names] for _ in ids]
     text = csv_text(["id", *names], *([record_id, *row] for record_id, row in zip(ids, cells, strict=True)))
-    parsed = parse(text)
+    parsed = parse_records_file(text.encode(), step)
     assert parsed.format == "csv" and parsed.errors == []
     assert [row.record_id for row in parsed.rows] == ids
     for row, record_id, row_cells in zip(parsed.rows, ids, cells, strict=True):

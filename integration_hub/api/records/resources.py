@@ -16,10 +16,10 @@ from integration_hub.api.records.schemas import (
     StoreResultSchema,
     StoreSchema,
 )
-from integration_hub.db.session import db_session, transaction
+from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import integrations, records
+from integration_hub.services import integrations, record_imports, records
 
 blp = Blueprint("records", __name__, url_prefix="/api",
                 description="Records an integration feeds into the hub: store, import")
@@ -48,12 +48,12 @@ def _check_upload():
                                               "field resources_file")
         limit = current_app.config["HUB_SETTINGS"].import_max_bytes
         if request.content_length and request.content_length > limit + MULTIPART_OVERHEAD:
-            raise records.ImportTooLarge(f"imports accept at most {limit} bytes")
+            raise record_imports.ImportTooLarge(f"imports accept at most {limit} bytes")
         request.max_content_length = limit + MULTIPART_OVERHEAD
         try:
             request.files  # noqa: B018 - parsed here: a chunked body declares no length
         except RequestEntityTooLarge:
-            raise records.ImportTooLarge(f"imports accept at most {limit} bytes") from None
+            raise record_imports.ImportTooLarge(f"imports accept at most {limit} bytes") from None
 
 
 def _links(integration_id: str, endpoint: str) -> dict:
@@ -114,12 +114,10 @@ class Import(MethodView):
     @blp.problems(401, 403, 404, 413, 415, 422)
     def post(self, form, integration_id):
         """Upsert records by id from a CSV or JSON Lines file (all or nothing by default)"""
-        settings = current_app.config["HUB_SETTINGS"]
-        content = form["resources_file"].stream.read(settings.import_max_bytes + 1)
-        with transaction() as session:
-            found = integrations.find(session, current_user(), integration_id)
-            result = records.import_file(session, found, form["model"], content, form["partial"],
-                                         settings.import_max_bytes)
-        return {"links": _links(found.integration.id, "records.Import"), "model": form["model"],
-                "format": result.format, "created": result.created, "updated": result.updated,
-                "errors": result.errors}
+        result = record_imports.import_file(
+            db_session(), current_user(), integration_id, form["model"],
+            form["resources_file"].stream, form["partial"],
+            current_app.config["HUB_SETTINGS"].import_max_bytes)
+        return {"links": _links(result.found.integration.id, "records.Import"),
+                "model": form["model"], "format": result.format, "created": result.created,
+                "updated": result.updated, "errors": result.errors}
