@@ -21,10 +21,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -58,23 +58,24 @@ class UnreadableFile(Exception):
 
 
 class RecordsFile:
-    """An uploaded file being read: its ``format`` (csv or jsonl) is known once it is
-    open; iterating reads it, giving rows and errors in the order of their lines."""
+    """An uploaded file (a seekable stream) being read: its ``format`` (csv or jsonl) is
+    known once it is open; iterating reads it, giving rows and errors in the order of
+    their lines."""
 
     def __init__(self, stream: BinaryIO) -> None:
-        lines = _lines(stream)
-        blank = []
-        for line in lines:
-            if line.strip():
-                break
-            blank.append(line)
-        else:
+        start = stream.tell()
+        # The first non-blank character decides; the blank lines before it are read again
+        # with the rest rather than kept (a file may be nothing else up to its limit).
+        first = next((line for line in _lines(stream) if line.strip()), None)
+        if first is None:
             raise UnreadableFile(1, "the file is empty")
-        self.format = "jsonl" if line.lstrip()[0] in "{[" else "csv"
-        self._lines = itertools.chain(blank, [line], lines)
+        self.format = "jsonl" if first.lstrip()[0] in "{[" else "csv"
+        stream.seek(start)
+        self._stream = stream
 
     def __iter__(self) -> Iterator[Row | LineError]:
-        return _json_lines(self._lines) if self.format == "jsonl" else _csv(self._lines)
+        lines = _lines(self._stream)
+        return _json_lines(lines) if self.format == "jsonl" else _csv(lines)
 
 
 # -- text ---------------------------------------------------------------------------------------
@@ -259,7 +260,8 @@ def _header_problems(line: int, names: list[str]) -> list[LineError]:
         problems.append(LineError(line, "the header row has no id column"))
     if any(not name for name in names):
         problems.append(LineError(line, "the header row has an empty column name"))
-    duplicates = sorted({name for name in names if name and names.count(name) > 1})
+    counts = Counter(names)  # in one pass: a header may have a million columns
+    duplicates = sorted(name for name, count in counts.items() if name and count > 1)
     if duplicates:
         problems.append(LineError(line, "the header row repeats "
                                         + ", ".join(quote(n) for n in duplicates)))

@@ -45,6 +45,16 @@ class Trickle(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._at
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._at = offset if whence == io.SEEK_SET else len(self._content) + offset
+        return self._at
+
     def read(self, size: int = -1) -> bytes:
         piece = self._content[self._at:self._at + min(self._step, max(size, 0) or self._step)]
         self._at += len(piece)
@@ -160,6 +170,13 @@ def test_csv_blank_lines_are_skipped_before_and_after_the_header():
 def test_csv_header_problems_leave_no_rows(text, errors):
     parsed = parse(text)
     assert parsed.format == "csv" and parsed.rows == [] and parsed.errors == errors
+
+
+def test_a_header_of_many_columns_is_checked_in_one_pass():
+    names = [f"c{n}" for n in range(200_000)]
+    parsed = parse(",".join(["id", *names, "c7", "c99999", ""]) + "\n1\n")
+    assert parsed.errors == [(1, "the header row has an empty column name"),
+                             (1, 'the header row repeats "c7", "c99999"')]
 
 
 def test_csv_row_problems_keep_the_other_rows():
