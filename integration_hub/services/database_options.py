@@ -82,22 +82,40 @@ _LABEL = _word(r"[A-Za-z0-9 ._:/@()+-]{1,64}",
 _TLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 
+# Text comes back as Python ``str`` only through UTF-8: with SQL_ASCII psycopg hands over bytes,
+# BIG5 cannot encode the query's own text, PyMySQL has no codec for ``binary``, and latin1 and
+# the like turn what they cannot hold into "?" (or fail). So the character set is UTF-8.
+_PG_UTF8 = ("utf8", "unicode")           # PostgreSQL's names for it, any case
+_MYSQL_UTF8 = ("utf8mb4", "utf8mb3", "utf8")
+
+
+def _postgres_encoding(value: Any) -> str:
+    name = _NAME(value)
+    if name.lower() not in _PG_UTF8:
+        raise ValueError("must be UTF8: the hub reads text as UTF-8 only")
+    return name
+
+
 def _mysql_charset(value: Any) -> str:
     name = _NAME(value)
-    try:
-        from pymysql.charset import charset_by_name
-    except ImportError:  # without the driver no MySQL integration connects anyway
-        return name
-    if charset_by_name(name) is None:
-        raise ValueError("is not a character set the MySQL driver knows")
-    return name
+    if name.lower() not in _MYSQL_UTF8:
+        raise ValueError("must be utf8mb4 (or utf8mb3, utf8): the hub reads text as UTF-8 only")
+    return name.lower()
+
+
+def _mysql_collation(value: Any) -> str:
+    name = _NAME(value)
+    if name.lower().split("_", 1)[0] not in _MYSQL_UTF8 or "_" not in name:
+        raise ValueError("must be a collation of utf8mb4 (or utf8mb3, utf8), e.g. utf8mb4_bin")
+    return name.lower()
+
 
 ALLOWED: dict[str, dict[str, Reader]] = {
     # libpq connection parameters (psycopg passes them on)
     "postgresql": {
         "connect_timeout": _seconds(1, 60),
         "application_name": _LABEL,
-        "client_encoding": _NAME,
+        "client_encoding": _postgres_encoding,
         "sslmode": _choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
         "channel_binding": _choice("disable", "prefer", "require"),
         "ssl_min_protocol_version": _choice(*_TLS),
@@ -111,7 +129,7 @@ ALLOWED: dict[str, dict[str, Reader]] = {
     "mysql": {
         "connect_timeout": _seconds(1, 60),
         "charset": _mysql_charset,
-        "collation": _NAME,
+        "collation": _mysql_collation,
         "program_name": _LABEL,
         "ssl_disabled": _flag,
         "ssl_verify_cert": _flag,

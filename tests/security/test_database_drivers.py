@@ -229,8 +229,8 @@ def test_allowed_options_with_bad_values_are_refused(client, admin, type_, name,
     ("postgresql", {"application_name": "hub-reports", "connect_timeout": "5",
                     "sslmode": "disable"},
      "SELECT current_setting('application_name') AS v", "hub-reports"),
-    ("mysql", {"charset": "latin1", "connect_timeout": 5, "ssl_disabled": True},
-     "SELECT @@character_set_client AS v", "latin1"),
+    ("mysql", {"charset": "utf8mb3", "connect_timeout": 5, "ssl_disabled": True},
+     "SELECT @@character_set_client AS v", "utf8mb3"),
 ], ids=["postgresql", "mysql"])
 def test_allowed_options_reach_the_driver(client, admin, make_db, targets, dialect, options,
                                           sql, expected):
@@ -239,6 +239,52 @@ def test_allowed_options_reach_the_driver(client, admin, make_db, targets, diale
     answer = query(client, admin, integration, sql)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json()["rows"] == [[expected]]
+
+
+# -- character sets: UTF-8 only ------------------------------------------------------------------
+
+# Each of these made the hub answer 500: psycopg hands SQL_ASCII text over as bytes, BIG5 cannot
+# encode the query's own text, PyMySQL knows no Python codec for ``binary``; latin1 and the
+# like turn what they cannot encode into "?" or fail the same way.
+NOT_UTF8 = [
+    ("postgresql", "client_encoding", "SQL_ASCII", "SELECT name FROM items"),
+    ("postgresql", "client_encoding", "BIG5", "SELECT 'caf\u00e9' AS name"),
+    ("postgresql", "client_encoding", "LATIN1", "SELECT name FROM items"),
+    ("mysql", "charset", "binary", "SELECT name FROM items"),
+    ("mysql", "charset", "latin1", "SELECT name FROM items"),
+    ("mysql", "collation", "latin1_bin", "SELECT name FROM items"),
+]
+
+
+@pytest.mark.parametrize(("dialect", "name", "value", "sql"), NOT_UTF8,
+                         ids=[f"{d}-{n}-{v}" for d, n, v, _ in NOT_UTF8])
+def test_only_utf8_character_sets_reach_the_driver(app, client, admin, make_db, targets,
+                                                   dialect, name, value, sql):
+    created = client.post("/api/integrations", headers=admin.headers, json={
+        "name": "Not UTF-8", "type": dialect, "authType": "none", "mode": "shared",
+        "data": {"host": "127.0.0.1", "database": "shop", "options": {name: value}}})
+    refused_option(created, name)
+
+    target = targets(dialect)  # a row stored before the rule: refused on use, never a 500
+    integration = make_db(dialect, target.data(), target.password)
+    store_data(app, integration, target.data(options={name: value}))
+    refused_option(query(client, admin, integration, sql), name)
+    refused_option(client.get(f"/api/integrations/{integration}/schema", headers=admin.headers),
+                   name)
+
+
+@pytest.mark.parametrize(("dialect", "options"), [
+    ("postgresql", {"client_encoding": "UTF8"}),
+    ("postgresql", {"client_encoding": "unicode"}),
+    ("mysql", {"charset": "utf8mb4", "collation": "utf8mb4_unicode_ci"}),
+    ("mysql", {"charset": "utf8"}),
+], ids=["postgresql-UTF8", "postgresql-unicode", "mysql-utf8mb4", "mysql-utf8"])
+def test_utf8_character_sets_read_text_whole(client, admin, make_db, targets, dialect, options):
+    target = targets(dialect)
+    integration = make_db(dialect, target.data(options=options), target.password)
+    answer = query(client, admin, integration, "SELECT 'caf\u00e9 \u65e5\u672c' AS v")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["rows"] == [["caf\u00e9 \u65e5\u672c"]]
 
 
 # -- using: stored rows are checked again, the driver never sends files -----------------------

@@ -76,6 +76,15 @@ def test_allowed_options_become_driver_values(dialect, given, driver_gets):
     ("postgresql", {"application_name": "a\nb"}, "application_name"),
     ("postgresql", {"application_name": "x" * 65}, "application_name"),
     ("postgresql", {"client_encoding": "UTF8' options='-c x"}, "client_encoding"),
+    ("postgresql", {"client_encoding": "SQL_ASCII"}, "client_encoding"),
+    ("postgresql", {"client_encoding": "BIG5"}, "client_encoding"),
+    ("postgresql", {"client_encoding": "LATIN1"}, "client_encoding"),
+    ("mysql", {"charset": "binary"}, "charset"),
+    ("mysql", {"charset": "latin1"}, "charset"),
+    ("mysql", {"charset": "utf16"}, "charset"),
+    ("mysql", {"collation": "latin1_bin"}, "collation"),
+    ("mysql", {"collation": "binary"}, "collation"),
+    ("mysql", {"collation": "utf8mb4"}, "collation"),
 ])
 def test_other_options_and_bad_values_are_refused_by_name(dialect, given, refused):
     found = problems(dialect, given)
