@@ -8,6 +8,11 @@ MariaDB account with ``FILE`` writes files with ``SELECT ... INTO OUTFILE``, one
 ``SUPER`` may change the server itself. The hub refuses such accounts with 422
 ``database_account_too_powerful`` before anything else runs on their connection.
 
+On MySQL/MariaDB the global privileges (``ON *.*``) are an allow-list, not a list of known
+dangers: each version adds privileges (MySQL 8's dynamic ``*_ADMIN`` ones, MariaDB's split of
+``SUPER`` into ``BINLOG ADMIN``, ``SET USER``, ``CONNECTION ADMIN``...), and a new one is
+refused until someone decides it only reads.
+
 What counts is what the account may *become*: PostgreSQL memberships (direct or through other
 roles, ``SET ROLE`` included), and every MySQL role the account may switch to, not only the
 active one. The check runs on every new connection of the pool (see docs/decisions.md) and
@@ -25,7 +30,10 @@ from sqlalchemy import Engine, event
 from integration_hub import errors
 
 SERVER_POWERS = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
-MYSQL_POWERS = ("FILE", "SUPER")
+MYSQL_POWERS = ("FILE", "SUPER")  # named first when refused: the worst of them
+# The only global privileges a MySQL/MariaDB account of the hub may hold: reading and listing.
+MYSQL_READ_ONLY = frozenset({"USAGE", "SELECT", "SHOW VIEW", "SHOW DATABASES"})
+_MYSQL_ALL = frozenset({"ALL", "ALL PRIVILEGES"})
 
 # Superuser roles and server-access roles the session's account may use, with
 # (name, is superuser, is the account itself).
@@ -56,17 +64,25 @@ def postgres_powers(rows: Iterable[tuple[str, bool, bool]]) -> list[str]:
 
 
 def mysql_powers(grants: Iterable[str]) -> list[str]:
-    """FILE and SUPER among the global privileges of ``SHOW GRANTS`` lines (ALL has both)."""
-    found: set[str] = set()
+    """Reasons to refuse, from ``SHOW GRANTS`` lines: any global privilege outside
+    ``MYSQL_READ_ONLY``, ``ALL PRIVILEGES``, and the global ``GRANT OPTION``."""
+    others: set[str] = set()
+    everything = grant_option = False
     for line in grants:
         match = _GLOBAL_GRANT.match(line.strip())
         if not match:
             continue
-        privileges = {p.strip().upper() for p in match["privileges"].split(",")}
-        if privileges & {"ALL", "ALL PRIVILEGES"}:
-            found.update(MYSQL_POWERS)
-        found.update(privileges & set(MYSQL_POWERS))
-    return [f"it holds the {power} privilege" for power in MYSQL_POWERS if power in found]
+        privileges = {" ".join(p.split()).upper() for p in match["privileges"].split(",")}
+        everything |= bool(privileges & _MYSQL_ALL)
+        others |= privileges - MYSQL_READ_ONLY - _MYSQL_ALL - {""}
+        # What follows TO: the account, maybe IDENTIFIED BY ..., WITH GRANT OPTION, limits.
+        grant_option |= "WITH GRANT OPTION" in " ".join(line[match.end():].upper().split())
+    reasons = ["it holds ALL PRIVILEGES (FILE and SUPER among them)"] if everything else []
+    reasons += [f"it holds the {name} privilege"
+                for name in sorted(others, key=lambda name: (name not in MYSQL_POWERS, name))]
+    if grant_option:
+        reasons.append("it holds the GRANT OPTION (it may give its privileges to others)")
+    return reasons
 
 
 # -- asking the server ---------------------------------------------------------------------------
