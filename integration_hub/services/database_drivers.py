@@ -12,6 +12,14 @@ Whatever an integration's (allow-listed) options say, the hub sets the rest:
   and a server that asks anyway loses the connection: nothing is sent.
 - nothing of the integration's runs as a session command (no ``init_command``,
   ``sql_mode`` or option files), and PostgreSQL sessions default to read-only.
+- nothing of the hub's machine logs in: libpq's password file and client certificate point
+  at nothing, GSSAPI encryption and (libpq 16 and later) GSSAPI/SSPI authentication are off,
+  and the host, port, user, password and database are always given (database_hosts.py), so
+  no ``PG*`` variable, ``~/.pgpass``, ``~/.postgresql/postgresql.crt`` or Kerberos ticket
+  of the hub's fills a gap.
+- each new connection goes to the addresses ``database_hosts.Guard`` resolved and checked:
+  libpq gets them as ``hostaddr`` (the name stays ``host``, for TLS), PyMySQL a socket
+  already connected to one of them.
 - a pooled MySQL connection goes back clean: ``COM_RESET_CONNECTION`` drops session
   variables, user variables, named locks (``GET_LOCK``) and temporary tables, then the
   hub's character set and autocommit are set again. One that cannot be reset is discarded.
@@ -20,18 +28,22 @@ Whatever an integration's (allow-listed) options say, the hub sets the rest:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, event
 
 from integration_hub import errors
+from integration_hub.services.database_hosts import Guard
 
 CONNECT_TIMEOUT = 10     # seconds, unless the integration's connect_timeout says otherwise
 ANSWER_GRACE = 5         # seconds a MySQL server may take beyond a query's own timeout
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 30, 10, 3
 UNACKNOWLEDGED_MS = 30_000  # tcp_user_timeout: data the peer never acknowledges
 POSTGRES_SESSION = "-c default_transaction_read_only=on"
+# A path that cannot exist (its parent is not a directory): libpq skips a missing file.
+NOTHING = os.path.join(os.devnull, "none")
 # Connect keywords that read files or run statements: never given to PyMySQL.
 _MYSQL_NEVER = ("init_command", "sql_mode", "read_default_file", "read_default_group",
                 "unix_socket", "bind_address", "defer_connect", "autocommit")
@@ -48,32 +60,64 @@ def connect_args(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
         return {**options, "connect_timeout": timeout, "options": POSTGRES_SESSION,
                 "keepalives": 1, "keepalives_idle": KEEPALIVE_IDLE,
                 "keepalives_interval": KEEPALIVE_INTERVAL, "keepalives_count": KEEPALIVE_COUNT,
-                "tcp_user_timeout": UNACKNOWLEDGED_MS}
+                "tcp_user_timeout": UNACKNOWLEDGED_MS, **postgres_without_the_hubs_login()}
     if backend == "mysql":
         return {**options, "connect_timeout": timeout, "read_timeout": timeout,
                 "write_timeout": timeout, "local_infile": False}
     return dict(options)
 
 
-def prepare(engine: Engine) -> None:
-    """Open MySQL connections as ``HubMysqlConnection`` (pymysql_connection.py) and reset
-    them when they go back to the pool."""
-    if engine.dialect.name == "mysql":
-        event.listen(engine, "do_connect", _open_mysql)
+def postgres_without_the_hubs_login() -> dict[str, str]:
+    """libpq parameters that keep it from logging in with what the hub's machine holds."""
+    found = {"passfile": NOTHING, "sslcert": NOTHING, "sslkey": NOTHING,
+             "gssencmode": "disable"}
+    if _libpq_version() >= 160000:  # both parameters are new in libpq 16
+        found |= {"sslcertmode": "disable", "require_auth": "!gss,!sspi"}
+    return found
+
+
+def _libpq_version() -> int:
+    import psycopg
+
+    return psycopg.pq.version()
+
+
+def prepare(engine: Engine, guard: Guard) -> None:
+    """Connect each new connection to the addresses ``guard`` checked; open MySQL
+    connections as ``HubMysqlConnection`` (pymysql_connection.py) and reset them when they
+    go back to the pool."""
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "do_connect", _pinned_postgres(guard))
+    elif engine.dialect.name == "mysql":
+        event.listen(engine, "do_connect", _pinned_mysql(guard))
         event.listen(engine.pool, "reset", _reset_mysql)
 
 
-def _open_mysql(_dialect, _record, cargs, cparams):
-    from pymysql.constants import CLIENT
+def _pinned_postgres(guard: Guard):
+    def connect(_dialect, _record, _cargs, cparams) -> None:
+        host, port = cparams["host"], int(cparams.get("port") or 5432)
+        addresses = guard.addresses("postgresql", host, port, cparams.get("dbname"))
+        # One host entry per address: libpq tries them in order, as it would the name's.
+        cparams.update(host=",".join([host] * len(addresses)), hostaddr=",".join(addresses),
+                       port=str(port))
+    return connect
 
-    from integration_hub.services.pymysql_connection import HubMysqlConnection
 
-    for name in _MYSQL_NEVER:
-        cparams.pop(name, None)
-    cparams["local_infile"] = False
-    cparams["client_flag"] = (cparams.get("client_flag", 0)
-                              & ~(CLIENT.LOCAL_FILES | CLIENT.MULTI_STATEMENTS))
-    return HubMysqlConnection(*cargs, **cparams)
+def _pinned_mysql(guard: Guard):
+    def connect(_dialect, _record, cargs, cparams):
+        from pymysql.constants import CLIENT
+
+        from integration_hub.services.pymysql_connection import HubMysqlConnection
+
+        for name in _MYSQL_NEVER:
+            cparams.pop(name, None)
+        cparams["local_infile"] = False
+        cparams["client_flag"] = (cparams.get("client_flag", 0)
+                                  & ~(CLIENT.LOCAL_FILES | CLIENT.MULTI_STATEMENTS))
+        port = int(cparams.get("port") or 3306)
+        addresses = guard.addresses("mysql", cparams["host"], port, cparams.get("database"))
+        return HubMysqlConnection(*cargs, hub_addresses=addresses, **cparams)
+    return connect
 
 
 def _reset_mysql(dbapi_connection, _record, reset_state) -> None:

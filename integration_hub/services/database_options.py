@@ -121,7 +121,8 @@ ALLOWED: dict[str, dict[str, Reader]] = {
         "ssl_min_protocol_version": _choice(*_TLS),
         "ssl_max_protocol_version": _choice(*_TLS),
         "sslsni": _libpq_flag,
-        "gssencmode": _choice("disable", "prefer", "require"),
+        # GSSAPI would use the hub's own Kerberos ticket: only "off" (database_drivers).
+        "gssencmode": _choice("disable"),
         "target_session_attrs": _choice("any", "read-write", "read-only", "primary", "standby",
                                         "prefer-standby"),
     },

@@ -28,12 +28,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, User
 from integration_hub.services import (
     connections,
     crypto,
     database_accounts,
     database_drivers,
+    database_hosts,
     database_options,
     query_rows,
     sql_params,
@@ -117,8 +119,11 @@ def database_url(integration: Integration, username: str | None, password: str |
     # Checked again here, not only on save: rows stored before the allow-list existed.
     query = {name: database_options.as_text(value)
              for name, value in database_options.read(dialect, options).items()}
-    return URL.create(driver, username=username, password=password, host=data.get("host"),
-                      port=data.get("port"), database=data.get("database"), query=query)
+    # Every value given, so the driver fills none from the hub's machine (database_hosts).
+    host, port = database_hosts.require_server(dialect, data)
+    database_hosts.require_login(data.get("database"), username, password)
+    return URL.create(driver, username=username, password=password, host=host, port=port,
+                      database=data["database"], query=query)
 
 
 class EnginePool:
@@ -128,11 +133,12 @@ class EnginePool:
         self._engines: OrderedDict[tuple, Engine] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, url: URL) -> Engine:
+    def get(self, key: tuple, url: URL, guard: database_hosts.Guard) -> Engine:
+        key = (*key, guard)
         with self._lock:
             engine = self._engines.pop(key, None)
             if engine is None:
-                engine = _make_engine(url)
+                engine = _make_engine(url, guard)
             self._engines[key] = engine
             while len(self._engines) > MAX_ENGINES:
                 _, old = self._engines.popitem(last=False)
@@ -148,14 +154,14 @@ class EnginePool:
 ENGINES = EnginePool()
 
 
-def _make_engine(url: URL) -> Engine:
+def _make_engine(url: URL, guard: database_hosts.Guard) -> Engine:
     backend = url.get_backend_name()
     # The options travel in the URL's query; the driver gets them as typed arguments.
     options = database_options.read(backend, dict(url.query))
     engine = create_engine(url.set(query={}), hide_parameters=True, pool_size=2, max_overflow=4,
                            pool_pre_ping=True, pool_recycle=1800,
                            connect_args=database_drivers.connect_args(backend, options))
-    database_drivers.prepare(engine)
+    database_drivers.prepare(engine, guard)
     database_accounts.check_new_connections(engine)
     if backend == "postgresql":
         event.listen(engine, "checkin", _postgres_forget_session)
@@ -196,7 +202,7 @@ def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) 
         return sqlite_files.engine(url, sqlite.max_value_bytes)
     key = (integration.id, integration.updated_at.isoformat() if integration.updated_at else "",
            username or "", crypto.fingerprint(password))
-    return ENGINES.get(key, url)
+    return ENGINES.get(key, url, database_hosts.Guard.of(current_settings()))
 
 
 # -- running queries ---------------------------------------------------------
@@ -400,6 +406,8 @@ def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
         return True, took(), None, None
     except database_accounts.DatabaseAccountTooPowerful as refused:
         engine.dispose()  # no pooled connection of this account serves another query
+        return False, took(), refused.detail, refused.code
+    except errors.HubError as refused:  # the address or server checked on connecting
         return False, took(), refused.detail, refused.code
     except DBAPIError as failure:
         problem = _translate(failure, engine.dialect.name)

@@ -23,6 +23,7 @@ from integration_hub.db.types import new_uuid
 from integration_hub.services import (
     credential_destinations,
     crypto,
+    database_hosts,
     database_options,
     sync_settings,
     webhook_events,
@@ -374,6 +375,8 @@ def _validate(integration: Integration) -> None:
     if problems:
         raise errors.ValidationFailed("the configuration is not valid: "
                                       + ", ".join(sorted(problems)), errors=problems)
+    if dialect and dialect != "sqlite":  # a host or address; no socket, not the hub's database
+        database_hosts.Guard.of(current_settings()).check_saved(dialect, data)
 
 
 def _assign_slug(session: Session, integration: Integration, requested: str | None) -> None:

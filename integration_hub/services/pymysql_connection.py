@@ -9,6 +9,8 @@ tests/security/test_database_drivers.py fail if they change.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterable
 from typing import Any
 
 import pymysql
@@ -20,9 +22,31 @@ COM_RESET_CONNECTION = 0x1F  # PyMySQL's constants call it COM_END
 class HubMysqlConnection(pymysql.connections.Connection):
     """Opened by database_drivers for every MySQL/MariaDB integration."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, hub_addresses: Iterable[str] = (), **kwargs: Any) -> None:
+        self._hub_addresses = tuple(hub_addresses)  # before super(): it connects
         super().__init__(*args, **kwargs)
         self._connect_read_timeout = kwargs.get("read_timeout")
+
+    def connect(self, sock=None):
+        """To the addresses the hub checked, never to a second lookup of ``host``."""
+        if sock is None and self._hub_addresses:
+            sock = self._pinned_socket()
+        return super().connect(sock)
+
+    def _pinned_socket(self) -> socket.socket:
+        failure: OSError | None = None
+        for address in self._hub_addresses:  # in the resolver's order
+            try:
+                sock = socket.create_connection((address, self.port), self.connect_timeout)
+            except OSError as error:
+                failure = error
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            self.host_info = f"socket {self.host}:{self.port}"
+            return sock
+        raise pymysql.err.OperationalError(
+            CR.CR_CONN_HOST_ERROR, f"Can't connect to MySQL server on {self.host!r} ({failure})")
 
     def query(self, sql, unbuffered=False):
         try:

@@ -29,6 +29,7 @@ from integration_hub.db.models import Integration
 from tests.conftest import make_settings
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.forms import properties, submit, templates
+from tests.support.problems import assert_problem
 from tests.support.upstream import start_upstream
 
 STORED_KEY = "stored-ledger-key-4471-qzv"
@@ -331,7 +332,6 @@ REPOINTINGS = [
     ("data.allowedHosts", HTTP_BASE,
      {"data": {"allowedHosts": ["files.example.com", "attacker.example.net"], "timeout": 5}}),
     ("data.host", DB_BASE, {"data": {**DB_DATA, "host": "attacker.example.net"}}),
-    ("data.host", DB_BASE, {"data": {k: v for k, v in DB_DATA.items() if k != "host"}}),
     ("data.port", DB_BASE, {"data": {**DB_DATA, "port": 6543}}),
     ("data.dialect", DB_BASE, {"data": {**DB_DATA, "dialect": "mysql"}}),
     ("type", DB_BASE, {"type": "mysql"}),
@@ -374,6 +374,22 @@ def test_every_field_deciding_where_credentials_go_needs_share_access(client, pe
             problems.append(f"{field} {change}: the same value again got {again.status_code} "
                             f"{again.get_data(as_text=True)}")
     assert not problems, "\n".join(problems)
+
+
+def test_no_one_removes_a_database_host(client, people, admin, make_integration):
+    """Without a host libpq would take the hub's own unix socket: a writer needs share access
+    to try, and share access is refused too (docs/security.md, "Database hosts and logins")."""
+    integration = make_integration("Sales DB", owner="olga", shares=SHARES, **DB_BASE)
+    path = f"/api/integrations/{integration}"
+    before = client.get(path, headers=admin.headers).get_json()
+    without_host = {"data": {k: v for k, v in DB_DATA.items() if k != "host"}}
+
+    refused = client.put(path, headers=people["walt"].headers, json=without_host)
+    assert_problem(refused, 403, "field_needs_share_access")
+    refused = client.put(path, headers=people["shay"].headers, json=without_host)
+    body = assert_problem(refused, 422, "database_host_not_allowed")
+    assert "data.host" in body["errors"], body
+    assert client.get(path, headers=admin.headers).get_json() == before
 
 
 def test_a_writer_changes_everything_else(client, people, make_integration):

@@ -33,6 +33,7 @@ from tests.support.fake_mysql import FakeMysql, SilentServer
 from tests.support.problems import assert_problem
 
 REFUSED = "database_option_not_allowed"
+FAKE_PASSWORD = "pw-for-the-fake-server"  # the hub logs in with a password, or not at all
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -293,7 +294,7 @@ def test_stored_options_outside_the_list_are_refused_before_connecting(app, clie
                                                                        make_db, marker_file):
     path, marker = marker_file
     with FakeMysql(str(path)) as server:
-        integration = make_db("mysql", fake_data(server))
+        integration = make_db("mysql", fake_data(server), FAKE_PASSWORD)
         store_data(app, integration, fake_data(server, local_infile="true"))
 
         for answer in (query(client, admin, integration, "SELECT 1 AS one"),
@@ -310,7 +311,7 @@ def test_the_hub_never_sends_a_file_the_server_asks_for(client, admin, make_db, 
     connection with a clean problem."""
     path, marker = marker_file
     with FakeMysql(str(path)) as server:
-        integration = make_db("mysql", fake_data(server))
+        integration = make_db("mysql", fake_data(server), FAKE_PASSWORD)
         answer = answer_within(lambda: query(client, admin, integration, "SELECT 1 AS one"))
         assert server.infile_requests >= 1
         assert marker not in server.received and not server.file_data
@@ -338,7 +339,7 @@ def test_a_stored_init_command_never_runs(app, client, admin, make_db, targets):
 @pytest.mark.parametrize("dialect", ["mysql", "postgresql"])
 def test_a_silent_server_ends_in_a_timeout(client, admin, make_db, dialect):
     with SilentServer() as silent:
-        integration = make_db(dialect, fake_data(silent, connect_timeout=2))
+        integration = make_db(dialect, fake_data(silent, connect_timeout=2), FAKE_PASSWORD)
         answer = answer_within(lambda: query(client, admin, integration, "SELECT 1 AS one"))
         assert silent.accepted >= 1
         assert_problem(answer, 504, "database_timeout")
