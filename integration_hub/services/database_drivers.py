@@ -57,7 +57,9 @@ def connect_args(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """The driver's keyword arguments: the integration's allowed options, then the hub's own."""
     timeout = options.get("connect_timeout", CONNECT_TIMEOUT)
     if backend == "postgresql":
-        return {**options, "connect_timeout": timeout, "options": POSTGRES_SESSION,
+        # UTF8 unless the options say so (in UTF-8 too): never PGCLIENTENCODING's choice.
+        return {"client_encoding": "UTF8", **options, "connect_timeout": timeout,
+                "options": POSTGRES_SESSION,
                 "keepalives": 1, "keepalives_idle": KEEPALIVE_IDLE,
                 "keepalives_interval": KEEPALIVE_INTERVAL, "keepalives_count": KEEPALIVE_COUNT,
                 "tcp_user_timeout": UNACKNOWLEDGED_MS, **postgres_without_the_hubs_login()}

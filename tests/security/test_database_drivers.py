@@ -274,6 +274,17 @@ def test_only_utf8_character_sets_reach_the_driver(app, client, admin, make_db, 
                    name)
 
 
+def test_the_hubs_environment_sets_no_character_set(client, admin, make_db, targets,
+                                                    monkeypatch):
+    """libpq takes PGCLIENTENCODING when no client_encoding is given: the hub gives UTF8."""
+    monkeypatch.setenv("PGCLIENTENCODING", "SQL_ASCII")
+    target = targets("postgresql")
+    integration = make_db("postgresql", target.data(), target.password)
+    answer = query(client, admin, integration, "SELECT name FROM items ORDER BY id")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["rows"] == [["apple"], ["banana"], ["cherry"]]
+
+
 @pytest.mark.parametrize(("dialect", "options"), [
     ("postgresql", {"client_encoding": "UTF8"}),
     ("postgresql", {"client_encoding": "unicode"}),
