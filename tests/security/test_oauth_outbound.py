@@ -198,3 +198,56 @@ def test_a_refresh_answered_with_no_token_keeps_the_connection(client, oauth_ser
     kept = connection(client, member, integration).get_json()
     assert kept["status"] == "active"  # a broken server is not a refused grant
     assert kept["lastError"]["code"] == "token_response_invalid"
+
+
+# -- answers nested too deeply ------------------------------------------------------------------------
+
+DEEP = 100_000  # levels: Python's parser recurses once per level and would exhaust the stack
+DEEP_ANSWERS = {
+    "deep-array": b"[" * DEEP + b"]" * DEEP,
+    "unclosed": b"[" * DEEP,
+    "deep-inside-a-token": b'{"access_token": "issued-access", "token_type": "Bearer", "x": '
+                           + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}",
+    "deep-inside-an-error": b'{"error": "invalid_grant", "x": ' + b"[" * DEEP + b"]" * DEEP
+                            + b"}",
+}
+
+
+@pytest.mark.parametrize("body", list(DEEP_ANSWERS))
+def test_a_token_answer_nested_too_deeply_is_a_failed_token_endpoint(client, listen,
+                                                                    oauth_integration, member,
+                                                                    body):
+    deep = listen(Answer(body=DEEP_ANSWERS[body]))
+    integration = oauth_integration(token_uri=f"{deep.url}/token", user_info_uri=None,
+                                    shares={"mia": 1})
+
+    assert_problem(connect(client, member, integration, code="a-code"), 502,
+                   "token_endpoint_failed")
+    assert connection(client, member, integration).status_code == 404
+    assert connect(client, member, integration, accessToken="given-access",
+                   refreshToken="given-refresh").status_code == 201
+
+    refresh = client.post(f"/api/integrations/{integration}/connection/refresh",
+                          headers=member.headers)
+
+    assert_problem(refresh, 502, "token_endpoint_failed")
+    kept = connection(client, member, integration).get_json()
+    assert kept["status"] == "active"
+    assert kept["lastError"]["code"] == "token_response_invalid"
+    assert len(deep.received) == 2  # the code exchange and the refresh reached it
+
+
+@pytest.mark.parametrize("body", ["deep-array", "deep-inside-a-token"])
+def test_a_profile_nested_too_deeply_is_no_profile(client, listen, oauth_integration, member,
+                                                   body):
+    deep = listen(Answer(body=DEEP_ANSWERS[body]))
+    integration = oauth_integration(user_info_uri=f"{deep.url}/me", shares={"mia": 1})
+
+    answer = connect(client, member, integration, accessToken="given-access")
+
+    assert answer.status_code == 201, answer.get_data(as_text=True)  # the account is best effort
+    assert not any((answer.get_json().get("account") or {}).values())  # no profile read
+    again = client.get(f"/api/integrations/{integration}/account?refresh=true",
+                       headers=member.headers)
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert len(deep.received) == 2
