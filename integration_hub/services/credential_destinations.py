@@ -5,7 +5,10 @@ The stored API key, client secret and database password, and every user's own to
 are sent wherever the configuration says: the OAuth endpoints, the API base and the
 hosts allowed beside it, the database server. Changing any of these needs share access
 (``acl.Access.SHARE``); a writer may change everything else. Setting a field to the value
-it already has is no change.
+it already has is no change. A stored secret never follows such a change: the secrets
+sent to a moved field are dropped unless the same request brings new ones, so a secret
+someone else stored (the operator's OAuth client secret of a provisioned integration, an
+owner's key) only ever reaches where it was stored for.
 
 Pure: configurations are mappings by attribute name (``api_base_uri``, ``data`` ...);
 answers use the API's field names (``apiBaseUri``, ``data.host`` ...).
@@ -13,7 +16,7 @@ answers use the API's field names (``apiBaseUri``, ``data.host`` ...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from integration_hub import errors
@@ -30,6 +33,15 @@ DATABASE_KEYS = ("dialect", "host", "port", "path", "sslmode", "options")
 _DATABASE_FIELDS = frozenset(f"data.{key}" for key in DATABASE_KEYS)
 DIALECTS = ("postgresql", "mysql", "sqlite")
 DATABASE = "database"
+# Which fields decide where each stored secret goes (API names, as ``moved`` answers).
+# Under any authType: a writer may change authType, so a secret's destinations are every
+# place some authType sends it (basic auth sends the client secret to the API's hosts).
+SECRET_DESTINATIONS = {
+    "client_secret": frozenset({"tokenUri", "revocationUri", "apiBaseUri",
+                                "data.allowedHosts"}),
+    "api_key": frozenset({"apiBaseUri", "data.allowedHosts"}),
+    "credentials": _DATABASE_FIELDS | {"type", "category"},
+}
 NEEDS_SHARE_ACCESS = "changing it needs share access (level 3) or ownership"
 
 
@@ -87,6 +99,17 @@ def refuse_moving(before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
             f"changing {', '.join(fields)} needs share access (level 3) or ownership: "
             "it decides where the integration's credentials are sent",
             errors={field: [NEEDS_SHARE_ACCESS] for field in fields})
+
+
+def secrets_left_behind(before: Mapping[str, Any], after: Mapping[str, Any],
+                        given: Iterable[str]) -> list[str]:
+    """The stored secrets (attribute names) to drop when ``before`` becomes ``after``:
+    those sent to a moved field, unless ``given`` (the secrets the same request sets)
+    names them."""
+    fields = set(moved(before, after))
+    kept = set(given)
+    return sorted(secret for secret, destinations in SECRET_DESTINATIONS.items()
+                  if secret not in kept and fields & destinations)
 
 
 def fixed_for_writers(config: Mapping[str, Any]) -> list[str]:

@@ -224,9 +224,11 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
                               headers={}, data={})
     if values.get("id") and session.get(Integration, integration.id) is not None:
         raise errors.AlreadyExists("an integration with this id already exists")
+    copied_from = None
     if source_ref := values.get("copy_from"):
         source = find(session, user, source_ref)
         _copy(source, integration)
+        copied_from = configuration(source.integration)
     else:
         missing = [f for f in _REQUIRED if not values.get(f)]
         if missing:
@@ -238,6 +240,8 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
         if getattr(integration, attribute) is None:
             setattr(integration, attribute, default)
     _apply(integration, values)
+    if copied_from is not None:  # a copy pointed elsewhere is a re-pointing too
+        _leave_secrets_behind(integration, copied_from, values)
     _validate(integration)
     _assign_slug(session, integration, values.get("slug"))  # also adds it to the session
     _saved(session, user, integration)
@@ -265,9 +269,11 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
         if field in changes and not changes[field]:
             raise errors.ValidationFailed(f"{field} cannot be empty",
                                           errors={field: ["Field may not be null."]})
+    before = configuration(integration)
     if found.access < Access.SHARE:
         _refuse_moving_credentials(integration, changes)
     _apply(integration, changes)
+    _leave_secrets_behind(integration, before, changes)
     _validate(integration)
     if changes.get("slug") and changes["slug"] != integration.slug:
         _assign_slug(session, integration, changes["slug"])
@@ -289,6 +295,17 @@ def _refuse_moving_credentials(integration: Integration, changes: Mapping[str, A
     after = {**before, **{attribute: _NULL_MEANS.get(attribute) if value is None else value
                           for attribute, value in changes.items() if attribute in SETTABLE}}
     credential_destinations.refuse_moving(before, after)
+
+
+def _leave_secrets_behind(integration: Integration, before: Mapping[str, Any],
+                          values: Mapping[str, Any]) -> None:
+    """Drop the stored secrets whose destination moved from ``before``, unless ``values``
+    brings new ones: whoever may re-point an integration may not take along a secret
+    someone else stored (docs/security.md, "Copies and re-pointing")."""
+    given = [secret for secret in SECRETS if values.get(secret) not in (None, "")]
+    for secret in credential_destinations.secrets_left_behind(
+            before, configuration(integration), given):
+        setattr(integration, SECRETS[secret], None)
 
 
 def _saved(session: Session, user: User, integration: Integration) -> None:

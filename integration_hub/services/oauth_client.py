@@ -14,6 +14,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
+from integration_hub import json_body
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration
 from integration_hub.services import crypto, oauth_rules, outbound_requests
@@ -50,9 +51,12 @@ def _checked(response: requests.Response) -> requests.Response:
     if status >= 500 or status == 429:
         raise TokenEndpointError("unavailable", f"token_endpoint_http_{status}",
                                  "the authorization server answered with an error")
-    try:
-        document = response.json()
-    except ValueError:
+    try:  # read flat first: Authlib parses it again, and a deep answer exhausts the stack
+        document = json_body.loads(response.content)
+    except json_body.TooDeep:
+        raise TokenEndpointError("malformed", "token_response_invalid",
+                                 "the token endpoint's answer is nested too deeply") from None
+    except ValueError:  # not JSON, or not text
         raise TokenEndpointError("malformed", "token_response_invalid",
                                  "the token endpoint did not answer JSON") from None
     if isinstance(document, dict) and "error" in document:
@@ -146,7 +150,7 @@ def userinfo(integration: Integration, access_token: str, token_type: str | None
         response = outbound_requests.session(current_settings().proxy_deny_private).get(
             integration.user_info_uri, headers=headers, timeout=TIMEOUT)
         if 200 <= response.status_code < 300:
-            body = response.json()
+            body = json_body.loads(response.content)  # TooDeep is a ValueError
             return body if isinstance(body, dict) else None
     except (requests.RequestException, ValueError):
         pass

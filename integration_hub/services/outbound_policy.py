@@ -1,16 +1,22 @@
 """Which addresses the hub may contact on someone's behalf when ``HUB_PROXY_DENY_PRIVATE`` is on:
 global unicast addresses only (docs/security.md, "Outbound connections").
 
-An IPv6 address that carries an IPv4 address (IPv4-mapped and -compatible, 6to4, NAT64,
-Teredo) is judged by the IPv4 address it carries as well, since that is where the packets end
-up. The tables are the IANA special-purpose registries' blocks that are not globally
-reachable, written out so the verdict does not depend on the Python version's ``ipaddress``.
+An allow-list, since IPv6 has too many spellings of a local address for a list of what to
+deny (``::ffff:0:7f00:1`` and ``e000::7f00:1`` walked past one). Allowed are:
+
+- IPv4 outside the IANA special-purpose blocks that are not globally reachable;
+- IPv6 inside global unicast ``2000::/3`` outside its special blocks;
+- the IPv6 forms that deliver to an IPv4 address (IPv4-mapped ``::ffff:0:0/96``, NAT64
+  ``64:ff9b::/96``, 6to4 ``2002::/16``) when that IPv4 address is allowed.
+
+Every other IPv6 address is denied. The blocks are written out, and ``ipaddress``'s own
+``is_global`` must agree as well: an address either calls local is denied, so the verdict
+never gets laxer with a Python version.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
 
 IPv4 = ipaddress.IPv4Address
 IPv6 = ipaddress.IPv6Address
@@ -33,48 +39,36 @@ NOT_GLOBAL_V4 = tuple(ipaddress.IPv4Network(block) for block in (
     "240.0.0.0/4",       # reserved, and the limited broadcast address
 ))
 
-NOT_GLOBAL_V6 = tuple(ipaddress.IPv6Network(block) for block in (
-    "::/96",             # unspecified, loopback, IPv4-compatible (deprecated)
-    "64:ff9b:1::/48",    # local-use IPv4/IPv6 translation
-    "100::/64",          # discard-only
-    "2001::/23",         # IETF protocol assignments (Teredo 2001::/32 among them)
+GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+NOT_GLOBAL_V6 = tuple(ipaddress.IPv6Network(block) for block in (  # inside 2000::/3
+    "2001::/23",         # IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID
     "2001:db8::/32",     # documentation
     "3fff::/20",         # documentation
-    "5f00::/16",         # segment routing SIDs
-    "fc00::/7",          # unique local
-    "fe80::/10",         # link-local
-    "fec0::/10",         # site-local (deprecated)
-    "ff00::/8",          # multicast
 ))
 
+# IPv6 forms whose packets go to the IPv4 address they carry.
 MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 
 
 def address_denied(address: str) -> bool:
-    """True for any address that is not global unicast, also inside IPv6 (a zone after ``%``
-    is ignored). Raises ValueError for something that is not an IP address."""
+    """True for any address that is not global unicast (a zone after ``%`` is ignored).
+    Raises ValueError for something that is not an IP address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, IPv4):
-        return _v4_denied(ip)
-    carried = list(_carried_ipv4(ip))
-    if ip in MAPPED or ip in NAT64 or ip in SIX_TO_FOUR:
-        return any(_v4_denied(v4) for v4 in carried)  # a translation: only the IPv4 counts
-    return any(ip in block for block in NOT_GLOBAL_V6) or any(_v4_denied(v4) for v4 in carried)
+        return not _v4_allowed(ip)
+    return not _v6_allowed(ip)
 
 
-def _v4_denied(ip: IPv4) -> bool:
-    return any(ip in block for block in NOT_GLOBAL_V4)
+def _v4_allowed(ip: IPv4) -> bool:
+    return not any(ip in block for block in NOT_GLOBAL_V4) and ip.is_global
 
 
-def _carried_ipv4(ip: IPv6) -> Iterator[IPv4]:
-    """The IPv4 addresses an IPv6 address carries (and would deliver to)."""
-    if ip.ipv4_mapped is not None:
-        yield ip.ipv4_mapped
-    if ip in NAT64 or ip in NOT_GLOBAL_V6[0]:  # 64:ff9b::a.b.c.d, ::a.b.c.d
-        yield IPv4(int(ip) & 0xFFFFFFFF)
-    if ip.sixtofour is not None:
-        yield ip.sixtofour
-    if ip.teredo is not None:
-        yield from ip.teredo  # (server, client)
+def _v6_allowed(ip: IPv6) -> bool:
+    if ip in MAPPED or ip in NAT64:
+        return _v4_allowed(IPv4(int(ip) & 0xFFFFFFFF))
+    if ip in SIX_TO_FOUR:  # 2002:AABB:CCDD::/48 is the IPv4 site AA.BB.CC.DD
+        return _v4_allowed(ip.sixtofour)
+    return (ip in GLOBAL_UNICAST_V6 and not any(ip in block for block in NOT_GLOBAL_V6)
+            and ip.is_global)

@@ -5,10 +5,17 @@ They connect through the proxy's own connections (resolved once, every address c
 before connecting when ``HUB_PROXY_DENY_PRIVATE`` is on), never follow a redirect, ignore
 proxy settings and ``.netrc`` from the environment, always have a timeout, and read at most
 ``MAX_ANSWER`` bytes of an answer within ``ANSWER_DEADLINE`` seconds.
+
+The deadline covers the whole call, head and body. A read timeout alone does not: it
+applies to each read of the socket, and a server sending one byte every few seconds
+satisfies every read while the call goes on for as long as it likes. So when the answer
+is awaited the connection's socket is handed to the call's ``_Deadline``, which shuts it
+down when the time is up; whatever read was blocked on it returns at once.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -33,6 +40,67 @@ class AnswerTooLarge(requests.RequestException):
     """The answer is larger than ``MAX_ANSWER``."""
 
 
+class _Deadline:
+    """One call's deadline: at ``at`` (monotonic seconds) the socket being watched is shut
+    down, ending any read blocked on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._expired = False
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._timer is not None:  # a second connection for the same call
+                self._timer.cancel()
+            self._timer = threading.Timer(max(0.0, self.at - time.monotonic()),
+                                          self._expire, args=(sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._expired = True
+        try:  # the plain socket's shutdown, also for TLS: it acts on the descriptor
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def stop(self) -> bool:
+        """Disarm (waiting for a shutdown already under way); True when time ran out."""
+        with self._lock:
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+        with self._lock:
+            return self._expired
+
+
+_CALL = threading.local()  # the calling thread's _Deadline: urllib3 runs in that thread
+
+
+class _WatchedConnection:
+    """Hands its socket to the calling thread's deadline when the answer is awaited."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = getattr(_CALL, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            deadline.watch(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+def _watched_pool_classes(deny_private: bool) -> dict[str, type]:
+    classes = {}
+    for scheme, pool in pool_classes(deny_private).items():
+        connection = type(f"Watched{pool.ConnectionCls.__name__}",
+                          (_WatchedConnection, pool.ConnectionCls), {})
+        classes[scheme] = type(f"Watched{pool.__name__}", (pool,), {"ConnectionCls": connection})
+    return classes
+
+
 class PolicyAdapter(HTTPAdapter):
     """requests' transport on the outbound policy's pinned connections, answers capped."""
 
@@ -42,25 +110,38 @@ class PolicyAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = pool_classes(self.deny_private)
+        self.poolmanager.pool_classes_by_scheme = _watched_pool_classes(self.deny_private)
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              **kwargs: Any) -> requests.Response:
+        deadline = _Deadline(ANSWER_DEADLINE)
+        _CALL.deadline = deadline
+        response = None
         try:
             response = super().send(request, stream=True, **kwargs)
-        except requests.ConnectionError as failure:
-            if _denied(failure):
+            response._content = _read_capped(response.raw, request)
+            response._content_consumed = True
+        except BaseException as failure:
+            if response is not None:
+                response.close()
+            if deadline.stop():  # whatever the shutdown made of the read
+                raise _too_slow(request) from None
+            if isinstance(failure, requests.ConnectionError) and _denied(failure):
                 raise AddressDenied("the address is denied by the outbound policy",
                                     request=request) from None
             raise
-        try:
-            response._content = _read_capped(response.raw, request)
-            response._content_consumed = True
-        except BaseException:
+        finally:
+            _CALL.deadline = None
+        if deadline.stop():  # a body without a length ends quietly when shut down
             response.close()
-            raise
+            raise _too_slow(request)
         response.raw.release_conn()
         return response
+
+
+def _too_slow(request: requests.PreparedRequest) -> requests.exceptions.ReadTimeout:
+    return requests.exceptions.ReadTimeout(
+        f"the answer took longer than {ANSWER_DEADLINE:g} s", request=request)
 
 
 def _denied(failure: requests.ConnectionError) -> bool:
@@ -70,16 +151,12 @@ def _denied(failure: requests.ConnectionError) -> bool:
 
 def _read_capped(raw: urllib3.BaseHTTPResponse, request: requests.PreparedRequest) -> bytes:
     body = bytearray()
-    deadline = time.monotonic() + ANSWER_DEADLINE
     try:
         for piece in raw.stream(PIECE, decode_content=True):
             body += piece
             if len(body) > MAX_ANSWER:
                 raise AnswerTooLarge(f"the answer is larger than {MAX_ANSWER} bytes",
                                      request=request)
-            if time.monotonic() > deadline:
-                raise requests.exceptions.ReadTimeout("the answer took too long",
-                                                      request=request)
     except urllib3.exceptions.ReadTimeoutError as failure:
         raise requests.exceptions.ReadTimeout(failure, request=request) from None
     except urllib3.exceptions.DecodeError as failure:

@@ -174,19 +174,15 @@ def ledger_values(upstream, **values) -> dict:
 @pytest.mark.parametrize(("copier", "with_secrets"), [
     ("rita", False), ("walt", False), ("shay", True), ("olga", True), ("root", True)])
 def test_a_copy_carries_the_secrets_only_for_share_access(client, session, people,
-                                                          make_integration, upstream, attacker,
+                                                          make_integration, upstream,
                                                           copier, with_secrets):
     source = make_integration("Ledger", **ledger_values(upstream))
     caller = people[copier]
 
     answer = client.post("/api/integrations", headers=caller.headers,
-                         json={"copyFrom": source, "apiBaseUri": f"{attacker.url}/v1"})
+                         json={"copyFrom": source})
     assert answer.status_code == 201, answer.get_data(as_text=True)
     copy = answer.get_json()
-    if not with_secrets:  # the copier's own copy, pointed at their host, called at once
-        client.post(f"/api/integrations/{copy['id']}/request", headers=caller.headers,
-                    json={"url": "accounts"})
-        assert secrets_seen(attacker, STORED_KEY, CLIENT_SECRET, DB_PASSWORD) == []
 
     flags = {flag: copy[flag] for flag in ("hasApiKey", "hasClientSecret", "hasCredentials")}
     assert flags == dict.fromkeys(flags, with_secrets)
@@ -198,6 +194,34 @@ def test_a_copy_carries_the_secrets_only_for_share_access(client, session, peopl
     assert (copy["description"], copy["clientId"], copy["apiKeyName"], copy["authType"]) == (
         "The books", "ledger-client", "X-Api-Key", "apikey")
     assert copy["ownerId"] == copier
+
+
+@pytest.mark.parametrize(("copier", "share_access"), [
+    ("rita", False), ("walt", False), ("shay", True), ("olga", True), ("root", True)])
+def test_a_copy_pointed_elsewhere_carries_no_secret_sent_there(client, people, make_integration,
+                                                               upstream, attacker, copier,
+                                                               share_access):
+    """Copying and re-pointing in one request is a re-pointing: whatever the copier's
+    access, the secrets sent to the moved field stay behind; the database password, sent
+    to no field that moved, comes along for share access."""
+    source = make_integration("Ledger", **ledger_values(upstream))
+    caller = people[copier]
+
+    answer = client.post("/api/integrations", headers=caller.headers,
+                         json={"copyFrom": source, "apiBaseUri": f"{attacker.url}/v1"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    copy = answer.get_json()
+    # The copier's own copy, pointed at their host, called at once with the key, then
+    # with basic auth (the client secret as password).
+    path = f"/api/integrations/{copy['id']}"
+    client.post(f"{path}/request", headers=caller.headers, json={"url": "accounts"})
+    assert client.patch(path, headers=caller.headers,
+                        json={"authType": "basic"}).status_code == 200
+    client.post(f"{path}/request", headers=caller.headers, json={"url": "accounts"})
+
+    assert secrets_seen(attacker, STORED_KEY, CLIENT_SECRET, DB_PASSWORD) == []
+    assert (copy["hasApiKey"], copy["hasClientSecret"], copy["hasCredentials"]) == (
+        False, False, share_access)
 
 
 def test_a_readers_copy_of_a_database_leaves_the_password_behind(client, people,
@@ -303,6 +327,83 @@ def test_a_writer_cannot_send_the_database_password_elsewhere(client, people, ma
     assert moved.status_code == 403
     assert moved.get_json()["errors"] == {
         "data.port": ["changing it needs share access (level 3) or ownership"]}
+
+
+# -- re-pointing with share access: the stored secrets stay behind -----------------------------
+
+NEW_SECRET = "shays-own-client-secret-5530-vbg"
+
+
+def books(make_integration, upstream) -> str:
+    """olga's OAuth integration on ``upstream``, whose stored client secret is hers."""
+    upstream.respond("/token", {"json": {"access_token": "fresh-access-0001",
+                                         "token_type": "Bearer", "expires_in": 3600}},
+                     sticky=True)
+    return make_integration("Books", owner="olga", shares=SHARES, type="custom",
+                            auth_type="oauth2", mode="per-user",
+                            auth_uri=f"{upstream.url}/authorize",
+                            token_uri=f"{upstream.url}/token",
+                            revocation_uri=f"{upstream.url}/revoke",
+                            api_base_uri=f"{upstream.url}/v1", client_id="books-client",
+                            client_secret=CLIENT_SECRET)
+
+
+@pytest.mark.parametrize(("change", "new_secret"), [
+    ("tokenUri", None), ("revocationUri", None), ("both", None), ("both", NEW_SECRET)])
+def test_share_access_re_points_but_the_stored_client_secret_stays_behind(
+        client, people, make_integration, upstream, attacker, change, new_secret):
+    integration = books(make_integration, upstream)
+    path = f"/api/integrations/{integration}"
+    shay, vic = people["shay"], people["vic"]
+    fields = {"tokenUri": f"{attacker.url}/token", "revocationUri": f"{attacker.url}/revoke"}
+    body = fields if change == "both" else {change: fields[change]}
+    WATCH.remember([NEW_SECRET])
+
+    moved = client.patch(path, headers=shay.headers,
+                         json={**body, **({"clientSecret": new_secret} if new_secret else {})})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    client.post(f"{path}/connect", headers=vic.headers, json={"code": "vics-code"})
+    client.delete(f"{path}/connection", headers=vic.headers)  # revokes the tokens
+
+    assert attacker.requests(), "the attacker's host was never called"
+    expected = [NEW_SECRET] if new_secret else []
+    assert secrets_seen(attacker, CLIENT_SECRET, NEW_SECRET) == expected
+    assert moved.get_json()["hasClientSecret"] is bool(new_secret)
+
+
+def test_share_access_re_points_the_api_but_the_stored_key_stays_behind(
+        client, people, make_integration, upstream, attacker):
+    ledger = make_integration("Ledger", **ledger_values(upstream))
+    path = f"/api/integrations/{ledger}"
+    shay = people["shay"]
+
+    moved = client.patch(path, headers=shay.headers, json={"apiBaseUri": f"{attacker.url}/v1"})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    client.post(f"{path}/request", headers=shay.headers, json={"url": "accounts"})
+    assert client.patch(path, headers=shay.headers, json={"authType": "basic"}).status_code == 200
+    client.post(f"{path}/request", headers=shay.headers, json={"url": "accounts"})
+
+    assert secrets_seen(attacker, STORED_KEY, CLIENT_SECRET, DB_PASSWORD) == []
+    body = moved.get_json()
+    # The database password goes to none of the moved fields: it stays.
+    assert (body["hasApiKey"], body["hasClientSecret"], body["hasCredentials"]) == (
+        False, False, True)
+
+
+def test_share_access_re_points_a_database_but_the_password_stays_behind(
+        client, people, make_integration, databases):
+    warehouse = make_integration("Warehouse", owner="olga", shares=SHARES, type="postgresql",
+                                 auth_type="none", mode="shared", data=databases["real"].data(),
+                                 credentials={"username": "reporter", "password": DB_PASSWORD})
+    path = f"/api/integrations/{warehouse}"
+    shay = people["shay"]
+
+    moved = client.put(path, headers=shay.headers, json={"data": databases["attacker"].data()})
+    assert moved.status_code == 200, moved.get_data(as_text=True)
+    client.post(f"{path}/query", headers=shay.headers, json={"sql": "SELECT 1"})
+
+    assert DB_PASSWORD not in databases["attacker"].passwords
+    assert moved.get_json()["hasCredentials"] is False
 
 
 # -- re-pointing: every field that decides where credentials go --------------------------------

@@ -14,9 +14,13 @@ must not be contacted are loopback listeners counting their connections.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from integration_hub.services import outbound_requests
 from tests.support.listener import Answer
+from tests.support.trickle import start_trickle
 
 
 def connect(client, caller, integration, **body):
@@ -198,3 +202,113 @@ def test_a_refresh_answered_with_no_token_keeps_the_connection(client, oauth_ser
     kept = connection(client, member, integration).get_json()
     assert kept["status"] == "active"  # a broken server is not a refused grant
     assert kept["lastError"]["code"] == "token_response_invalid"
+
+
+# -- answers nested too deeply ------------------------------------------------------------------------
+
+DEEP = 100_000  # levels: Python's parser recurses once per level and would exhaust the stack
+DEEP_ANSWERS = {
+    "deep-array": b"[" * DEEP + b"]" * DEEP,
+    "unclosed": b"[" * DEEP,
+    "deep-inside-a-token": b'{"access_token": "issued-access", "token_type": "Bearer", "x": '
+                           + b'{"a":' * DEEP + b"1" + b"}" * DEEP + b"}",
+    "deep-inside-an-error": b'{"error": "invalid_grant", "x": ' + b"[" * DEEP + b"]" * DEEP
+                            + b"}",
+}
+
+
+@pytest.mark.parametrize("body", list(DEEP_ANSWERS))
+def test_a_token_answer_nested_too_deeply_is_a_failed_token_endpoint(client, listen,
+                                                                    oauth_integration, member,
+                                                                    body):
+    deep = listen(Answer(body=DEEP_ANSWERS[body]))
+    integration = oauth_integration(token_uri=f"{deep.url}/token", user_info_uri=None,
+                                    shares={"mia": 1})
+
+    assert_problem(connect(client, member, integration, code="a-code"), 502,
+                   "token_endpoint_failed")
+    assert connection(client, member, integration).status_code == 404
+    assert connect(client, member, integration, accessToken="given-access",
+                   refreshToken="given-refresh").status_code == 201
+
+    refresh = client.post(f"/api/integrations/{integration}/connection/refresh",
+                          headers=member.headers)
+
+    assert_problem(refresh, 502, "token_endpoint_failed")
+    kept = connection(client, member, integration).get_json()
+    assert kept["status"] == "active"
+    assert kept["lastError"]["code"] == "token_response_invalid"
+    assert len(deep.received) == 2  # the code exchange and the refresh reached it
+
+
+@pytest.mark.parametrize("body", ["deep-array", "deep-inside-a-token"])
+def test_a_profile_nested_too_deeply_is_no_profile(client, listen, oauth_integration, member,
+                                                   body):
+    deep = listen(Answer(body=DEEP_ANSWERS[body]))
+    integration = oauth_integration(user_info_uri=f"{deep.url}/me", shares={"mia": 1})
+
+    answer = connect(client, member, integration, accessToken="given-access")
+
+    assert answer.status_code == 201, answer.get_data(as_text=True)  # the account is best effort
+    assert not any((answer.get_json().get("account") or {}).values())  # no profile read
+    again = client.get(f"/api/integrations/{integration}/account?refresh=true",
+                       headers=member.headers)
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert len(deep.received) == 2
+
+
+# -- answers that trickle -----------------------------------------------------------------------------
+
+DEADLINE = 1.0  # seconds for a whole answer, in these tests
+PAUSE = 0.1  # seconds between two bytes: each read gets something long before it times out
+
+
+def slow_answer(document: dict) -> bytes:
+    """An HTTP answer whose trickling takes 30 deadlines or more."""
+    body = json.dumps(document).encode() + b" " * int(30 * DEADLINE / PAUSE)
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    return head + body
+
+
+@pytest.fixture
+def trickle(monkeypatch):
+    """Factory: a server trickling its answer (tests/support/trickle.py), with the hub's
+    deadline for a whole answer set to ``DEADLINE``."""
+    monkeypatch.setattr(outbound_requests, "ANSWER_DEADLINE", DEADLINE)
+    started = []
+
+    def make(phase: str, document: dict):
+        started.append(start_trickle(phase, slow_answer(document), PAUSE))
+        return started[-1]
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.mark.parametrize("phase", ["head", "body"])
+def test_a_trickling_token_endpoint_is_cut_off_at_the_deadline(client, trickle,
+                                                               oauth_integration, member, phase):
+    slow = trickle(phase, {"access_token": "slow-access", "token_type": "Bearer"})
+    integration = oauth_integration(token_uri=f"{slow.url}/token", user_info_uri=None,
+                                    shares={"mia": 1})
+
+    answer = connect(client, member, integration, code="a-code")
+
+    assert_problem(answer, 504, "token_endpoint_timeout")
+    assert slow.outcomes() == ["hung-up"]  # the hub gave up long before the last byte
+    assert connection(client, member, integration).status_code == 404
+
+
+@pytest.mark.parametrize("phase", ["head", "body"])
+def test_a_trickling_profile_is_cut_off_at_the_deadline(client, trickle, oauth_integration,
+                                                        member, phase):
+    slow = trickle(phase, {"sub": "slow-account", "email": "slow@example.com"})
+    integration = oauth_integration(user_info_uri=f"{slow.url}/me", shares={"mia": 1})
+
+    answer = connect(client, member, integration, accessToken="given-access")
+
+    assert answer.status_code == 201, answer.get_data(as_text=True)  # the account is best effort
+    assert slow.outcomes() == ["hung-up"]
+    assert not any((answer.get_json().get("account") or {}).values())

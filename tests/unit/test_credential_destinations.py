@@ -11,6 +11,7 @@ from integration_hub.services.credential_destinations import (
     fixed_for_writers,
     moved,
     refuse_moving,
+    secrets_left_behind,
 )
 
 HTTP = {"type": "custom", "category": "crm", "mode": "per-user", "api_base_uri": "https://api.example.com/v1",
@@ -87,6 +88,43 @@ def test_refuse_moving_names_each_field():
     assert refused.value.status == 403
     assert set(refused.value.errors) == {"apiBaseUri", "tokenUri"}
     refuse_moving(HTTP, change(HTTP, description="same destination"))
+
+
+ALL = ()  # the request brings no secret
+
+
+@pytest.mark.parametrize(("before", "after", "given", "dropped"), [
+    (HTTP, HTTP, ALL, []),
+    (HTTP, change(HTTP, name="New", scope="s", headers={"X-A": "b"}), ALL, []),
+    # nothing stored goes to the authorization page or the profile endpoint
+    (HTTP, change(HTTP, auth_uri="https://x.example/a", user_info_uri="https://x.example/u"),
+     ALL, []),
+    (HTTP, change(HTTP, mode="shared"), ALL, []),
+    (HTTP, change(HTTP, token_uri="https://x.example/t"), ALL, ["client_secret"]),
+    (HTTP, change(HTTP, revocation_uri="https://x.example/r"), ALL, ["client_secret"]),
+    (HTTP, change(HTTP, token_uri=None), ALL, ["client_secret"]),
+    # the API's hosts get the key, and the client secret under basic auth
+    (HTTP, change(HTTP, api_base_uri="https://x.example/v1"), ALL, ["api_key", "client_secret"]),
+    (HTTP, change_data(HTTP, allowedHosts=["x.example"]), ALL, ["api_key", "client_secret"]),
+    (HTTP, change_data(HTTP, allowedHosts=["CDN.example.com", "files.example.com"]), ALL, []),
+    # a new secret in the same request is kept; the others still go
+    (HTTP, change(HTTP, token_uri="https://x.example/t"), ["client_secret"], []),
+    (HTTP, change(HTTP, api_base_uri="https://x.example/v1"), ["client_secret"], ["api_key"]),
+    (HTTP, change(HTTP, api_base_uri="https://x.example/v1"), ["credentials"],
+     ["api_key", "client_secret"]),
+    (DB, change_data(DB, host="elsewhere.example.net"), ALL, ["credentials"]),
+    (DB, change_data(DB, sslmode="disable"), ALL, ["credentials"]),
+    (DB, change_data(DB, options={"hostaddr": "10.0.0.9"}), ALL, ["credentials"]),
+    (DB, change(DB, type="mysql"), ALL, ["credentials"]),
+    (DB, change(DB, type="custom", category="crm"), ALL, ["credentials"]),
+    (DB, change_data(DB, database="other", username="someone"), ALL, []),
+    (DB, change(DB, mode="per-user"), ALL, []),
+    (DB, change_data(DB, port=6543), ["credentials"], []),
+    ({"type": "sqlite", "data": {"path": "a.db"}}, {"type": "sqlite", "data": {"path": "b.db"}},
+     ALL, ["credentials"]),
+])
+def test_secrets_left_behind(before, after, given, dropped):
+    assert secrets_left_behind(before, after, given) == dropped
 
 
 @pytest.mark.parametrize(("config", "expected"), [
