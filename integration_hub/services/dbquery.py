@@ -217,8 +217,9 @@ def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit:
         raise _translate(failure, dialect) from None
     except SQLAlchemyError as failure:
         raise QueryFailed(_message(failure)) from None
-    columns = [{"name": name, "type": _column_type(rows.raw, index)}
-               for index, name in enumerate(names)]
+    samples = rows.samples + [None] * (len(names) - len(rows.samples))
+    columns = [{"name": name, "type": _column_type(sample)}
+               for name, sample in zip(names, samples, strict=False)]
     return QueryResult(columns, rows.values, rows.truncated)
 
 
@@ -244,7 +245,7 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
             raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
         names = [column[0] for column in cursor.description]
         rows = query_rows.collect(query_rows.fetcher(driver, cursor, timeout_ms), limit,
-                                  max_bytes, json_safe)
+                                  max_bytes, json_safe, query_rows.batch_limit(cursor))
         truncated = rows.truncated
         return names, rows
     except QueryNotReadOnly:
@@ -353,20 +354,18 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _column_type(rows, index: int) -> str:
-    for row in rows:
-        value = row[index]
-        if value is None:
-            continue
-        for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"),
-                           (decimal.Decimal, "decimal"), (str, "string"),
-                           (dt.datetime, "datetime"), (dt.date, "date"), (dt.time, "time"),
-                           (dt.timedelta, "interval"), ((bytes, bytearray, memoryview), "binary"),
-                           (uuid.UUID, "uuid"), ((dict, list), "json")):
-            if isinstance(value, kind):
-                return name
-        return "string"
-    return "unknown"
+def _column_type(value: Any) -> str:
+    """The answer's name for a column whose first value (not None) is ``value``."""
+    if value is None:
+        return "unknown"
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"),
+                       (decimal.Decimal, "decimal"), (str, "string"),
+                       (dt.datetime, "datetime"), (dt.date, "date"), (dt.time, "time"),
+                       (dt.timedelta, "interval"), ((bytes, bytearray, memoryview), "binary"),
+                       (uuid.UUID, "uuid"), ((dict, list), "json")):
+        if isinstance(value, kind):
+            return name
+    return "string"
 
 
 # -- schema and test ---------------------------------------------------------
