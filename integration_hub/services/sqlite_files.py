@@ -9,7 +9,8 @@ that real path, percent-encoded, with ``mode=ro``.
 SQLite enforces reading only, twice: the file is opened read-only, and the connection's
 authorizer allows reading tables and calling a list of functions, nothing else: no PRAGMA that
 sets anything, no ATTACH (VACUUM INTO is one), no transaction control, no schema or data change,
-no ``load_extension`` or ``fts3_tokenizer``. No single value may be larger than the answer's
+no ``load_extension`` or ``fts3_tokenizer``; only the file's shadow tables are let through
+for an R*Tree's own statements (see ``Authorizer``). No single value may be larger than the answer's
 byte cap (or 1 MiB, when the cap is smaller). Connections are not pooled: every query opens
 the file anew, so nothing one query did to its connection is there for the next.
 """
@@ -186,7 +187,7 @@ SAFE_FUNCTIONS = frozenset("""
 DESCRIBING_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "index_list",
                                 "index_info", "index_xinfo", "foreign_key_list"})
 READING_PRAGMAS = frozenset({"read_uncommitted", "user_version", "application_id", "encoding",
-                             "page_size", "page_count"})
+                             "page_size", "page_count", "data_version"})
 SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master",
                            "sqlite_temp_schema"})
 _ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for name in (
@@ -195,6 +196,9 @@ _ACTION_NAMES = {getattr(sqlite3, f"SQLITE_{name}"): name.replace("_", " ") for 
     "DROP_TABLE", "DROP_TEMP_INDEX", "DROP_TEMP_TABLE", "DROP_TEMP_TRIGGER", "DROP_TEMP_VIEW",
     "DROP_TRIGGER", "DROP_VIEW", "DETACH", "ALTER_TABLE", "REINDEX", "ANALYZE", "CREATE_VTABLE",
     "DROP_VTABLE", "SAVEPOINT") if hasattr(sqlite3, f"SQLITE_{name}")}
+
+
+_CHANGES = (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE)
 
 
 @dataclass(frozen=True)
@@ -212,15 +216,25 @@ class Refusal:
 
 class Authorizer:
     """SQLite's authorizer callback: reading and SAFE_FUNCTIONS, nothing else. Remembers the
-    first thing it refused, for the answer."""
+    first thing it refused, for the answer.
 
-    def __init__(self) -> None:
+    One exception, for the virtual tables of the file: an R*Tree table prepares its statements
+    on its shadow tables (``<name>_node``, ``_rowid``, ``_parent``), writing ones included,
+    when it is first read, and fails to open if one is refused. SQLite cannot tell the
+    authorizer whose statement it is preparing, so changes to ``shadow_tables`` are let
+    through the authorizer: an INSERT or UPDATE is prepared as doing nothing (SQLITE_IGNORE),
+    a DELETE still meets the read-only file and ``query_only``."""
+
+    def __init__(self, shadow_tables: frozenset[str] = frozenset()) -> None:
         self.refused: Refusal | None = None
+        self.shadow_tables = shadow_tables
 
-    def __call__(self, action: int, first: str | None, second: str | None, _database,
+    def __call__(self, action: int, first: str | None, second: str | None, database,
                  _trigger_or_view) -> int:
         if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE):
             return sqlite3.SQLITE_OK
+        if (action in _CHANGES and database == "main" and first in self.shadow_tables):
+            return sqlite3.SQLITE_OK if action == sqlite3.SQLITE_DELETE else sqlite3.SQLITE_IGNORE
         if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in SAFE_FUNCTIONS:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_PRAGMA and ((first or "").lower() in DESCRIBING_PRAGMAS or (
@@ -266,12 +280,23 @@ def connect(path: Path, max_value_bytes: int) -> ReadOnlyConnection:
         connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, max_value_bytes)
         connection.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         connection.execute("PRAGMA query_only = ON")
-        connection.authorizer = Authorizer()
+        connection.authorizer = Authorizer(_shadow_tables(connection))
         connection.set_authorizer(connection.authorizer)
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _shadow_tables(connection: sqlite3.Connection) -> frozenset[str]:
+    """The file's shadow tables (SQLite marks them: their names extend a virtual table's
+    with a suffix its module owns). A file SQLite cannot read has none here; the query
+    then says why."""
+    try:
+        return frozenset(name for name, in connection.execute(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'"))
+    except sqlite3.Error:
+        return frozenset()
 
 
 def engine(url: URL, max_value_bytes: int) -> Engine:
