@@ -483,7 +483,7 @@ def test_full_text_and_rtree_tables_can_be_read_not_changed(hub, mallory, indexe
         problem(answer, 422, NOT_READ_ONLY)
         assert fingerprint(indexed) == before, case
     for case, (sql, code, named) in REFUSED.items():  # still refused with the tables open
-        if "{" in sql:
+        if "{" in sql or "logging_view" in sql:  # needs a path, or a view this file lacks
             continue
         refused = problem(query(hub, mallory, integration, sql), 422, code)
         assert named.lower() in refused["detail"].lower(), f"{case}: {refused['detail']}"
