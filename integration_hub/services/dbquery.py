@@ -33,6 +33,7 @@ from integration_hub.services import (
     connections,
     crypto,
     database_accounts,
+    database_dialects,
     database_drivers,
     database_options,
     query_rows,
@@ -43,7 +44,6 @@ from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import Found
 from integration_hub.services.sqlite_files import SqliteFiles
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
 MAX_ENGINES = 32
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 10000
 DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS = 30_000, 300_000
@@ -78,17 +78,8 @@ class QueryResult:
     truncated: bool
 
 
-def dialect_of(integration: Integration) -> str | None:
-    if integration.type in DIALECTS:
-        return integration.type
-    if integration.type == "database" or integration.category == "database":
-        dialect = (integration.data or {}).get("dialect")
-        return dialect if dialect in DIALECTS else None
-    return None
-
-
 def is_database(integration: Integration) -> bool:
-    return dialect_of(integration) is not None
+    return database_dialects.integration_dialect(integration) is not None
 
 
 def _credentials(session: Session, user: User, integration: Integration) -> tuple[str | None, str | None]:
@@ -107,7 +98,7 @@ def _credentials(session: Session, user: User, integration: Integration) -> tupl
 def database_url(integration: Integration, username: str | None, password: str | None,
                  sqlite: SqliteFiles) -> URL:
     data = integration.data or {}
-    dialect = dialect_of(integration)
+    dialect = database_dialects.integration_dialect(integration)
     if dialect == "sqlite":
         return sqlite.url(str(data.get("path") or ""))
     driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}[dialect]

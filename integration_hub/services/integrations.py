@@ -23,6 +23,7 @@ from integration_hub.db.types import new_uuid
 from integration_hub.services import (
     credential_destinations,
     crypto,
+    database_dialects,
     database_options,
     sync_settings,
     webhook_events,
@@ -63,11 +64,6 @@ _NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "e
                "basic_token_auth": False, "api_key_location": "header",
                "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
 _REQUIRED = ("name", "type")
-
-
-def _is_sqlite(integration: Integration) -> bool:
-    return integration.type == "sqlite" or (
-        integration.type == "database" and (integration.data or {}).get("dialect") == "sqlite")
 
 
 class IntegrationInUse(errors.Conflict):
@@ -362,14 +358,15 @@ def configuration_state(integration: Integration) -> dict[str, Any]:
 
 def _validate(integration: Integration) -> None:
     data = integration.data or {}
-    if dialect := database_options.dialect_for(integration.type, integration.category, data):
+    dialect = database_dialects.integration_dialect(integration)
+    if dialect:
         database_options.read(dialect, data.get("options"))  # refused options, by name
     provider = catalogue().find(integration.type)
     integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
     problems = configuration_errors(configuration_state(integration))
     problems.update(catalogue().data_errors(integration.type, integration.data or {}))
     problems.update(sync_settings.problems((integration.data or {}).get("sync")))
-    if _is_sqlite(integration) and "data.path" not in problems:
+    if dialect == "sqlite" and "data.path" not in problems:
         SqliteFiles.of(current_settings()).check(str((integration.data or {}).get("path") or ""))
     if problems:
         raise errors.ValidationFailed("the configuration is not valid: "

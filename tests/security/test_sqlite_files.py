@@ -291,6 +291,39 @@ def test_the_hubs_files_are_refused_under_the_root_with_their_own_code(
     assert ok(query(hub, mallory, integration, "SELECT count(*) AS n FROM vault"))["rows"] == [[2]]
 
 
+# Every way an integration can be a SQLite database: the queries open its file, so saving
+# must check the path for each of them (a generic database integration of another type
+# used to be saved with any path).
+SQLITE_SHAPES = {
+    "catalogue-type": {"type": "sqlite"},
+    "generic-database": {"type": "database", "data": {"dialect": "sqlite"}},
+    "database-category": {"type": "warehouse", "category": "database",
+                          "data": {"dialect": "sqlite"}},
+}
+
+
+@pytest.mark.parametrize("shape", SQLITE_SHAPES)
+def test_every_kind_of_sqlite_integration_has_its_path_checked_on_saving(
+        hub, layout, mallory, vault, shape):
+    given = SQLITE_SHAPES[shape]
+
+    def body(path: str) -> dict:
+        return {"name": f"File {secrets.token_hex(3)}", "authType": "none", "mode": "shared",
+                **given, "data": {**given.get("data", {}), "path": path}}
+
+    created = hub.post("/api/integrations", headers=mallory.headers, json=body(str(vault)))
+    assert created.status_code == 201, shown(created)
+    integration = created.get_json()["id"]
+    assert ok(query(hub, mallory, integration, "SELECT count(*) FROM vault"))["rows"] == [[2]]
+    for target in targets(layout):
+        problem(hub.post("/api/integrations", headers=mallory.headers,
+                         json=body(str(target.path))), 422, *PATH_CODES)
+        moved = hub.patch(f"/api/integrations/{integration}", headers=mallory.headers,
+                          json={"data": body(str(target.path))["data"]})
+        problem(moved, 422, *PATH_CODES)
+    assert ok(query(hub, mallory, integration, "SELECT count(*) FROM vault"))["rows"] == [[2]]
+
+
 def test_a_folder_or_a_missing_root_is_refused(hub, layout, mallory, client, admin):
     folder = problem(create_sqlite(hub, mallory, str(layout.root / "data")), 422,
                      "sqlite_path_not_a_file")
