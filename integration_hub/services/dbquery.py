@@ -10,13 +10,9 @@ number) and disposed when the integration changes; SQLite files are opened per q
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
 import json
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +33,7 @@ from integration_hub.services import (
     database_drivers,
     database_options,
     query_rows,
+    query_values,
     sql_params,
     sqlite_files,
 )
@@ -209,7 +206,7 @@ def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit:
     except SQLAlchemyError as failure:
         raise QueryFailed(_message(failure)) from None
     samples = rows.samples + [None] * (len(names) - len(rows.samples))
-    columns = [{"name": name, "type": _column_type(sample)}
+    columns = [{"name": name, "type": query_values.column_type(sample)}
                for name, sample in zip(names, samples, strict=False)]
     return QueryResult(columns, rows.values, rows.truncated)
 
@@ -236,7 +233,8 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
             raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
         names = [column[0] for column in cursor.description]
         rows = query_rows.collect(query_rows.fetcher(driver, cursor, timeout_ms), limit,
-                                  max_bytes, json_safe, query_rows.batch_limit(cursor))
+                                  max_bytes, query_values.json_safe,
+                                  query_rows.batch_limit(cursor))
         truncated = rows.truncated
         return names, rows
     except QueryNotReadOnly:
@@ -323,40 +321,6 @@ def _message(failure: Exception) -> str:
     original = getattr(failure, "orig", None) or failure
     first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
     return first[:500]
-
-
-def json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)  # MySQL TIME and PostgreSQL interval: "10:20:30", "1 day, 2:00:00"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (dict, list)):
-        return json.loads(json.dumps(value, default=str))
-    return str(value)
-
-
-def _column_type(value: Any) -> str:
-    """The answer's name for a column whose first value (not None) is ``value``."""
-    if value is None:
-        return "unknown"
-    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"),
-                       (decimal.Decimal, "decimal"), (str, "string"),
-                       (dt.datetime, "datetime"), (dt.date, "date"), (dt.time, "time"),
-                       (dt.timedelta, "interval"), ((bytes, bytearray, memoryview), "binary"),
-                       (uuid.UUID, "uuid"), ((dict, list), "json")):
-        if isinstance(value, kind):
-            return name
-    return "string"
 
 
 # -- schema and test ---------------------------------------------------------
