@@ -8,16 +8,58 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import json
+import math
 import uuid
 from typing import Any
 
+from integration_hub import errors
+
+# JSON nesting the answer may hold: its writer recurses once per level, on the same stack as
+# the request, and a real document or array is never this deep.
+MAX_DEPTH = 256
+
+
+class ValueTooDeep(errors.ValidationFailed):
+    code, title = "query_value_too_deep", "A value is nested too deeply to answer"
+
 
 def json_safe(value: Any) -> Any:
+    """``value`` as JSON carries it. Inside arrays and documents every value is written as it
+    would be alone in a column: NaN and Infinity as text ("nan", "inf", "-inf"; JSON has no
+    such numbers), dates in ISO 8601, bytes in base64. Walked without recursion, so a deep
+    value is refused (ValueTooDeep) rather than overflowing the stack."""
+    if not isinstance(value, (dict, list)):
+        return _scalar(value)
+    root: dict | list = {} if isinstance(value, dict) else []
+    pending = [(value, root, 1)]
+    while pending:
+        source, target, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise too_deep()
+        items = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in items:
+            if isinstance(item, (dict, list)):
+                child: Any = {} if isinstance(item, dict) else []
+                pending.append((item, child, depth + 1))
+            else:
+                child = _scalar(item)
+            if isinstance(target, dict):
+                target[key if isinstance(key, str) else str(key)] = child
+            else:
+                target.append(child)
+    return root
+
+
+def too_deep() -> ValueTooDeep:
+    return ValueTooDeep(f"a value is nested more than {MAX_DEPTH} levels deep; select a part "
+                        "of it (for example with ->) or its text")
+
+
+def _scalar(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -26,11 +68,7 @@ def json_safe(value: Any) -> Any:
         return str(value)  # MySQL TIME and PostgreSQL interval: "10:20:30", "1 day, 2:00:00"
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (dict, list)):
-        return json.loads(json.dumps(value, default=str))
-    return str(value)
+    return str(value)  # UUID, ranges, composite values, anything else the driver made
 
 
 def column_type(value: Any) -> str:
