@@ -133,19 +133,25 @@ class SqliteFiles:
         folders = [folder for folder in self.hub_folders if not _under(self.root, folder)]
         if any(_under(real, folder) for folder in folders):
             return True
-        identity = _identity(real)
-        return identity is not None and identity in self._hub_identities()
+        try:
+            found = os.stat(real)
+        except OSError:
+            return False
+        if found.st_nlink < 2:
+            # One name only: not a hard link of anything, so no need to search the hub's
+            # folders (which was done on every query).
+            return False
+        identity = (found.st_dev, found.st_ino)
+        return any(_identity(file) == identity for file in self.hub_files) or any(
+            identity in self._identities_in(folder) for folder in self.hub_folders)
 
-    def _hub_identities(self) -> set[tuple[int, int]]:
-        """(device, inode) of every hub file: a hard link in the root is the same file."""
-        found = {_identity(file) for file in self.hub_files}
-        for folder in self.hub_folders:
-            for parent, folder_names, file_names in os.walk(folder):
-                folder_names[:] = [name for name in folder_names
-                                   if not _under(self.root, Path(parent, name))]
-                found.update(_identity(Path(parent, name)) for name in file_names)
-        found.discard(None)
-        return found
+    def _identities_in(self, folder: Path):
+        """(device, inode) of every file in ``folder`` outside the root, as found."""
+        for parent, folder_names, file_names in os.walk(folder):
+            folder_names[:] = [name for name in folder_names
+                               if not _under(self.root, Path(parent, name))]
+            for name in file_names:
+                yield _identity(Path(parent, name))
 
 
 def _refused(kind: type[errors.HubError], message: str) -> errors.HubError:
