@@ -1,4 +1,5 @@
-"""sqlite_files: the URI the hub writes, which paths it accepts, and what the authorizer allows."""
+"""sqlite_files and sqlite_connections: the URI the hub writes, which paths it accepts, and
+what the authorizer allows."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from integration_hub.config import Settings
+from integration_hub.services.sqlite_connections import Authorizer, connect
 from integration_hub.services.sqlite_files import (
     LEAST_VALUE_LIMIT,
-    Authorizer,
     SqliteFiles,
     SqlitePathHubFile,
     SqlitePathNotAFile,
     SqlitePathOutsideRoot,
-    connect,
     file_uri,
 )
 
