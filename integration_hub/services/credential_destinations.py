@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from integration_hub import errors
+from integration_hub.services.database_dialects import DATABASE, DIALECTS, dialect_of
 
 # URL columns the hub sends credentials to: attribute -> API field.
 URIS = {"api_base_uri": "apiBaseUri", "auth_uri": "authUri", "token_uri": "tokenUri",
@@ -31,8 +32,6 @@ MODE = {"mode": "mode"}
 # safely: a removed host or port means the driver's default, which is a destination too.
 DATABASE_KEYS = ("dialect", "host", "port", "path", "sslmode", "options")
 _DATABASE_FIELDS = frozenset(f"data.{key}" for key in DATABASE_KEYS)
-DIALECTS = ("postgresql", "mysql", "sqlite")
-DATABASE = "database"
 # Which fields decide where each stored secret goes (API names, as ``moved`` answers).
 # Under any authType: a writer may change authType, so a secret's destinations are every
 # place some authType sends it (basic auth sends the client secret to the API's hosts).
@@ -49,18 +48,6 @@ class FieldNeedsShareAccess(errors.Forbidden):
     code, title = "field_needs_share_access", "Changing where credentials go needs share access"
 
 
-def database_dialect(type_name: str | None, category: str | None,
-                     data: Mapping[str, Any] | None) -> str | None:
-    """The database engine an integration connects to, or None for an HTTP one (the rule
-    ``dbquery.dialect_of`` applies)."""
-    if type_name in DIALECTS:
-        return type_name
-    if type_name == DATABASE or category == DATABASE:
-        dialect = (data or {}).get("dialect")
-        return dialect if dialect in DIALECTS else None
-    return None
-
-
 def destination(config: Mapping[str, Any]) -> dict[str, Any]:
     """Everything in ``config`` that decides where credentials go, by API field name
     (``database``: the engine; the ``data.`` keys of a database count only for one)."""
@@ -68,7 +55,7 @@ def destination(config: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {field: config.get(attribute)
                              for attribute, field in (URIS | MODE).items()}
     found["data.allowedHosts"] = _hosts(data.get("allowedHosts"))
-    found[DATABASE] = database_dialect(config.get("type"), config.get("category"), data)
+    found[DATABASE] = dialect_of(config.get("type"), config.get("category"), data)
     for key in DATABASE_KEYS:
         found[f"data.{key}"] = _given(data.get(key))
     return found
@@ -116,7 +103,7 @@ def fixed_for_writers(config: Mapping[str, Any]) -> list[str]:
     """Top-level fields a writer (share level 2) can only send back unchanged: the URIs,
     the mode, and for a database the fields its engine comes from."""
     fields = [*URIS.values(), *MODE.values()]
-    if database_dialect(config.get("type"), config.get("category"), config.get("data")):
+    if dialect_of(config.get("type"), config.get("category"), config.get("data")):
         fields.append("type")
         if config.get("type") not in (*DIALECTS, DATABASE):
             fields.append("category")

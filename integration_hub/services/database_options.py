@@ -21,8 +21,6 @@ from typing import Any
 
 from integration_hub import errors
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
-
 
 class DatabaseOptionNotAllowed(errors.ValidationFailed):
     code, title = "database_option_not_allowed", "The hub does not pass this option to the driver"
@@ -138,17 +136,6 @@ ALLOWED: dict[str, dict[str, Reader]] = {
     },
     "sqlite": {},
 }
-
-
-def dialect_for(type_: str | None, category: str | None, data: Mapping[str, Any]) -> str | None:
-    """The dialect of an integration: its catalogue type, or ``data.dialect`` of a generic
-    database integration (the same rule the query service applies)."""
-    if type_ in DIALECTS:
-        return type_
-    if type_ == "database" or category == "database":
-        dialect = data.get("dialect")
-        return dialect if dialect in DIALECTS else None
-    return None
 
 
 def problems(dialect: str, options: Any) -> dict[str, list[str]]:

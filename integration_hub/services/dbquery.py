@@ -1,25 +1,18 @@
-"""Database integrations (SPEC §7): read-only queries, schema, connection test.
+"""Database integrations (docs/decisions.md, "Database integrations"): which engine serves a
+caller's query, the schema, the connection test.
 
-Read-only is enforced by each database, never by reading the SQL: SQLite opens
-the file with ``mode=ro`` and an authorizer (sqlite_files.py), PostgreSQL runs a READ
-ONLY transaction with a ``statement_timeout``, MySQL/MariaDB a READ ONLY transaction
-with ``max_execution_time`` / ``max_statement_time``. Rows are read in batches up to a
-row limit and a byte cap (query_rows.py). Engines are pooled per integration (a bounded
-number) and disposed when the integration changes; SQLite files are opened per query.
+An integration's engine connects with the caller's own account (per-user mode) or the
+integration's; engines are pooled per integration and account (a bounded number) and disposed
+when the integration changes; SQLite files are opened per query. The statement itself runs in
+query_statements.py.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import decimal
 import json
 import threading
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -34,18 +27,18 @@ from integration_hub.services import (
     connections,
     crypto,
     database_accounts,
+    database_dialects,
     database_drivers,
     database_hosts,
     database_options,
-    query_rows,
-    sql_params,
-    sqlite_files,
+    query_statements,
+    sqlite_connections,
 )
 from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import Found
+from integration_hub.services.query_statements import run_query as run_query  # for the view
 from integration_hub.services.sqlite_files import SqliteFiles
 
-DIALECTS = ("postgresql", "mysql", "sqlite")
 MAX_ENGINES = 32
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 10000
 DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS = 30_000, 300_000
@@ -55,42 +48,8 @@ class NotADatabase(errors.Conflict):
     code, title = "not_a_database", "This integration is not a database"
 
 
-class QueryNotReadOnly(errors.ValidationFailed):
-    code, title = "query_not_read_only", "Queries through the hub are read-only"
-
-
-class QueryFailed(errors.ValidationFailed):
-    code, title = "query_failed", "The database refused the query"
-
-
-class QueryTimeout(errors.HubError):
-    status, code, title = 504, "query_timeout", "The query took too long"
-
-
-class DatabaseUnavailable(errors.HubError):
-    status, code, title = 502, "database_unavailable", "The database could not be reached"
-
-
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    columns: list[dict[str, str]]
-    rows: list[list[Any]]
-    truncated: bool
-
-
-def dialect_of(integration: Integration) -> str | None:
-    if integration.type in DIALECTS:
-        return integration.type
-    if integration.type == "database" or integration.category == "database":
-        dialect = (integration.data or {}).get("dialect")
-        return dialect if dialect in DIALECTS else None
-    return None
-
-
 def is_database(integration: Integration) -> bool:
-    return dialect_of(integration) is not None
+    return database_dialects.integration_dialect(integration) is not None
 
 
 def _credentials(session: Session, user: User, integration: Integration) -> tuple[str | None, str | None]:
@@ -109,7 +68,7 @@ def _credentials(session: Session, user: User, integration: Integration) -> tupl
 def database_url(integration: Integration, username: str | None, password: str | None,
                  sqlite: SqliteFiles) -> URL:
     data = integration.data or {}
-    dialect = dialect_of(integration)
+    dialect = database_dialects.integration_dialect(integration)
     if dialect == "sqlite":
         return sqlite.url(str(data.get("path") or ""))
     driver = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}[dialect]
@@ -199,180 +158,10 @@ def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) 
     username, password = _credentials(session, user, integration)
     url = database_url(integration, username, password, sqlite)
     if url.get_backend_name() == "sqlite":  # never pooled: opened as just checked, per query
-        return sqlite_files.engine(url, sqlite.max_value_bytes)
+        return sqlite_connections.engine(url, sqlite.max_value_bytes)
     key = (integration.id, integration.updated_at.isoformat() if integration.updated_at else "",
            username or "", crypto.fingerprint(password))
     return ENGINES.get(key, url, database_hosts.Guard.of(current_settings()))
-
-
-# -- running queries ---------------------------------------------------------
-
-def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit: int,
-              timeout_ms: int, max_bytes: int) -> QueryResult:
-    """At most ``limit`` rows and ``max_bytes`` of them as JSON (query_rows.py)."""
-    dialect = engine.dialect.name
-    try:
-        with engine.connect() as connection:
-            _begin_read_only(connection, dialect, timeout_ms)
-            try:
-                names, rows = _execute(connection, dialect, sql, dict(params or {}), limit,
-                                       timeout_ms, max_bytes)
-            finally:
-                _end(connection, dialect)
-    except DBAPIError as failure:
-        raise _translate(failure, dialect) from None
-    except SQLAlchemyError as failure:
-        raise QueryFailed(_message(failure)) from None
-    columns = [{"name": name, "type": _column_type(rows.raw, index)}
-               for index, name in enumerate(names)]
-    return QueryResult(columns, rows.values, rows.truncated)
-
-
-def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeout_ms: int,
-             max_bytes: int) -> tuple[list[str], query_rows.Rows]:
-    """One statement, bound parameters, rows read in batches through the driver.
-
-    PostgreSQL gets a server-side cursor, or else a prepared statement: either holds exactly
-    one command, so a text such as "SELECT 1; COMMIT; INSERT ..." cannot escape the read-only
-    transaction. SQLite takes ``:name`` itself; the others get ``%(name)s``.
-    """
-    driver = connection.connection.driver_connection
-    statement, values = sql, (params or None)
-    if dialect != "sqlite":
-        try:
-            statement, values = sql_params.to_pyformat(sql, params) if params else (sql, None)
-        except sql_params.MissingParameter as missing:
-            raise QueryFailed(f"no value for the parameter :{missing}") from None
-    cursor, truncated = None, False
-    try:
-        cursor = query_rows.execute(driver, dialect, statement, values)
-        if cursor.description is None:
-            raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
-        names = [column[0] for column in cursor.description]
-        rows = query_rows.collect(query_rows.fetcher(driver, cursor, timeout_ms), limit,
-                                  max_bytes, json_safe)
-        truncated = rows.truncated
-        return names, rows
-    except QueryNotReadOnly:
-        raise
-    except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
-        if dialect == "sqlite" and (refused := sqlite_files.refusal(driver)):
-            kind = sqlite_files.QueryFunctionNotAllowed if refused.function else QueryNotReadOnly
-            raise kind(refused.detail) from None
-        if isinstance(failure, connection.dialect.loaded_dbapi.Error):
-            raise DBAPIError.instance(statement, None, failure,
-                                      connection.dialect.loaded_dbapi.Error) from None
-        raise
-    finally:
-        if cursor is not None:
-            query_rows.finish(connection, dialect, cursor, truncated)
-
-
-def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:
-    if dialect == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-    elif dialect == "mysql":
-        connection.exec_driver_sql("ROLLBACK")  # the implicit transaction SQLAlchemy began
-        database_drivers.expect_answer_within(connection.connection.driver_connection, timeout_ms)
-        # The session too: DDL would otherwise commit implicitly and run outside the
-        # read-only transaction.
-        connection.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
-        if connection.dialect.is_mariadb:
-            connection.exec_driver_sql(f"SET SESSION max_statement_time = {timeout_ms / 1000:.3f}")
-        else:
-            connection.exec_driver_sql(f"SET SESSION max_execution_time = {int(timeout_ms)}")
-        connection.exec_driver_sql("START TRANSACTION READ ONLY")
-    else:
-        deadline = time.monotonic() + timeout_ms / 1000
-        raw = connection.connection.driver_connection
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-
-
-def _end(connection, dialect: str) -> None:
-    try:
-        connection.rollback()
-    finally:
-        if dialect == "sqlite":
-            connection.connection.driver_connection.set_progress_handler(None, 0)
-
-
-_READ_ONLY_SIGNS = ("read-only", "read only", "readonly", "25006", "1792")
-# The driver gave up waiting for the server (connect, handshake or answer), not a statement
-# timeout of the server's own.
-_STALLED_SIGNS = ("timeout expired", "timed out")
-_TIMEOUT_SIGNS = ("57014", "statement timeout", "canceling statement", "max_statement_time",
-                  "max_execution_time", "3024", "1969", "interrupted")
-
-
-def _translate(failure: DBAPIError, dialect: str) -> errors.HubError:
-    message = _message(failure)
-    lowered = message.lower()
-    code = str(getattr(failure.orig, "sqlstate", "") or (failure.orig.args[0]
-                                                         if getattr(failure.orig, "args", None)
-                                                         else ""))
-    if any(sign in lowered for sign in _STALLED_SIGNS):
-        return database_drivers.DatabaseTimeout(message)
-    if failure.connection_invalidated or _is_connect_error(failure):
-        return DatabaseUnavailable(message)
-    if any(sign in lowered or sign == code for sign in _READ_ONLY_SIGNS):
-        return QueryNotReadOnly(message)
-    if any(sign in lowered or sign == code for sign in _TIMEOUT_SIGNS):
-        return QueryTimeout(message)
-    return QueryFailed(message)
-
-
-def _is_connect_error(failure: DBAPIError) -> bool:
-    text_ = str(failure.orig).lower()
-    return any(sign in text_ for sign in ("connection refused", "could not connect",
-                                          "authentication failed", "access denied for user",
-                                          "can't connect", "unable to open database",
-                                          "no such host", "connection to server",
-                                          "lost connection", "server has gone away",
-                                          "asked for a file"))
-
-
-def _message(failure: Exception) -> str:
-    """The database's own message, first line, without SQL or parameters."""
-    original = getattr(failure, "orig", None) or failure
-    first = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    return first[:500]
-
-
-def json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)  # MySQL TIME and PostgreSQL interval: "10:20:30", "1 day, 2:00:00"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (dict, list)):
-        return json.loads(json.dumps(value, default=str))
-    return str(value)
-
-
-def _column_type(rows, index: int) -> str:
-    for row in rows:
-        value = row[index]
-        if value is None:
-            continue
-        for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"),
-                           (decimal.Decimal, "decimal"), (str, "string"),
-                           (dt.datetime, "datetime"), (dt.date, "date"), (dt.time, "time"),
-                           (dt.timedelta, "interval"), ((bytes, bytearray, memoryview), "binary"),
-                           (uuid.UUID, "uuid"), ((dict, list), "json")):
-            if isinstance(value, kind):
-                return name
-        return "string"
-    return "unknown"
 
 
 # -- schema and test ---------------------------------------------------------
@@ -388,7 +177,7 @@ def describe(engine: Engine) -> list[dict[str, Any]]:
             tables.append({"name": name, "columns": columns})
         return tables
     except DBAPIError as failure:
-        raise _translate(failure, engine.dialect.name) from None
+        raise query_statements.translate(failure, engine.dialect.name) from None
 
 
 def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
@@ -410,7 +199,7 @@ def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
     except errors.HubError as refused:  # the address or server checked on connecting
         return False, took(), refused.detail, refused.code
     except DBAPIError as failure:
-        problem = _translate(failure, engine.dialect.name)
+        problem = query_statements.translate(failure, engine.dialect.name)
         return False, took(), problem.detail, problem.code
     except SQLAlchemyError as failure:
-        return False, took(), _message(failure), QueryFailed.code
+        return False, took(), query_statements.message(failure), query_statements.QueryFailed.code

@@ -1,8 +1,9 @@
 """Integrations: create, read, change and delete them under the ACL.
 
-Views pass the caller and the loaded fields (attribute names); this module
-checks access, applies changes, keeps secrets encrypted and validates the
-complete configuration before anything is flushed.
+Views pass the caller and the loaded fields (attribute names); this module checks access and
+finds, lists and deletes integrations; what a create or change writes (catalogue defaults,
+secrets encrypted, the whole configuration checked before anything is flushed, a free slug)
+is integration_config.py.
 """
 
 from __future__ import annotations
@@ -13,19 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from integration_hub import errors
-from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.services import (
     credential_destinations,
-    crypto,
-    database_hosts,
-    database_options,
-    sync_settings,
     webhook_events,
 )
 from integration_hub.services.acl import (
@@ -37,38 +32,24 @@ from integration_hub.services.acl import (
     readable_clause,
     require,
 )
-from integration_hub.services.catalogue import catalogue
+from integration_hub.services.integration_config import (
+    NULL_MEANS,
+    SECRETS,
+    SETTABLE,
+    apply,
+    assign_slug,
+    validate,
+    with_catalogue_defaults,
+)
 from integration_hub.services.integration_rules import (
-    RESERVED_SLUGS,
-    configuration_errors,
     is_uuid,
     normalise_auth_type,
-    slug_problem,
-    slugify,
-    with_suffix,
 )
-from integration_hub.services.sqlite_files import SqliteFiles
 
-# Plain configuration columns a caller may set (attribute names).
-SETTABLE = ("name", "type", "category", "description", "mode", "auth_type", "enabled", "embedded",
-            "scope", "auth_uri", "token_uri", "revocation_uri", "user_info_uri", "api_base_uri",
-            "client_id", "basic_token_auth", "api_key_location", "api_key_name", "headers",
-            "data", "image_url")
-# Write-only secrets: API attribute -> encrypted column.
-SECRETS = {"client_secret": "client_secret_encrypted", "api_key": "api_key_encrypted",
-           "credentials": "credentials_encrypted"}
 # Columns copied by ``copyFrom`` (configuration, not identity or ownership); the secrets
 # too when the caller may share the source (docs/security.md, "Copies and re-pointing").
 COPIED = (*SETTABLE, "supports_upload")
-_NULL_MEANS = {"description": "", "headers": {}, "data": {}, "enabled": True, "embedded": False,
-               "basic_token_auth": False, "api_key_location": "header",
-               "api_key_name": "X-API-Key", "mode": "per-user", "auth_type": "oauth2"}
 _REQUIRED = ("name", "type")
-
-
-def _is_sqlite(integration: Integration) -> bool:
-    return integration.type == "sqlite" or (
-        integration.type == "database" and (integration.data or {}).get("dialect") == "sqlite")
 
 
 class IntegrationInUse(errors.Conflict):
@@ -235,15 +216,15 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
             raise errors.ValidationFailed(
                 "name and type are required", errors={f: ["Missing data for required field."]
                                                       for f in missing})
-        values = _with_catalogue_defaults(integration, values)
-    for attribute, default in _NULL_MEANS.items():
+        values = with_catalogue_defaults(integration, values)
+    for attribute, default in NULL_MEANS.items():
         if getattr(integration, attribute) is None:
             setattr(integration, attribute, default)
-    _apply(integration, values)
+    apply(integration, values)
     if copied_from is not None:  # a copy pointed elsewhere is a re-pointing too
         _leave_secrets_behind(integration, copied_from, values)
-    _validate(integration)
-    _assign_slug(session, integration, values.get("slug"))  # also adds it to the session
+    validate(integration)
+    assign_slug(session, integration, values.get("slug"))  # also adds it to the session
     _saved(session, user, integration)
     webhook_events.emit(session, integration.tenant_id, "integration.created", integration,
                         actor=user.username)
@@ -272,11 +253,11 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
     before = configuration(integration)
     if found.access < Access.SHARE:
         _refuse_moving_credentials(integration, changes)
-    _apply(integration, changes)
+    apply(integration, changes)
     _leave_secrets_behind(integration, before, changes)
-    _validate(integration)
+    validate(integration)
     if changes.get("slug") and changes["slug"] != integration.slug:
-        _assign_slug(session, integration, changes["slug"])
+        assign_slug(session, integration, changes["slug"])
     session.flush()
     _saved(session, user, integration)
     webhook_events.emit(session, integration.tenant_id, "integration.updated", integration,
@@ -292,7 +273,7 @@ def configuration(integration: Integration) -> dict[str, Any]:
 def _refuse_moving_credentials(integration: Integration, changes: Mapping[str, Any]) -> None:
     """403 before anything is written when the changes move credentials elsewhere."""
     before = configuration(integration)
-    after = {**before, **{attribute: _NULL_MEANS.get(attribute) if value is None else value
+    after = {**before, **{attribute: NULL_MEANS.get(attribute) if value is None else value
                           for attribute, value in changes.items() if attribute in SETTABLE}}
     credential_destinations.refuse_moving(before, after)
 
@@ -325,107 +306,3 @@ def delete(session: Session, user: User, found: Found, force: bool = False) -> N
                         found.integration, actor=user.username)
     session.delete(found.integration)
     session.flush()
-
-
-# Defaults that only make sense with the catalogue's own auth type.
-_AUTH_DEFAULTS = {"auth_uri", "token_uri", "revocation_uri", "scope", "basic_token_auth",
-                  "api_key_location", "api_key_name"}
-
-
-def _with_catalogue_defaults(integration: Integration,
-                             values: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Fill what the caller left out from the catalogue entry of the type; given fields win."""
-    provider = catalogue().find(values["type"])
-    if provider is None:
-        return values
-    defaults = provider.defaults()
-    given_auth = values.get("auth_type")
-    same_auth = given_auth is None or normalise_auth_type(given_auth) == defaults.get("auth_type")
-    for attribute, value in defaults.items():
-        if attribute in values or attribute == "data" or (attribute in _AUTH_DEFAULTS
-                                                            and not same_auth):
-            continue
-        setattr(integration, attribute, json.loads(json.dumps(value)))
-    merged = dict(values)
-    if defaults.get("data") and same_auth:
-        merged["data"] = {**defaults["data"], **(values.get("data") or {})}
-    return merged
-
-
-def _apply(integration: Integration, values: Mapping[str, Any]) -> None:
-    for attribute in SETTABLE:
-        if attribute in values:
-            value = values[attribute]
-            if value is None:
-                value = _NULL_MEANS.get(attribute)
-            if attribute == "auth_type":
-                value = normalise_auth_type(value)
-            setattr(integration, attribute, value)
-    for attribute, column in SECRETS.items():
-        if attribute in values:
-            secret = values[attribute]
-            if isinstance(secret, dict):
-                secret = json.dumps(secret, separators=(",", ":"))
-            setattr(integration, column, crypto.encrypt(secret) if secret not in (None, "") else None)
-
-
-def configuration_state(integration: Integration) -> dict[str, Any]:
-    """The configuration under the API's field names, for the cross-field rules."""
-    return {"authType": integration.auth_type, "authUri": integration.auth_uri,
-            "tokenUri": integration.token_uri, "revocationUri": integration.revocation_uri,
-            "userInfoUri": integration.user_info_uri, "apiBaseUri": integration.api_base_uri,
-            "clientId": integration.client_id, "apiKeyLocation": integration.api_key_location,
-            "apiKeyName": integration.api_key_name, "headers": integration.headers}
-
-
-def _validate(integration: Integration) -> None:
-    data = integration.data or {}
-    if dialect := database_options.dialect_for(integration.type, integration.category, data):
-        database_options.read(dialect, data.get("options"))  # refused options, by name
-    provider = catalogue().find(integration.type)
-    integration.supports_upload = bool(provider and provider.spec.get("supportsUpload"))
-    problems = configuration_errors(configuration_state(integration))
-    problems.update(catalogue().data_errors(integration.type, integration.data or {}))
-    problems.update(sync_settings.problems((integration.data or {}).get("sync")))
-    if _is_sqlite(integration) and "data.path" not in problems:
-        SqliteFiles.of(current_settings()).check(str((integration.data or {}).get("path") or ""))
-    if problems:
-        raise errors.ValidationFailed("the configuration is not valid: "
-                                      + ", ".join(sorted(problems)), errors=problems)
-    if dialect and dialect != "sqlite":  # a host or address; no socket, not the hub's database
-        database_hosts.Guard.of(current_settings()).check_saved(dialect, data)
-
-
-def _assign_slug(session: Session, integration: Integration, requested: str | None) -> None:
-    """A given slug must be free; a derived one takes the first free -2, -3 ... suffix."""
-    if requested:
-        if problem := slug_problem(requested):
-            raise errors.ValidationFailed(f"slug {problem}", errors={"slug": [problem]})
-        if _slug_taken(session, integration, requested):
-            raise errors.ValidationFailed("slug is already used by another integration",
-                                          errors={"slug": ["already used by another integration"]})
-        candidates = [requested]
-    else:
-        base = slugify(integration.name)
-        taken = set(session.scalars(select(Integration.slug).where(
-            Integration.tenant_id == integration.tenant_id, Integration.id != integration.id,
-            Integration.slug.like(base + "%")))) | RESERVED_SLUGS  # slugify leaves no wildcards
-        free = next(n for n in range(1, len(taken) + 3) if with_suffix(base, n) not in taken)
-        candidates = [with_suffix(base, n) for n in range(free, free + 5)]
-    for slug in candidates:
-        integration.slug = slug
-        try:
-            with session.begin_nested():
-                session.add(integration)
-                session.flush()
-            return
-        except IntegrityError:  # taken concurrently since we looked; try the next one
-            continue
-    raise errors.Conflict("could not find a free slug; try again")
-
-
-def _slug_taken(session: Session, integration: Integration, slug: str) -> bool:
-    return session.scalars(select(Integration.id).where(
-        Integration.tenant_id == integration.tenant_id, Integration.slug == slug,
-        Integration.id != integration.id)).first() is not None
-

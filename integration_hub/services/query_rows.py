@@ -1,4 +1,4 @@
-"""A query's rows, read in batches up to a row limit and a byte cap (docs/security.md).
+"""A query's rows, read a few at a time up to a row limit and a byte cap (docs/security.md).
 
 Left to themselves, psycopg's and PyMySQL's cursors read the whole result into the worker
 before the first row is looked at (``generate_series(1, 10000000)`` with ``limit: 10`` took a
@@ -7,10 +7,15 @@ the server computes rows as they are fetched), MySQL/MariaDB through PyMySQL's u
 ``SSCursor`` (rows are read off the socket as they are wanted), and SQLite steps its statement a
 row at a time anyway.
 
-Batches start at one row and double up to MAX_BATCH, never asking for more rows than the bytes
-left would hold at the size of the largest row so far; reading stops at ``limit`` rows or at
-``max_bytes`` of rows as JSON, whichever comes first, and the answer says ``truncated``. The
-worker holds at most one batch beyond what it answers.
+A row's size is known only once it is read, and a small row says nothing of the next one: a
+batch sized on the rows seen so far (once, up to 1000 rows) held a thousand large rows at once.
+So MySQL and SQLite rows are read one at a time (their drivers read a row off the socket or step
+the statement per row anyway), and a PostgreSQL cursor's FETCH asks for at most
+POSTGRES_BATCH rows (one round trip each, and a ``statement_timeout`` per FETCH): batches start
+at one row and double up to that, never asking for more rows than the bytes left would hold at
+the size of the largest row so far. Reading stops at ``limit`` rows or at ``max_bytes`` of rows
+as JSON, whichever comes first, and the answer says ``truncated``. The worker holds what it
+answers and at most one batch beyond it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-MAX_BATCH = 1000
+POSTGRES_BATCH = 16
 CURSOR_NAME = "hub_query"
 # DECLARE CURSOR takes only a query: for anything else (INSERT ... RETURNING, SHOW, EXPLAIN, a
 # data-modifying WITH) PostgreSQL answers syntax_error or feature_not_supported, and the
@@ -31,35 +36,43 @@ _NOT_A_CURSOR = ("42601", "0A000")
 
 @dataclass(frozen=True)
 class Rows:
-    raw: list[Sequence[Any]]   # as the driver gave them
     values: list[list[Any]]    # JSON-safe, as answered
     truncated: bool            # rows were left unread (the limit, or the byte cap)
+    # Per column, the first value that is not None as the driver gave it (for the column's
+    # type): the driver's rows are not kept, only what the answer carries.
+    samples: list[Any] = field(default_factory=list)
 
 
 def collect(fetch: Callable[[int], Sequence[Sequence[Any]]], limit: int, max_bytes: int,
-            convert: Callable[[Any], Any]) -> Rows:
-    """Rows from ``fetch(n)`` (at most n rows; fewer at the end) until ``limit`` rows or
-    ``max_bytes`` of JSON; one row more is asked for, to tell whether there were more."""
-    raw: list[Sequence[Any]] = []
+            convert: Callable[[Any], Any], max_batch: int = 1) -> Rows:
+    """Rows from ``fetch(n)`` (at most n rows; fewer at the end), n never above ``max_batch``,
+    until ``limit`` rows or ``max_bytes`` of JSON; one row more is asked for, to tell whether
+    there were more."""
     values: list[list[Any]] = []
+    samples: list[Any] = []
     size, largest, batch = 2, 1, 1  # "[]"
     while True:
-        wanted = max(1, min(batch, limit + 1 - len(raw), (max_bytes - size) // largest))
+        wanted = max(1, min(batch, max_batch, limit + 1 - len(values),
+                            (max_bytes - size) // largest))
         fetched = fetch(wanted)
         for row in fetched:
-            if len(raw) == limit:
-                return Rows(raw, values, True)
+            if len(values) == limit:
+                return Rows(values, True, samples)
             safe = [convert(value) for value in row]
             cost = len(json.dumps(safe, separators=(",", ":"))) + 1
             if size + cost > max_bytes:
-                return Rows(raw, values, True)
-            raw.append(row)
+                return Rows(values, True, samples)
             values.append(safe)
             size += cost
             largest = max(largest, cost)
+            if len(samples) < len(row):
+                samples.extend([None] * (len(row) - len(samples)))
+            for index, value in enumerate(row):
+                if samples[index] is None and value is not None:
+                    samples[index] = value
         if len(fetched) < wanted:
-            return Rows(raw, values, False)
-        batch = min(batch * 2, MAX_BATCH)
+            return Rows(values, False, samples)
+        batch = min(batch * 2, max_batch)
 
 
 def execute(driver, dialect: str, statement: str, values: Any):
@@ -98,6 +111,11 @@ def _postgres_cursor(driver, statement: str, values: Any):
         cursor.close()
         raise
     return cursor
+
+
+def batch_limit(cursor) -> int:
+    """The most rows one fetch may read: POSTGRES_BATCH from a server-side cursor, else one."""
+    return POSTGRES_BATCH if getattr(cursor, "name", None) == CURSOR_NAME else 1
 
 
 def fetcher(driver, cursor, timeout_ms: int) -> Callable[[int], Sequence[Sequence[Any]]]:

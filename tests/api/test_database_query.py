@@ -14,6 +14,7 @@ hub's database with the ``app`` fixture, and all database calls go through it (`
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import threading
@@ -375,6 +376,43 @@ def test_postgresql_uuid_json_time_float_and_timestamptz(hub, make_db, target, a
     assert types["tz"] == "datetime"
     assert d == "1.10" and types["d"] == "decimal"
     assert yes is True and types["yes"] == "boolean"
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+def test_postgresql_arrays_and_documents_are_strict_json_like_their_columns(hub, make_db,
+                                                                            target, admin):
+    """NaN and Infinity are not JSON: a float column answered them as text, the same floats
+    in an array were written as bare NaN and Infinity, which strict parsers refuse; a
+    timestamp or bytea in an array was Python's own text rather than ISO 8601 or base64.
+    A document nested deeper than the driver can read was a 500."""
+    integration = make_db(target)
+    answer = query(hub, admin, integration,
+                   "SELECT CAST('NaN' AS float8) AS f, CAST('-Infinity' AS float8) AS g,"
+                   " ARRAY[1.5, 'NaN', 'Infinity', '-Infinity']::float8[] AS fs,"
+                   " CAST('2024-01-31 10:20:30' AS timestamp) AS t,"
+                   " ARRAY[CAST('2024-01-31 10:20:30' AS timestamp)] AS ts,"
+                   " CAST('\\x00ff' AS bytea) AS b, ARRAY[CAST('\\x00ff' AS bytea)] AS bs")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:400]
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    body = json.loads(answer.get_data(as_text=True), parse_constant=refuse)
+    f, g, fs, t, ts, b, bs = body["rows"][0]
+    assert g.startswith("-") and fs == [1.5, f, g[1:], g]  # as the columns answer them
+    assert ts == [t] and bs == [b]
+
+    deep = query(hub, admin, integration,
+                 "SELECT CAST(repeat('[', 2000) || '1' || repeat(']', 2000) AS jsonb) AS j")
+    assert deep.status_code == 422, deep.get_data(as_text=True)[:400]
+    assert deep.mimetype == "application/problem+json"
+    assert deep.get_json()["code"] == "query_value_too_deep"
+    shallow = ok(query(hub, admin, integration,
+                       "SELECT CAST(repeat('[', 100) || '1' || repeat(']', 100) AS jsonb) AS j"))
+    value = shallow["rows"][0][0]
+    for _ in range(100):
+        value = value[0]
+    assert value == 1
 
 
 def test_limit_and_truncated(hub, make_db, target, admin):

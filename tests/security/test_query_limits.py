@@ -205,3 +205,50 @@ def test_a_query_read_in_many_fetches_still_stops_at_its_timeout(hub, admin, int
                    timeoutMs=500)
     assert answer.status_code == 504, shown(answer)
     assert answer.get_json()["code"] == "query_timeout"
+
+
+# -- memory --------------------------------------------------------------------------------------
+
+MEMORY_CAP = 1024 * 1024
+BIG_ROW = 256 * 1024  # characters of text in each large row
+SMALL_ROWS = 511      # small rows first: reading in growing batches, the next batch is large
+# Rows read beyond what is answered, at most: PostgreSQL fetches a small batch per FETCH; MySQL
+# and SQLite one row at a time (Python's sqlite3 converts a row, then steps to the next).
+IN_FLIGHT = {"postgresql": 16, "mysql": 1, "sqlite": 2}
+# The small rows as Python values, the engine's own allocations, tracemalloc's bookkeeping.
+SLACK = 1024 * 1024
+
+
+def test_the_worker_holds_the_cap_and_one_batch_of_rows_at_most(capped_app, hub, admin,
+                                                                integration, target):
+    """Rows of 256 KB after 511 small ones: a hub that grows its batches with the rows seen so
+    far asks for hundreds of large rows at once (over 100 MB here, a gigabyte with rows of
+    2 MB). Peak memory during the query must stay under the cap, the rows in flight, and the
+    row being measured."""
+    import tracemalloc
+
+    from integration_hub.services import dbquery, integrations
+    from integration_hub.services.sqlite_files import SqliteFiles
+
+    big = text(target.dialect, BIG_ROW)
+    sql = (f"SELECT x, CASE WHEN x <= {SMALL_ROWS} THEN '' ELSE {big} END AS padding "
+           "FROM numbers ORDER BY x")
+    with capped_app.app_context(), capped_app.extensions["integration_hub.db"]() as session:
+        user = identity.get_user(session, admin.tenant, admin.username)
+        found = integrations.find(session, user, integration)
+        engine = dbquery.engine_for(session, user, found,
+                                    SqliteFiles.of(capped_app.config["HUB_SETTINGS"]))
+        dbquery.run_query(engine, "SELECT x FROM numbers WHERE x < 3", None, 10, 30_000,
+                          MEMORY_CAP)  # connected, statements compiled
+        tracemalloc.start()
+        try:
+            result = dbquery.run_query(engine, sql, None, 1000, 30_000, MEMORY_CAP)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    big_rows = [row for row in result.rows if row[1]]
+    assert result.truncated is True and len(result.rows) > SMALL_ROWS and big_rows
+    assert all(len(padding) == BIG_ROW for _, padding in big_rows)
+    bound = MEMORY_CAP + (IN_FLIGHT[target.dialect] + 1) * BIG_ROW + SLACK
+    assert peak < bound, f"{target.dialect}: peak {peak / 2**20:.1f} MiB, bound {bound / 2**20:.1f} MiB"

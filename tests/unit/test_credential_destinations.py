@@ -1,13 +1,9 @@
 """Which changes move an integration's credentials: one table row per kind of change."""
 
-from types import SimpleNamespace
-
 import pytest
 
-from integration_hub.services import dbquery
 from integration_hub.services.credential_destinations import (
     FieldNeedsShareAccess,
-    database_dialect,
     fixed_for_writers,
     moved,
     refuse_moving,
@@ -135,14 +131,3 @@ def test_secrets_left_behind(before, after, given, dropped):
 ])
 def test_fixed_for_writers(config, expected):
     assert fixed_for_writers(config) == expected
-
-
-@pytest.mark.parametrize(("type_name", "category", "data"), [
-    ("postgresql", None, {}), ("mysql", "database", {"dialect": "sqlite"}), ("sqlite", None, None),
-    ("database", None, {"dialect": "mysql"}), ("database", None, {"dialect": "oracle"}),
-    ("database", None, {}), ("custom", "database", {"dialect": "postgresql"}),
-    ("custom", "crm", {"dialect": "postgresql"}), ("github", None, None),
-])
-def test_the_dialect_is_the_one_queries_use(type_name, category, data):
-    integration = SimpleNamespace(type=type_name, category=category, data=data)
-    assert database_dialect(type_name, category, data) == dbquery.dialect_of(integration)

@@ -10,7 +10,6 @@ from integration_hub.services.database_options import (
     ALLOWED,
     DatabaseOptionNotAllowed,
     as_text,
-    dialect_for,
     problems,
     read,
 )
@@ -103,19 +102,6 @@ def test_every_refused_option_is_named_at_once():
 
 def test_options_must_be_an_object():
     assert list(problems("postgresql", ["sslmode", "disable"])) == ["data.options"]
-
-
-@pytest.mark.parametrize("type_, category, data, dialect", [
-    ("postgresql", "database", {}, "postgresql"),
-    ("mysql", None, {"dialect": "sqlite"}, "mysql"),
-    ("database", "database", {"dialect": "mysql"}, "mysql"),
-    ("custom", "database", {"dialect": "postgresql"}, "postgresql"),
-    ("database", "database", {"dialect": "oracle"}, None),
-    ("custom", "custom", {"dialect": "mysql"}, None),
-    ("github", "development", {}, None),
-])
-def test_dialect_for(type_, category, data, dialect):
-    assert dialect_for(type_, category, data) == dialect
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "mysql"])

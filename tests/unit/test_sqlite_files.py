@@ -1,23 +1,24 @@
-"""sqlite_files: the URI the hub writes, which paths it accepts, and what the authorizer allows."""
+"""sqlite_files and sqlite_connections: the URI the hub writes, which paths it accepts, and
+what the authorizer allows."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
 from integration_hub.config import Settings
+from integration_hub.services.sqlite_connections import Authorizer, connect
 from integration_hub.services.sqlite_files import (
     LEAST_VALUE_LIMIT,
-    Authorizer,
     SqliteFiles,
     SqlitePathHubFile,
     SqlitePathNotAFile,
     SqlitePathOutsideRoot,
-    connect,
     file_uri,
 )
 
@@ -90,6 +91,54 @@ def test_a_second_name_of_a_hub_file_is_refused(tree, link, target):
     (second.symlink_to if link == "symlink" else second.hardlink_to)(root / target)
     with pytest.raises(SqlitePathHubFile):
         files.check("data/innocent.db")
+
+
+class Listings:
+    """The folders this process lists (Python's audit events for os.scandir and os.listdir,
+    which os.walk uses): what the checks really read, no stand-in for them."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.on = False
+
+    def __call__(self, event: str, args) -> None:
+        if self.on and event in ("os.scandir", "os.listdir"):
+            self.seen.append(os.fsdecode(args[0]) if args and args[0] is not None else ".")
+
+
+LISTINGS = Listings()
+sys.addaudithook(LISTINGS)  # hooks stay for the process: this one records only when on
+
+
+@contextlib.contextmanager
+def listed():
+    LISTINGS.seen, LISTINGS.on = [], True
+    try:
+        yield LISTINGS.seen
+    finally:
+        LISTINGS.on = False
+
+
+def test_a_file_with_one_name_is_checked_without_listing_the_instance_folder(tree):
+    """Only a file with a second name can be a hard link of a hub file; checking every other
+    one used to walk the whole instance folder, on every query."""
+    root, files = tree
+    for name in range(50):
+        (root / "instance" / f"cache-{name}").write_bytes(b"x")
+    with listed() as seen:
+        for _ in range(3):
+            assert files.check("data/ok.db") == root / "data" / "ok.db"
+    assert seen == []
+
+    deep = root / "instance" / "a" / "b"
+    deep.mkdir(parents=True)
+    (deep / "token").write_bytes(b"x")
+    (root / "data" / "token.db").hardlink_to(deep / "token")  # made after the files were set up
+    with listed() as seen, pytest.raises(SqlitePathHubFile):
+        files.check("data/token.db")
+    assert seen  # a second name: the instance folder is searched for the first
+    (root / "data" / "other.db").hardlink_to(root / "data" / "ok.db")  # two names, neither the hub's
+    assert files.check("data/other.db") == root / "data" / "other.db"
 
 
 def test_a_fifo_is_not_a_file(tree):
