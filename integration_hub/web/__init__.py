@@ -64,6 +64,8 @@ def login():
             error, status = "Your sign-in form expired. Please try again.", 403
         except errors.InvalidCredentials:
             error, status = "Unknown username or wrong password.", 401
+        except errors.ValidationFailed as invalid:  # fields longer than any the hub holds
+            error, status = f"The {' and '.join(sorted(invalid.errors))} you typed is too long.", 422
         except login_throttle.SignInThrottled as throttled:
             error, status = f"Too many failed sign-ins. {throttled.detail.capitalize()}.", 429
         else:
