@@ -1,4 +1,5 @@
-"""JSON from outside, read safely: request bodies and upstream answers.
+"""JSON from outside, read safely: request bodies, upstream answers, and what the hub's
+database gives back.
 
 Python's parser, marshmallow, the NUL check and the JSON encoder all recurse, so a
 document nested deeper than ``MAX_DEPTH`` levels of arrays and objects is refused by a
@@ -7,6 +8,13 @@ exhaust the stack). A request body must also be text every database and parser o
 hub agrees on: strict UTF-8 without unpaired surrogates, numbers a double can hold,
 no ``NaN``/``Infinity``, no key twice in one object (parsers disagree on which wins).
 See docs/security.md, "Sign-in and sessions".
+
+``MAX_DEPTH`` is far below Python's recursion limit (1,000 frames, shared by
+``json.loads``, ``json.dumps`` and the code around them), so whatever the hub accepts it
+can read, check, store, read back and answer. The database may still hold deeper JSON
+(written before bodies were limited, or by another tool): ``read_stored`` is the JSON
+loader of the hub's engine, and gives the parts deeper than ``MAX_DEPTH`` back as their
+JSON text instead of raising RecursionError on every page that shows them.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 _NOT_BRACKETS = bytes(code for code in range(256) if code not in _STEP)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# A JSON string, or one bracket outside strings (the text is valid JSON: no unterminated string).
+_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 
 
 class BodyTooDeep(errors.MalformedBody):
@@ -111,3 +121,52 @@ def _has_lone_surrogate(document: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+# -- what the database gives back ----------------------------------------------------------------
+
+def read_stored(document: bytes | str) -> Any:
+    """The value of JSON the hub's database holds; never an error for valid JSON. Arrays and
+    objects nested deeper than ``MAX_DEPTH`` come back as their JSON text (a string), like
+    upstream answers too deep to parse; so do numbers Python cannot read (an integer of more
+    than 4,300 digits) or JSON cannot answer (a decimal beyond a double: ``Infinity``).
+    Everything the hub accepts comes back as it was sent."""
+    if isinstance(document, bytes):  # psycopg hands over bytes, SQLite text
+        document = document.decode("utf-8")
+    if deeper_than(document):
+        document = _deep_parts_as_text(document, MAX_DEPTH)
+    return json.loads(document, parse_int=_int_or_text, parse_float=_float_or_text,
+                      parse_constant=str)
+
+
+def _deep_parts_as_text(document: str, limit: int) -> str:
+    """``document`` with every array or object that starts below ``limit`` levels replaced by
+    a JSON string of its text. One flat pass, no recursion."""
+    pieces, depth, start, done = [], 0, 0, 0
+    for token in _TOKEN.finditer(document):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+            if depth == limit + 1:
+                start = token.start()
+        elif mark in ("]", "}"):
+            if depth == limit + 1:
+                pieces += [document[done:start], json.dumps(document[start:token.end()])]
+                done = token.end()
+            depth -= 1
+    pieces.append(document[done:])
+    return "".join(pieces)
+
+
+def _int_or_text(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() reads
+        return text
+
+
+def _float_or_text(text: str) -> float | str:
+    try:
+        return _finite_float(text)
+    except ValueError:
+        return text
