@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.db.models import Integration, User
 from integration_hub.services import (
     connections,
@@ -152,8 +152,11 @@ def _make_engine(url: URL) -> Engine:
     backend = url.get_backend_name()
     # The options travel in the URL's query; the driver gets them as typed arguments.
     options = database_options.read(backend, dict(url.query))
+    # The query chooses how deep its JSON nests: psycopg's own loader would raise
+    # RecursionError; the hub's gives what is too deep back as text (json_body.py).
     engine = create_engine(url.set(query={}), hide_parameters=True, pool_size=2, max_overflow=4,
                            pool_pre_ping=True, pool_recycle=1800,
+                           json_deserializer=json_body.read_stored,
                            connect_args=database_drivers.connect_args(backend, options))
     database_drivers.prepare(engine)
     database_accounts.check_new_connections(engine)

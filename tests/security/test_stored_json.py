@@ -1,7 +1,8 @@
 """JSON the hub's database holds is always read back: a value nested deeper than the hub reads
 (written before request bodies were limited to 100 levels, or by another tool) used to make
 the JSON loader of the database driver raise RecursionError, a 500 on every page showing it.
-Its too-deep parts now come back as their JSON text; what the API accepts comes back intact."""
+Its too-deep parts now come back as their JSON text; what the API accepts comes back intact.
+So does a database integration's answer: a user's query chooses how deep its JSON nests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,14 @@ import pytest
 from sqlalchemy import text
 
 from integration_hub.json_body import MAX_DEPTH
+from tests.api import test_database_query as database_integrations
+from tests.api.test_database_query import query
+
+# The fixtures of database integrations: a seeded PostgreSQL ``target``, ``make_db`` of it.
+sqlite_root, targets, target = (database_integrations.sqlite_root, database_integrations.targets,
+                                database_integrations.target)
+db_app, hub = database_integrations.db_app, database_integrations.hub
+make_db = database_integrations.make_db
 
 DEEP = 3_000  # as deep as an older release let Python's parser go, and beyond
 
@@ -96,3 +105,16 @@ def test_the_deepest_value_a_request_may_hold_is_read_back_intact(client, sessio
     assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
     read = client.get(f"/api/integrations/{integration}", headers=member.headers).get_json()
     assert read["data"] == {"deep": value}
+
+
+# -- a database integration's answer --------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+def test_a_deep_json_value_in_a_query_answer_is_text(hub, make_db, target, admin):
+    integration = make_db(target)
+    answer = query(hub, admin, integration,
+                   f"SELECT CAST(repeat('[', {DEEP}) || repeat(']', {DEEP}) AS jsonb) AS j, "
+                   "CAST('[[1]]' AS json) AS k")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    j, k = answer.get_json()["rows"][0]
+    assert as_text_below(j, MAX_DEPTH) == nested(DEEP - MAX_DEPTH) and k == [[1]]
