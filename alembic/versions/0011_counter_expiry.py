@@ -1,4 +1,4 @@
-"""counters that know when their window ends
+"""counters that know when their window ends; expired browser sessions found by index
 
 Revision ID: 0011
 Revises: 0010
@@ -35,9 +35,11 @@ def upgrade() -> None:
     _counters(sa.Column("expires_at", sa.Integer(), nullable=False))
     op.create_index(op.f("ix_rate_limit_counters_expires_at"), "rate_limit_counters",
                     ["expires_at"])
+    op.create_index(op.f("ix_browser_sessions_expires_at"), "browser_sessions", ["expires_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_browser_sessions_expires_at"), table_name="browser_sessions")
     op.drop_index(op.f("ix_rate_limit_counters_expires_at"), table_name="rate_limit_counters")
     op.drop_table("rate_limit_counters")
     _counters()

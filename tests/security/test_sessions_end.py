@@ -5,12 +5,15 @@ request, in every process of the hub, because the session lives in the hub's dat
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import text
 
+from integration_hub.db.types import utcnow
 from integration_hub.hal_forms import HAL_FORMS
+from integration_hub.services import browser_sessions, identity
 from tests import factories
 from tests.support.problems import assert_problem
 from tests.support.served_hub import production_hub
@@ -188,3 +191,49 @@ def test_signing_out_ends_the_session_in_every_process(tmp_path):
                             headers={**cookie, "X-CSRF-Token": csrf, "Connection": "close"})
         assert out.status_code == 204
         assert {me() for _ in range(16)} == {401}
+
+
+# -- signing in again ----------------------------------------------------------------------------
+
+def test_signing_in_again_ends_the_session_the_cookie_named(app, alice, make_caller):
+    make_caller("bob", password=PASSWORD)
+    browser, _ = sign_in(app)
+    thief = copy_of(app, browser)
+
+    answer = browser.post("/api/login", json={"username": "bob", "password": PASSWORD})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    assert not signed_in(thief)
+    assert browser.get("/api/me").get_json()["username"] == "bob"
+
+
+def test_signing_in_again_by_the_form_ends_the_session_too(app, alice):
+    browser, _ = sign_in(app)
+    thief = copy_of(app, browser)
+    page = browser.get("/login").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+    answer = browser.post("/login", data={"username": "alice", "password": PASSWORD,
+                                          "csrf_token": csrf})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+
+    assert not signed_in(thief)
+    assert signed_in(browser)
+
+
+def test_signing_in_purges_every_expired_session(app, alice, make_caller, session):
+    make_caller("bob", password=PASSWORD)
+    bob = identity.get_user(session, "default", "bob")
+    long_ago = utcnow() - timedelta(days=30)
+    browser_sessions.start(session, bob, timedelta(hours=12))  # one he still uses
+    for _ in range(3):  # and three of a month ago, from browsers that never came back
+        browser_sessions.start(session, bob, timedelta(hours=12), now=long_ago)
+    session.commit()
+    assert session.execute(text("SELECT count(*) FROM browser_sessions")).scalar_one() == 4
+
+    sign_in(app)  # alice
+
+    session.commit()  # a fresh read
+    names = session.scalars(text("SELECT u.username FROM browser_sessions s "
+                                 "JOIN users u ON u.id = s.user_id")).all()
+    assert sorted(names) == ["alice", "bob"]
