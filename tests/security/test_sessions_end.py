@@ -237,3 +237,36 @@ def test_signing_in_purges_every_expired_session(app, alice, make_caller, sessio
     names = session.scalars(text("SELECT u.username FROM browser_sessions s "
                                  "JOIN users u ON u.id = s.user_id")).all()
     assert sorted(names) == ["alice", "bob"]
+
+
+# -- signing out everywhere, oneself -------------------------------------------------------------
+
+def audit_entries(client, admin) -> list[dict]:
+    answer = client.get("/api/audit", headers=admin.headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()["_embedded"]["inf:audit-entry"]
+
+
+def test_signing_oneself_out_everywhere_is_audited(app, client, alice, admin, member):
+    browser, csrf = sign_in(app)
+    assert browser.delete("/api/me/sessions", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.delete("/api/me/sessions", headers=member.headers).status_code == 204
+
+    entries = [(e["actor"], e["action"], e["targetType"], e["targetId"], e["outcome"])
+               for e in audit_entries(client, admin)]
+    for name in ("alice", "mia"):
+        assert (name, "user.sign_out_everywhere", "user", name, "success") in entries
+
+
+def test_a_users_own_resource_offers_signing_out_everywhere(client, member, admin):
+    forms = {"Accept": HAL_FORMS, **member.headers}
+    own = client.get(f"/api/users/{member.username}", headers=forms).get_json()
+    form = own["_templates"]["signOutEverywhere"]
+    assert form["method"] == "DELETE" and form["target"] == own["_links"]["inf:sessions"]["href"]
+    # and the form works for them
+    assert client.delete(form["target"], headers=member.headers).status_code == 204
+
+    someone_else = client.get(f"/api/users/{admin.username}", headers=forms).get_json()
+    assert "signOutEverywhere" not in someone_else.get("_templates", {})
+    assert client.delete(someone_else["_links"]["inf:sessions"]["href"],
+                         headers=member.headers).status_code == 403
