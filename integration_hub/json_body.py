@@ -48,9 +48,14 @@ class TooDeep(ValueError):
 
 def deeper_than(document: bytes | str, limit: int = MAX_DEPTH) -> bool:
     """Whether arrays and objects outside strings nest more than ``limit`` levels."""
-    raw = document.encode("utf-8", "surrogatepass") if isinstance(document, str) else document
-    if raw.count(b"[") + raw.count(b"{") <= limit:
+    if isinstance(document, str):
+        if document.count("[") + document.count("{") <= limit:  # most documents: no copy
+            return False
+        raw = document.encode("utf-8", "surrogatepass")
+    elif document.count(b"[") + document.count(b"{") <= limit:
         return False
+    else:
+        raw = document
     structure = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
     return max(accumulate(_STEP[code] for code in structure), default=0) > limit
 
@@ -68,21 +73,38 @@ def parse_request_body(body: bytes) -> Any:
         raise BodyTooDeep(f"arrays and objects may nest at most {MAX_DEPTH} levels")
     try:
         text = body.decode("utf-8")
-        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
-                              parse_int=_int_in_range, object_pairs_hook=_unique_keys)
+        document = _strict(text)
     except UnicodeDecodeError:
         raise errors.MalformedBody("the body is not valid UTF-8") from None
     except ValueError as problem:  # JSONDecodeError, and the hooks' refusals
-        raise errors.MalformedBody(f"the body is not valid JSON: {_reason(problem)}") from None
+        raise errors.MalformedBody(f"the body is not valid JSON: {reason(problem)}") from None
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(document):
         raise errors.MalformedBody("the body is not valid JSON: a string holds an unpaired "
                                    "surrogate (\\ud800-\\udfff)")
     return document
 
 
-def _reason(problem: ValueError) -> str:
+def strict_loads(text: str, limit: int = MAX_DEPTH) -> Any:
+    """A document from outside read by the rules of request bodies (the module's text):
+    ``TooDeep`` when nested too deeply, else ValueError saying what is wrong. Lone
+    surrogates and NUL characters are for the caller to look for."""
+    if deeper_than(text, limit):
+        raise TooDeep(f"nested deeper than {limit} levels")
+    return _strict(text)
+
+
+def _strict(text: str) -> Any:
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
+                      parse_int=_int_in_range, object_pairs_hook=_unique_keys)
+
+
+def reason(problem: ValueError, lines: bool = True) -> str:
+    """What a parse failure says, with where (``lines=False``: the column only, for a text
+    that is one line of a file)."""
     if isinstance(problem, json.JSONDecodeError):
-        return f"{problem.msg} at line {problem.lineno} column {problem.colno}"
+        where = f"line {problem.lineno} column {problem.colno}" if lines \
+            else f"column {problem.colno}"
+        return f"{problem.msg} at {where}"
     return str(problem)
 
 
@@ -90,10 +112,14 @@ def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _out_of_range(text: str) -> ValueError:
+    return ValueError(f"the number {text if len(text) <= 40 else text[:40] + '…'} is out of range")
+
+
 def _finite_float(text: str) -> float:
     number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"the number {text[:20]}... is out of range")
+    if not math.isfinite(number):  # 1e400: JSON allows it, the databases do not
+        raise _out_of_range(text)
     return number
 
 
@@ -102,7 +128,7 @@ def _int_in_range(text: str) -> int:
     try:
         float(number)
     except OverflowError:
-        raise ValueError(f"the number {text[:20]}... is out of range") from None
+        raise _out_of_range(text) from None
     return number
 
 
