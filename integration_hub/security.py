@@ -122,12 +122,15 @@ def csrf_token() -> str:
 
 
 def sign_in(user: User) -> str:
-    """Start a fresh session for ``user`` and return its CSRF token."""
+    """Start a fresh session for ``user``, ending the one this browser had, and return its
+    CSRF token."""
+    previous = session.get("sid")
     session.clear()
     session.permanent = True
     with writing(db_session()) as database:
         session["sid"] = browser_sessions.start(
-            database, user, current_app.permanent_session_lifetime)
+            database, user, current_app.permanent_session_lifetime,
+            replacing=previous if isinstance(previous, str) else None)
     return csrf_token()
 
 

@@ -16,6 +16,8 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from integration_hub import json_body
+
 _EXTENSION = "integration_hub.db"
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 
@@ -24,6 +26,9 @@ def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> En
     # Statement parameters may hold secrets (ciphertext, digests): keep them out of
     # error messages and logs.
     kwargs.setdefault("hide_parameters", True)
+    # JSON columns are read by the hub's own loader on every backend (psycopg's and
+    # SQLite's would raise RecursionError on JSON deeper than the stack allows).
+    kwargs.setdefault("json_deserializer", json_body.read_stored)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                **kwargs)

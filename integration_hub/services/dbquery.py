@@ -32,6 +32,7 @@ from integration_hub.services import (
     database_hosts,
     database_options,
     query_statements,
+    query_values,
     sqlite_connections,
 )
 from integration_hub.services.acl import Access, require
@@ -117,8 +118,11 @@ def _make_engine(url: URL, guard: database_hosts.Guard) -> Engine:
     backend = url.get_backend_name()
     # The options travel in the URL's query; the driver gets them as typed arguments.
     options = database_options.read(backend, dict(url.query))
+    # The query chooses how deep its JSON nests: psycopg's own loader would raise
+    # RecursionError; the hub's refuses what is too deep to answer (query_values.py).
     engine = create_engine(url.set(query={}), hide_parameters=True, pool_size=2, max_overflow=4,
                            pool_pre_ping=True, pool_recycle=1800,
+                           json_deserializer=query_values.read_json,
                            connect_args=database_drivers.connect_args(backend, options))
     database_drivers.prepare(engine, guard)
     database_accounts.check_new_connections(engine)

@@ -103,8 +103,6 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
         return names, rows
     except errors.HubError:  # the answer's own refusals (read-only, a value too deep)
         raise
-    except RecursionError:  # psycopg reads JSON recursively, deeper than the stack allows
-        raise query_values.too_deep() from None
     except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
         if dialect == "sqlite" and (refused := sqlite_connections.refusal(driver)):
             kind = sqlite_connections.QueryFunctionNotAllowed if refused.function else QueryNotReadOnly

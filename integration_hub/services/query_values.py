@@ -12,7 +12,7 @@ import math
 import uuid
 from typing import Any
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 
 # JSON nesting the answer may hold: its writer recurses once per level, on the same stack as
 # the request, and a real document or array is never this deep.
@@ -48,6 +48,15 @@ def json_safe(value: Any) -> Any:
             else:
                 target.append(child)
     return root
+
+
+def read_json(document: bytes | str) -> Any:
+    """A ``json``/``jsonb`` value of the database as the driver hands it over (PostgreSQL's
+    driver loader parses recursively: 3,000 levels overflowed the stack). Too deep is
+    refused, as ``json_safe`` would; numbers Python cannot hold come back as text."""
+    if json_body.deeper_than(document, MAX_DEPTH):
+        raise too_deep()
+    return json_body.read_stored(document, MAX_DEPTH)
 
 
 def too_deep() -> ValueTooDeep:

@@ -3,6 +3,10 @@
 Fixed windows counted in the database (one upsert per limited call), so every
 worker on every machine sees the same counts. Configured per integration in
 ``data.rateLimit`` = ``{"perUser": 60, "perIntegration": 600, "windowSeconds": 60}``.
+
+The table is shared with the sign-in throttle (login_throttle.py), and windows differ in
+length, so every counter carries the moment its window ends: forgetting old counters
+deletes exactly those, never a counter of a longer window that still counts.
 """
 
 from __future__ import annotations
@@ -11,11 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.db.locks import delete_unlocked
 from integration_hub.db.models import RateLimitCounter
 from integration_hub.db.session import writing
 
@@ -31,14 +35,21 @@ def limits_of(data: Mapping[str, Any]) -> tuple[int, int, int]:
     return int(config.get("perUser") or 0), int(config.get("perIntegration") or 0), max(1, window)
 
 
-def count(session: Session, key: str, window_start: int) -> int:
+def count(session: Session, key: str, window_start: int, window: int) -> int:
     """Add one to the key's counter of the window; answers the new count."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(RateLimitCounter).values(key=key, window_start=window_start, count=1)
+    statement = dialect.insert(RateLimitCounter).values(
+        key=key, window_start=window_start, count=1, expires_at=window_start + window)
     statement = statement.on_conflict_do_update(
         index_elements=["key", "window_start"],
         set_={"count": RateLimitCounter.count + 1}).returning(RateLimitCounter.count)
     return session.execute(statement).scalar_one()
+
+
+def forget_expired(session: Session, now: int) -> int:
+    """Delete the counters whose window has ended (any kind, any length); answers how many.
+    Rows another transaction is counting are left for the next time: this never waits."""
+    return delete_unlocked(session, RateLimitCounter, RateLimitCounter.expires_at <= now)
 
 
 def check(session: Session, integration_id: str, username: str, data: Mapping[str, Any],
@@ -53,12 +64,11 @@ def check(session: Session, integration_id: str, username: str, data: Mapping[st
     checks = [(f"u:{integration_id}:{username}", per_user, "you on this integration"),
               (f"i:{integration_id}", per_integration, "this integration")]
     with writing(session):
-        if window_start % (window * 10) == 0:  # now and then, forget old windows
-            session.execute(delete(RateLimitCounter).where(
-                RateLimitCounter.window_start < window_start - window))
+        if window_start % (window * 10) == 0:  # now and then, forget ended windows
+            forget_expired(session, int(now))
         # The user's own limit first: calls refused by it do not use up the integration's.
         for key, limit, who in checks:
-            if limit and count(session, key, window_start) > limit:
+            if limit and count(session, key, window_start, window) > limit:
                 refusal = RateLimited(f"at most {limit} calls per {window} s for {who}",
                                       headers={"Retry-After": retry_after})
                 break

@@ -5,12 +5,14 @@ holding a chunk of the file and the row being read, never the whole file or its 
 format is recognised by content, not by name: a file whose first non-blank character is
 ``{`` or ``[`` is JSON Lines (an array is then refused line by line), anything else is
 CSV. Every row needs an ``id`` (whether an id repeats is for the caller to find: see
-``import_staging``). A JSON line must also be storable as it is on both databases: no NUL
-character (escaped as u0000) or unpaired surrogate in its strings, no number beyond the
-range of a double, at most ``MAX_DEPTH`` levels of nesting. CSV cells are text, except
-that an empty cell is null and a cell written exactly as a JSON number (``12``, ``-3.5``,
-``1e3``; no leading zeros, at most 15 integer digits) is that number, so ``sum`` works on
-imported amounts while ``007`` and long account numbers stay text. Ids always stay text.
+``import_staging``). A JSON line is read by the rules of request bodies (json_body.py: at
+most ``MAX_DEPTH`` levels of nesting, no number beyond the range of a double, no ``NaN``,
+no key twice in one object), and must be storable as it is on both databases: no NUL
+character (escaped as u0000) or unpaired surrogate in its strings. CSV cells are text,
+except that an empty cell is null and a cell written exactly as a JSON number (``12``,
+``-3.5``, ``1e3``; no leading zeros, at most 15 integer digits) is that number, so ``sum``
+works on imported amounts while ``007`` and long account numbers stay text. Ids always
+stay text.
 
 A file that is not UTF-8 text, holds a NUL character or is empty cannot be read at all:
 ``UnreadableFile``, raised when the reader gets there, names the line.
@@ -29,8 +31,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from integration_hub import json_body
+
 MAX_ID_LENGTH = 256
-MAX_DEPTH = 100  # levels of arrays and objects in a JSON line (the line's object is level 1)
+MAX_DEPTH = json_body.MAX_DEPTH  # levels in a JSON line, as in a request body (level 1: the line)
 CHUNK_BYTES = 64 * 1024
 # ASCII digits only (``\d`` alone takes any Unicode digit, which int() and float() accept);
 # used with fullmatch, as ``$`` would also match before a final newline.
@@ -134,44 +138,17 @@ def quote(value: str) -> str:
 
 # -- JSON Lines ---------------------------------------------------------------------------------
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _out_of_range(text: str) -> ValueError:
-    return ValueError(f"the number {text if len(text) <= 40 else text[:40] + '…'} is out of range")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):  # 1e400: JSON allows it, the databases do not
-        raise _out_of_range(text)
-    return number
-
-
-def _int_in_range(text: str) -> int:
-    number = int(text)  # more than 4300 digits: ValueError
-    try:
-        float(number)
-    except OverflowError:
-        raise _out_of_range(text) from None
-    return number
-
-
 def _unstorable(item: dict) -> str | None:
     """Why the databases would refuse the parsed line (PostgreSQL refuses NUL in text and
     JSONB, neither driver encodes a lone surrogate), or None. Iterative: no recursion."""
-    pending: list[tuple[Any, int]] = [(item, 1)]
+    pending: list[Any] = [item]
     while pending:
-        value, depth = pending.pop()
-        if isinstance(value, (dict, list)):
-            if depth > MAX_DEPTH:
-                return f"nested deeper than {MAX_DEPTH} levels"
-            if isinstance(value, dict):
-                pending.extend((key, depth) for key in value)
-                pending.extend((child, depth + 1) for child in value.values())
-            else:
-                pending.extend((child, depth + 1) for child in value)
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
         elif isinstance(value, str):
             if "\x00" in value:
                 return "a string holds a NUL character (\\u0000)"
@@ -187,13 +164,12 @@ def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
         if not raw.strip():
             continue
         try:
-            item = json.loads(raw.rstrip("\r\n"), parse_constant=_no_constant, parse_float=_finite_float,
-                              parse_int=_int_in_range)
-        except ValueError as problem:
-            yield LineError(line, f"not valid JSON: {_reason(problem)}")
+            item = json_body.strict_loads(raw.rstrip("\r\n"), MAX_DEPTH)
+        except json_body.TooDeep as deep:
+            yield LineError(line, str(deep))
             continue
-        except RecursionError:
-            yield LineError(line, f"nested deeper than {MAX_DEPTH} levels")
+        except ValueError as problem:
+            yield LineError(line, f"not valid JSON: {json_body.reason(problem, lines=False)}")
             continue
         if not isinstance(item, dict):
             yield LineError(line, "each line must be one JSON object")
@@ -202,12 +178,6 @@ def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
         else:
             checked = _check_id(line, item.get("id"))
             yield checked if isinstance(checked, LineError) else Row(line, checked, item, len(raw))
-
-
-def _reason(problem: ValueError) -> str:
-    if isinstance(problem, json.JSONDecodeError):
-        return f"{problem.msg} at column {problem.colno}"
-    return str(problem)
 
 
 # -- CSV ----------------------------------------------------------------------------------------

@@ -64,6 +64,10 @@ def login():
             error, status = "Your sign-in form expired. Please try again.", 403
         except errors.InvalidCredentials:
             error, status = "Unknown username or wrong password.", 401
+        except errors.ValidationFailed as invalid:  # fields longer than any the hub holds
+            names = sorted(invalid.errors)
+            error = f"The {' and '.join(names)} you typed {'are' if len(names) > 1 else 'is'} too long."
+            status = 422
         except login_throttle.SignInThrottled as throttled:
             error, status = f"Too many failed sign-ins. {throttled.detail.capitalize()}.", 429
         else:

@@ -5,12 +5,15 @@ request, in every process of the hub, because the session lives in the hub's dat
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 import requests
 from sqlalchemy import text
 
+from integration_hub.db.types import utcnow
 from integration_hub.hal_forms import HAL_FORMS
+from integration_hub.services import browser_sessions, identity
 from tests import factories
 from tests.support.problems import assert_problem
 from tests.support.served_hub import production_hub
@@ -188,3 +191,82 @@ def test_signing_out_ends_the_session_in_every_process(tmp_path):
                             headers={**cookie, "X-CSRF-Token": csrf, "Connection": "close"})
         assert out.status_code == 204
         assert {me() for _ in range(16)} == {401}
+
+
+# -- signing in again ----------------------------------------------------------------------------
+
+def test_signing_in_again_ends_the_session_the_cookie_named(app, alice, make_caller):
+    make_caller("bob", password=PASSWORD)
+    browser, _ = sign_in(app)
+    thief = copy_of(app, browser)
+
+    answer = browser.post("/api/login", json={"username": "bob", "password": PASSWORD})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+
+    assert not signed_in(thief)
+    assert browser.get("/api/me").get_json()["username"] == "bob"
+
+
+def test_signing_in_again_by_the_form_ends_the_session_too(app, alice):
+    browser, _ = sign_in(app)
+    thief = copy_of(app, browser)
+    page = browser.get("/login").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+    answer = browser.post("/login", data={"username": "alice", "password": PASSWORD,
+                                          "csrf_token": csrf})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+
+    assert not signed_in(thief)
+    assert signed_in(browser)
+
+
+def test_signing_in_purges_every_expired_session(app, alice, make_caller, session):
+    make_caller("bob", password=PASSWORD)
+    bob = identity.get_user(session, "default", "bob")
+    long_ago = utcnow() - timedelta(days=30)
+    browser_sessions.start(session, bob, timedelta(hours=12))  # one he still uses
+    for _ in range(3):  # and three of a month ago, from browsers that never came back
+        browser_sessions.start(session, bob, timedelta(hours=12), now=long_ago)
+    session.commit()
+    assert session.execute(text("SELECT count(*) FROM browser_sessions")).scalar_one() == 4
+
+    sign_in(app)  # alice
+
+    session.commit()  # a fresh read
+    names = session.scalars(text("SELECT u.username FROM browser_sessions s "
+                                 "JOIN users u ON u.id = s.user_id")).all()
+    assert sorted(names) == ["alice", "bob"]
+
+
+# -- signing out everywhere, oneself -------------------------------------------------------------
+
+def audit_entries(client, admin) -> list[dict]:
+    answer = client.get("/api/audit", headers=admin.headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return answer.get_json()["_embedded"]["inf:audit-entry"]
+
+
+def test_signing_oneself_out_everywhere_is_audited(app, client, alice, admin, member):
+    browser, csrf = sign_in(app)
+    assert browser.delete("/api/me/sessions", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.delete("/api/me/sessions", headers=member.headers).status_code == 204
+
+    entries = [(e["actor"], e["action"], e["targetType"], e["targetId"], e["outcome"])
+               for e in audit_entries(client, admin)]
+    for name in ("alice", "mia"):
+        assert (name, "user.sign_out_everywhere", "user", name, "success") in entries
+
+
+def test_a_users_own_resource_offers_signing_out_everywhere(client, member, admin):
+    forms = {"Accept": HAL_FORMS, **member.headers}
+    own = client.get(f"/api/users/{member.username}", headers=forms).get_json()
+    form = own["_templates"]["signOutEverywhere"]
+    assert form["method"] == "DELETE" and form["target"] == own["_links"]["inf:sessions"]["href"]
+    # and the form works for them
+    assert client.delete(form["target"], headers=member.headers).status_code == 204
+
+    someone_else = client.get(f"/api/users/{admin.username}", headers=forms).get_json()
+    assert "signOutEverywhere" not in someone_else.get("_templates", {})
+    assert client.delete(someone_else["_links"]["inf:sessions"]["href"],
+                         headers=member.headers).status_code == 403

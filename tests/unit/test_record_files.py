@@ -234,6 +234,9 @@ def test_json_lines_after_leading_blank_lines_and_a_bom():
     ('{"id": "a", "v": NaN}', "not valid JSON: NaN is not a JSON number"),
     ('{"id": "a", "v": Infinity}', "not valid JSON: Infinity is not a JSON number"),
     ('{"id": "a", "v": -Infinity}', "not valid JSON: -Infinity is not a JSON number"),
+    # parsers disagree on which of two values wins: refused as in request bodies
+    ('{"id": "a", "id": "b"}', "not valid JSON: the key 'id' appears twice in one object"),
+    ('{"id": "a", "v": {"k": 1, "k": 2}}', "not valid JSON: the key 'k' appears twice in one object"),
     ('["a", 1]', "each line must be one JSON object"), ("[]", "each line must be one JSON object"),
     ("3", "each line must be one JSON object"), ('"a"', "each line must be one JSON object"),
     ("null", "each line must be one JSON object"),

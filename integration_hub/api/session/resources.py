@@ -13,11 +13,16 @@ from integration_hub.services import login_throttle
 blp = Blueprint("session", __name__, url_prefix="/api", description="Browser sessions")
 
 
+LIMITS = login_throttle.FIELD_LIMITS
+
+
 class LoginSchema(ma.Schema):
-    username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    username = ma.fields.String(required=True,
+                                validate=ma.validate.Length(min=1, max=LIMITS["username"]))
     password = ma.fields.String(required=True, load_only=True,
-                                validate=ma.validate.Length(min=1, max=1024))
-    tenant = ma.fields.String(metadata={"description": "Tenant id; defaults to the hub's default"})
+                                validate=ma.validate.Length(min=1, max=LIMITS["password"]))
+    tenant = ma.fields.String(validate=ma.validate.Length(max=LIMITS["tenant"]),
+                              metadata={"description": "Tenant id; defaults to the hub's default"})
 
 
 class SignedInSchema(MeSchema):
@@ -36,8 +41,9 @@ class Login(MethodView):
         for a user or from an address answer 429 for a while"""
         settings = current_app.config["HUB_SETTINGS"]
         tenant_id = credentials.get("tenant") or settings.default_tenant
-        user = login_throttle.check_password(db_session(), settings, tenant_id, credentials["username"],
-                               credentials["password"], request.remote_addr)
+        user = login_throttle.check_password(db_session(), settings, tenant_id,
+                                             credentials["username"], credentials["password"],
+                                             request.remote_addr)
         user.csrf_token = sign_in(user)
         return user, 200, {"Cache-Control": "no-store"}
 

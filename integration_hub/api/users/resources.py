@@ -35,11 +35,13 @@ class Me(MethodView):
 class MySessions(MethodView):
     @blp.response(204)
     @blp.problems(401, 403)
+    @audited("user.sign_out_everywhere", "user", lambda: current_user().username)
     def delete(self):
         """Sign out everywhere: end every browser session of yours (API tokens stay valid)"""
         actor = current_user()
         with transaction() as session:
             identity.end_sessions(session, actor, actor)
+            audit_success(session)
         if browser_cookie:
             browser_cookie.clear()
 

@@ -45,11 +45,15 @@ class UserSchema(HalSchema, UserFieldsSchema):
         }
 
     def hal_templates(self, user):
-        if not current_user().superuser:
+        actor = current_user()
+        if user.id == actor.id:  # as identity.end_sessions allows
+            title = "Sign out of every browser"
+        elif actor.superuser:
+            title = "Sign the user out of every browser"
+        else:
             return {}
         return {"signOutEverywhere": template(
-            "DELETE", href("users.UserSessions", username=user.username),
-            title="Sign the user out of every browser")}
+            "DELETE", href("users.UserSessions", username=user.username), title=title)}
 
 
 class MembershipSchema(ma.Schema):
