@@ -4,7 +4,8 @@ The end-to-end fixtures (the hub served over HTTP, headless Chromium) are shared
 tests/e2e. For the outbound policy: ``guarded`` is a second hub on the test's database with
 ``HUB_PROXY_DENY_PRIVATE=true``; ``listener`` a loopback listener counting the connections it
 accepted (tests/support/listener.py), ``listen`` for more of them; ``dns`` a stand-in for the system resolver
-(tests/support/dns.py).
+(tests/support/dns.py); ``attacker_server`` a local HTTP server an attacker points an
+integration at (tests/support/upstream.py).
 """
 
 import pytest
@@ -16,6 +17,7 @@ from tests.e2e.conftest import browser, live_hub, page, serve_wsgi  # noqa: F401
 from tests.secret_watch import WatchedClient
 from tests.support.dns import FakeDns
 from tests.support.listener import Answer, Listener, start_listener
+from tests.support.upstream import start_upstream
 
 
 @pytest.fixture
@@ -59,3 +61,12 @@ def guarded(app, guarded_hub):
     yield guarded_hub
     guarded_hub.extensions["integration_hub.request_log"].flush()  # before the rows go
     job_queue(guarded_hub).huey.flush()
+
+
+@pytest.fixture(scope="module")
+def attacker_server():
+    """A real local HTTP server standing for a host an attacker points an integration at;
+    it records what reaches it."""
+    server = start_upstream()
+    yield server
+    server.stop()

@@ -30,7 +30,6 @@ from tests.conftest import make_settings
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.forms import properties, submit, templates
 from tests.support.problems import assert_problem
-from tests.support.upstream import start_upstream
 
 STORED_KEY = "stored-ledger-key-4471-qzv"
 VICTIM_KEY = "victims-own-key-9902-kpw"
@@ -43,13 +42,6 @@ DESTINATION_URIS = ("apiBaseUri", "authUri", "tokenUri", "userInfoUri", "revocat
 
 
 # -- the attacker's hosts ----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def attacker_server():
-    server = start_upstream()
-    yield server
-    server.stop()
-
 
 @pytest.fixture
 def attacker(attacker_server):

@@ -21,7 +21,6 @@ from integration_hub.queue import job_queue
 from tests.conftest import make_settings
 from tests.secret_watch import WATCH, WatchedClient
 from tests.security.test_copies_and_repointing import secrets_seen
-from tests.support.upstream import start_upstream
 
 OPERATOR_ID = "hub-drive-client"
 OPERATOR_SECRET = "operator-drive-secret-7731-wqz"
@@ -48,13 +47,6 @@ def hub(app, operator_app):
     yield operator_app.test_client()
     operator_app.extensions["integration_hub.request_log"].flush()  # before the rows go
     job_queue(operator_app).huey.flush()
-
-
-@pytest.fixture(scope="module")
-def attacker_server():
-    server = start_upstream()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
