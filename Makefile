@@ -34,7 +34,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(VENV)/.installed-test node_modules/.package-lock.json
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Benchmarks (SPEC §12): each prints its figures and ratios; about 6 minutes in all.
+# Benchmarks (docs/performance.md): each prints its figures and ratios; about 6 minutes in all.
 # They need wrk and nginx (installed here when running as root on Debian), PostgreSQL and npm.
 bench: $(VENV)/.installed-test node_modules/.package-lock.json
 	@command -v wrk >/dev/null && { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || \

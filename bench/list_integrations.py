@@ -1,4 +1,4 @@
-"""Benchmark 3: listing integrations (SPEC §12).
+"""Benchmark 3: listing integrations (docs/performance.md).
 
 ``GET /api/integrations?limit=50`` by a user who is no superuser, owns nothing and sees
 integrations only through the shares of his 3 teams, on a hub holding 1,000, 10,000 and

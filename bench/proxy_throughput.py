@@ -1,4 +1,4 @@
-"""Benchmark 1: proxy throughput and latency (SPEC §12).
+"""Benchmark 1: proxy throughput and latency (docs/performance.md).
 
 Three ways to reach the same nginx upstream, measured one after the other with wrk:
 

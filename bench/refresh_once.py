@@ -1,4 +1,4 @@
-"""Benchmark 4: one token refresh for a burst of proxied calls (SPEC §12).
+"""Benchmark 4: one token refresh for a burst of proxied calls (docs/performance.md).
 
 The deployment this is about: gunicorn with 2 worker processes sharing one PostgreSQL
 database. A user's OAuth2 connection holds an expired access token; 50 proxied calls for

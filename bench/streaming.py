@@ -1,4 +1,4 @@
-"""Benchmark 2: streaming a large file through the proxy (SPEC §12).
+"""Benchmark 2: streaming a large file through the proxy (docs/performance.md).
 
 nginx serves one file (``--mib``, 1 GiB by default) from its ``/files/`` folder; curl
 downloads it and throws the body away, so the client keeps nothing in memory:

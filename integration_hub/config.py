@@ -1,4 +1,4 @@
-"""Typed settings read from the environment (SPEC §1).
+"""Typed settings read from the environment (docs/deployment.md, "Keys and the environment file").
 
 Development generates missing secrets once into the instance folder and says
 so; production refuses to start without them.

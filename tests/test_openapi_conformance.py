@@ -1,4 +1,4 @@
-"""Schemathesis against the served OpenAPI document (SPEC §11): no 5xx, and every answer
+"""Schemathesis against the served OpenAPI document (docs/api-conventions.md): no 5xx, and every answer
 matches what the document says of it (status, media type, body schema).
 
 How it is set up, and why:

@@ -1,4 +1,4 @@
-"""Who may do what with an integration (SPEC §2.4), in one place.
+"""Who may do what with an integration (docs/decisions.md, "Integrations and the ACL"), in one place.
 
 Levels: 1 read/use, 2 write, 3 share; owners (a user, or every member of an
 owning team) and superusers have everything, including delete. An integration

@@ -1,4 +1,4 @@
-"""How a call carries an integration's credentials (SPEC §6.3 step 3), as a pure
+"""How a call carries an integration's credentials, as a pure
 function of the auth type and the secrets at hand."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Header templates (SPEC §6.4): ``${ns.field}`` placeholders in configured values.
+"""Header templates: ``${ns.field}`` placeholders in configured values.
 
 Syntax, expanded in one left-to-right pass that never re-reads what it inserted:
 
@@ -14,6 +14,8 @@ mistakes surface instead of being sent upstream. Messages name headers and
 variables, never values: those may be personal data.
 
 Pure: no Flask, no database.
+
+See docs/decisions.md, "Header templates".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The request proxy (SPEC §6): pick the connection, build a guarded URL, add
+"""The request proxy (docs/decisions.md, "The request proxy"): pick the connection, build a guarded URL, add
 expanded headers and credentials, send through pooled connections, follow safe
 redirects, retry what may be retried, and hand back the upstream's answer."""
 
@@ -83,7 +83,7 @@ class Prepared:
 
 def _secrets(session: Session, user: User, integration: Integration,
              skew: timedelta) -> tuple[Connection | None, dict[str, str | None]]:
-    """The connection to use and the secrets it gives (SPEC §6.3 step 3)."""
+    """The connection to use and the secrets it gives."""
     if integration.auth_type == "oauth2":
         connection = token_refresh.usable_token_connection(session, user, integration, skew)
         return connection, {"access_token": connections.access_token_of(connection),

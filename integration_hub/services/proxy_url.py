@@ -1,4 +1,4 @@
-"""Guarded upstream URLs for the request proxy (SPEC §6.3 steps 2 and 5).
+"""Guarded upstream URLs for the request proxy (docs/decisions.md, "URL guard").
 
 Threat model: the proxy's caller chooses the target (and the upstream chooses
 redirect Locations) while the hub adds the integration's credentials. A crafted

@@ -1,9 +1,11 @@
-"""The records store (SPEC §8): items an integration feeds into the hub, by model and id.
+"""The records store: items an integration feeds into the hub, by model and id.
 
 Reading needs read access to the integration; importing needs write access. Imports
 and syncs both go through ``upsert``; a sync also marks what its listing no longer
 holds as deleted (``replace_model``). ``sum`` adds numbers inside the stored JSON in
 SQL, so it costs one statement however many records there are.
+
+See docs/decisions.md, "Records, imports and syncs".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Syncs (SPEC §8): page through an upstream listing and make a records model match it.
+"""Syncs: page through an upstream listing and make a records model match it.
 
 A run is claimed in the database before it is queued: ``sync_states`` holds, per
 integration, the run that may work on it, with a lease. The claim is one conditional
@@ -10,6 +10,8 @@ run still holds its claim: a failed run leaves the previous records as they were
 Pages are fetched through the request proxy's own code (``proxy.prepare`` and
 ``proxy.send``): the same connection, token refresh, URL guard, network policy and
 retries (a 429 with Retry-After is waited out), and each call is in the request log.
+
+See docs/decisions.md, "Records, imports and syncs".
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def transport_error(failure: Exception) -> errors.HubError:
 
 def forwardable_request_headers(headers: Iterable[tuple[str, str]],
                                 extra_allowed: Iterable[str] = ()) -> dict[str, str]:
-    """The caller's headers the raw proxy may pass on (SPEC §6.2)."""
+    """The caller's headers the raw proxy may pass on (docs/decisions.md, "The request proxy")."""
     allowed = FORWARDED_REQUEST_HEADERS | {h.lower() for h in extra_allowed}
     kept: dict[str, str] = {}
     for name, value in headers:

@@ -1,4 +1,4 @@
-"""Database integrations (SPEC §7): query, schema and test, against real PostgreSQL, MariaDB and SQLite.
+"""Database integrations: query, schema and test, against real PostgreSQL, MariaDB and SQLite.
 
 The hub's own database is one axis (the ``backend`` fixture runs everything on SQLite and on
 PostgreSQL); the *target* database an integration points at is another: the common behaviours
@@ -9,6 +9,8 @@ the query read-only. After each write attempt the target is read back directly.
 
 SQLite targets live under ``HUB_SQLITE_ROOT``; an app configured with it (``db_app``) shares the
 hub's database with the ``app`` fixture, and all database calls go through it (``hub``).
+
+See docs/decisions.md, "Database integrations".
 """
 
 from __future__ import annotations

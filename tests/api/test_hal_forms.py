@@ -1,8 +1,10 @@
-"""HAL-FORMS (SPEC §3): ``Accept: application/prs.hal-forms+json`` adds ``_templates``
+"""HAL-FORMS: ``Accept: application/prs.hal-forms+json`` adds ``_templates``
 for what the caller may do, generated from the schemas the hub validates with.
 
 The flows here are driven by a forms client that knows only ``/api``: every target
 comes from a template or a link, every body holds only declared properties.
+
+See docs/api-conventions.md, "Affordances".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who may do what with an integration (SPEC §2.4), every kind of caller against every endpoint.
+"""Who may do what with an integration, every kind of caller against every endpoint.
 
 Levels: 1 read/use, 2 write, 3 share. The owner (a user, or every member of the
 owning team) and the tenant's superusers have everything; only they may delete
@@ -6,6 +6,8 @@ an integration or transfer its ownership. A caller who cannot read the
 integration gets 404 from every endpoint (its existence is not revealed), one
 who can read it but lacks the level gets 403, an anonymous caller 401. Refusals
 are problem+json and never carry the integration's values.
+
+See docs/decisions.md, "Integrations and the ACL".
 """
 
 from __future__ import annotations
@@ -242,9 +244,10 @@ READERS = [pytest.param(role, id=role.name) for role in ROLES if role.level and 
 @pytest.mark.parametrize("role", READERS)
 def test_offered_actions_are_exactly_the_allowed_ones(client, session, make_caller,
                                                       make_integration, role):
-    """SPEC §3: a link or template appears exactly when the caller may use it. The matrix
-    above shows each request succeeds exactly at its level; here each is offered exactly
-    at that level, in the integration's HAL-FORMS answer and in the list's item."""
+    """A link or template appears exactly when the caller may use it (docs/api-conventions.md,
+    "Affordances"). The matrix above shows each request succeeds exactly at its level; here
+    each is offered exactly at that level, in the integration's HAL-FORMS answer and in the
+    list's item."""
     headers, owner, shares = arrange_caller(role, make_caller, session)
     integration_id, _ = new_integration(make_integration, owner, shares)
 

@@ -21,7 +21,7 @@ def test_team_members_are_managed_by_admins_and_team_admins(client, admin, membe
     outsider = make_caller("otto")
     client.post("/api/teams", headers=admin.headers, json={
         "id": "ops", "name": "Ops", "members": [{"username": "mia", "role": "admin"}]})
-    # Only those who may manage members are offered the member link (SPEC §3).
+    # Only those who may manage members are offered the member link (docs/api-conventions.md, "Affordances").
     offered = {caller.username: "inf:team-member" in client.get(
                    "/api/teams/team:ops", headers=caller.headers).get_json()["_links"]
                for caller in (admin, member, outsider)}

@@ -270,7 +270,7 @@ def test_bodies_stream_through_nginx_both_ways(deployment, web, admin, upstream,
     assert (got, digest.hexdigest()) == (size, big_sha256(size))
 
 
-# Representative cases of tests/api/test_proxy.py's refusal list (SPEC §6.3).
+# Representative cases of tests/api/test_proxy.py's refusal list.
 ENVELOPE_TRICKS = [
     "../admin", "%2e%2e/admin", ".%2E/admin", "..%2fadmin", "a/%2e%2e%2f%2e%2e/admin",
     "%252e%252e/admin", "..\\admin", "a%5c..%5cadmin", "//evil.example/x",

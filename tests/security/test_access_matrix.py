@@ -1,4 +1,4 @@
-"""Who may call which endpoint with an id in its path: the API as one table (SPEC §2, §2.4).
+"""Who may call which endpoint with an id in its path: the API as one table.
 
 Every rule of the app's URL map under ``/api/`` with a ``<parameter>``, with each of its
 methods, has a row in MATRIX (HEAD and OPTIONS aside: Flask answers them from GET and
@@ -35,6 +35,8 @@ one integration, webhook or tenant used under another are 404 even for an admini
 
 The matrix runs on PostgreSQL only (on both backends it doubles the time; the ACL is the
 same code and SQL on either); the URL-map checks need no database and run once, on SQLite.
+
+See docs/security.md, "Who may do what".
 """
 
 from __future__ import annotations
@@ -138,17 +140,17 @@ $I                                         DELETE  spare   401  404  403  403  4
 /api/rels/<rel>                            GET     -       ok   ok   ok   ok   ok   ok   ok   ok
 /api/docs/assets/<path:filename>           GET     -       ok   ok   ok   ok   ok   ok   ok   ok
 """
-# Notes on cells that are choices, not the SPEC's words:
+# Notes on cells that are choices, not written in docs/security.md:
 # - tokens, "other" by adm: services.tokens.get_token lets a superuser read and revoke any
 #   token of the tenant (to stop a leaked one); others, and other tenants, get 404.
 # - owner PUT needs ownership, not share level 3 (docs/decisions.md, "Transferring ownership").
-# - connections, connections/<id> and requests are the owner's and administrators' (SPEC §5.2,
-#   §6.5 "owner/admin"); import and starting a sync need write (docs/decisions.md, "Access").
+# - connections, connections/<id> and requests are the owner's and administrators' (docs/security.md,
+#   "Who may do what"); import and starting a sync need write (docs/decisions.md, "Access").
 #   The connection of connections/<id> is none of these callers' own: a user may also read
 #   their own there (its self link; tests/api/test_hal_forms.py).
 # - team members: superusers, and admins of the team (none of these callers is one).
 # - catalogue types are the same for every tenant; their icons, relation pages and the API
-#   docs' assets are public (SPEC §10, docs/decisions.md "Catalogue icons are public").
+#   docs' assets are public (docs/decisions.md "Catalogue icons are public").
 
 
 @dataclass(frozen=True)
@@ -393,8 +395,8 @@ def test_every_endpoint_with_an_id_is_in_the_matrix(url_map_only, app):
     assert not unknown_effects, unknown_effects
 
 
-# SPEC §2.3, §4.2, §5.2, §6-§9: endpoints with an id the specification names.
-SPEC_ROUTES_WITH_IDS = [
+# Endpoints with an id that the API documents (docs/api-conventions.md, docs/decisions.md).
+DOCUMENTED_ROUTES_WITH_IDS = [
     ("/api/users/<username>", "GET"), ("/api/users/<username>", "PUT"),
     ("/api/users/<username>", "DELETE"), ("/api/teams/<team_id>", "GET"),
     ("/api/teams/<team_id>", "PUT"), ("/api/teams/<team_id>", "DELETE"),
@@ -420,11 +422,11 @@ SPEC_ROUTES_WITH_IDS = [
 
 
 def test_every_endpoint_with_an_id_the_spec_names_exists(url_map_only, app):
-    """The matrix can only cover what is routed: the SPEC's endpoints must be there."""
+    """The matrix can only cover what is routed: the documented endpoints must be there."""
     routed = api_rules_with_ids(app)
-    absent = [f"{method} {rule}" for rule, method in SPEC_ROUTES_WITH_IDS
+    absent = [f"{method} {rule}" for rule, method in DOCUMENTED_ROUTES_WITH_IDS
               if (rule, method) not in routed]
-    assert not absent, "endpoints the SPEC names that the hub does not route:\n" + "\n".join(absent)
+    assert not absent, "documented endpoints that the hub does not route:\n" + "\n".join(absent)
 
 
 # -- integrations and everything under them -----------------------------------------------

@@ -1,4 +1,4 @@
-"""Every secret the hub holds stays inside: not in any GET answer, header or log line (SPEC §0).
+"""Every secret the hub holds stays inside: not in any GET answer, header or log line.
 
 One of each kind of secret is stored with a distinctive value: an integration's client
 secret, its API key, its ``credentials`` JSON, a database integration's password, users'
@@ -16,6 +16,8 @@ Runs on PostgreSQL only, to keep the suite fast: answers and logs do not depend 
 hub's own database.
 (``tests/secret_watch.py`` checks answers to every test as well; this test asserts on
 its own and reaches every GET route on purpose.)
+
+See docs/security.md, "What is protected".
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Header templates (SPEC §6.4): syntax, defaults, single pass, refusals, variables."""
+"""Header templates: syntax, defaults, single pass, refusals, variables.
+
+See docs/decisions.md, "Header templates".
+"""
 
 import pytest
 from hypothesis import example, given

@@ -1,4 +1,4 @@
-"""The proxy's URL guard (SPEC §6.3 steps 2 and 5): joining, refusing, redirects, hosts."""
+"""The proxy's URL guard (docs/decisions.md, "URL guard"): joining, refusing, redirects, hosts."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a caller may do with an integration, as links and HAL-FORMS templates.
 
-SPEC §3: links and templates for actions the caller may not take are left out.
+docs/api-conventions.md, "Affordances": links and templates for actions the caller may not take are left out.
 The levels here are those the services require (``acl.require``); the access
 matrix test checks that every offered action succeeds and every withheld one is
 refused, for every kind of caller.
