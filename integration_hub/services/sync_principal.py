@@ -127,4 +127,3 @@ def pause(session: Session, run: SyncRun, code: str) -> None:
                or_(SyncState.run_as_since.is_(None), SyncState.run_as_since <= run.created_at))
         .values(next_run_at=None, paused_code=code)
         .execution_options(synchronize_session=False))
-
