@@ -60,8 +60,10 @@ RELATIONS: dict[str, str] = {
              "sum adds numeric fields.",
     "import": "POST multipart resources_file (CSV with a header row, or JSON Lines) and model: "
               "upsert records by id, all or nothing unless partial=true (write access).",
-    "sync": "The integration's sync: GET shows settings, the running and last run and the next "
-            "scheduled one; POST starts a run (202, 409 while one runs).",
+    "sync": "The integration's sync: GET shows settings, whom runs act as (runAs), the running "
+            "and last run and the next scheduled one; POST starts a run (202, 409 while one runs).",
+    "sync-confirm": "POST takes the sync over as it is (write access): every run acts as you "
+                    "from then on, and a paused schedule resumes.",
     "sync-runs": "The integration's sync runs, newest first.",
     "sync-run": "One sync run: queued, running, succeeded or failed, with counts and the error.",
     "webhooks": "The tenant's webhooks (administrators): POST subscribes a URL to events; "

@@ -69,7 +69,7 @@ WATCH = SecretWatch()
 ACTION_RELS = frozenset({
     "inf:request", "inf:store", "inf:import", "inf:test", "inf:query",
     "inf:directories-preview", "inf:provision", "inf:login", "inf:logout", "inf:webhook-ping",
-    "inf:refresh", "inf:team-member", "inf:sessions"})
+    "inf:refresh", "inf:team-member", "inf:sessions", "inf:sync-confirm"})
 
 
 def link_problems(document: Any, known_rels: set[str],

@@ -67,8 +67,9 @@ _ORDER = (func.lower(Integration.name), Integration.id)
 # Counters of what depends on an integration (connections, stored records...);
 # each capability registers its own, and delete refuses while any is non-zero.
 USAGE_COUNTERS: dict[str, Callable[[Session, Integration], int]] = {}
-# Called after an integration is created or changed (e.g. to plan its scheduled sync).
-SAVE_HOOKS: list[Callable[[Session, User, Integration], None]] = []
+# Called after an integration is created or changed (e.g. to plan its scheduled sync), with
+# its configuration before the change (None for a new one).
+SAVE_HOOKS: list[Callable[[Session, User, Integration, Mapping[str, Any] | None], None]] = []
 
 
 def _by_key(column, with_access: bool):
@@ -225,7 +226,7 @@ def create(session: Session, user: User, values: Mapping[str, Any]) -> Integrati
         _leave_secrets_behind(integration, copied_from, values)
     validate(integration)
     assign_slug(session, integration, values.get("slug"))  # also adds it to the session
-    _saved(session, user, integration)
+    _saved(session, user, integration, None)
     webhook_events.emit(session, integration.tenant_id, "integration.created", integration,
                         actor=user.username)
     _loaded_with_access(session, integration, Access.OWNER)  # the creator owns it
@@ -259,7 +260,7 @@ def update(session: Session, user: User, found: Found, changes: Mapping[str, Any
     if changes.get("slug") and changes["slug"] != integration.slug:
         assign_slug(session, integration, changes["slug"])
     session.flush()
-    _saved(session, user, integration)
+    _saved(session, user, integration, before)
     webhook_events.emit(session, integration.tenant_id, "integration.updated", integration,
                         actor=user.username)
     return integration
@@ -289,10 +290,11 @@ def _leave_secrets_behind(integration: Integration, before: Mapping[str, Any],
         setattr(integration, SECRETS[secret], None)
 
 
-def _saved(session: Session, user: User, integration: Integration) -> None:
+def _saved(session: Session, user: User, integration: Integration,
+           before: Mapping[str, Any] | None) -> None:
     session.flush()
     for hook in SAVE_HOOKS:
-        hook(session, user, integration)
+        hook(session, user, integration, before)
 
 
 def delete(session: Session, user: User, found: Found, force: bool = False) -> None:

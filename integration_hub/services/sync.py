@@ -28,15 +28,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import errors, json_body
 from integration_hub.config import Settings
-from integration_hub.db.models import Integration, SyncRun, SyncState, Tenant, User
+from integration_hub.db.models import Integration, SyncRun, SyncState, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import new_uuid, utcnow
-from integration_hub.services import identity, integrations, proxy, records, request_log, webhook_events
+from integration_hub.services import proxy, records, request_log, sync_principal, webhook_events
 from integration_hub.services.acl import Access, require
 from integration_hub.services.connections import require_enabled
 from integration_hub.services.integrations import Found
 from integration_hub.services.sync_paging import PageInvalid, first_page, items_of, next_page
 from integration_hub.services.sync_paging import record_id as item_id
+from integration_hub.services.sync_principal import PrincipalUnusable
 from integration_hub.services.sync_settings import SyncSettings, SyncSettingsInvalid, parse
 
 log = logging.getLogger(__name__)
@@ -112,13 +113,15 @@ def _fail_stale(session: Session, run_id: str, now: datetime) -> None:
 
 
 def trigger(session: Session, user: User, found: Found, lease_seconds: int) -> SyncRun:
-    """``POST .../sync``: a queued run holding the integration (write access)."""
+    """``POST .../sync``: a queued run holding the integration (write access). It acts as
+    whoever last changed or confirmed data.sync, not as the caller (services/sync_principal.py)."""
     require(found.access, Access.WRITE)
     integration = found.integration
     require_enabled(integration)
     sync_settings = settings_of(integration)
     run = SyncRun(id=new_uuid(), integration_id=integration.id, model=sync_settings.model,
-                  trigger="manual", status="queued", run_as=user.username,
+                  trigger="manual", status="queued",
+                  run_as=sync_principal.principal(session, integration),
                   requested_by=user.username, created_at=utcnow())
     if not claim(session, integration.id, run.id, utcnow(), lease_seconds):
         raise SyncInProgress("a sync of this integration is already queued or running; "
@@ -173,8 +176,10 @@ def status(session: Session, found: Found) -> dict[str, Any]:
         SyncRun.integration_id == integration.id, SyncRun.status.not_in(ACTIVE))
         .order_by(SyncRun.finished_at.desc(), SyncRun.id).limit(1)).first()
     schedule = sync_settings.schedule if sync_settings else None
+    bound = state is not None and state.settings_digest is not None
     return {
         "integration_id": integration.id,
+        "access": found.access,
         "configured": sync_settings is not None,
         "problem": problem,
         "model": sync_settings.model if sync_settings else None,
@@ -184,7 +189,11 @@ def status(session: Session, found: Found) -> dict[str, Any]:
         "active_run": active,
         "last_run": last,
         "next_run_at": state.next_run_at if state is not None and schedule else None,
-        "run_as": state.run_as if state is not None and schedule else None,
+        "run_as": state.run_as if bound else None,
+        "run_as_since": state.run_as_since if bound else None,
+        "confirmed": sync_principal.confirmed(state, integration),
+        "paused": state is not None and state.paused_code is not None,
+        "pause_reason": state.paused_code if state is not None else None,
     }
 
 
@@ -211,7 +220,7 @@ def execute(session: Session, run_id: str, settings: Settings, pool: urllib3.Poo
             run.created, run.updated, run.deleted = records.replace_model(
                 session, run.integration_id, run.model, items, utcnow())
             _finish(session, run, "succeeded")
-    except SyncFailed as failure:
+    except (SyncFailed, PrincipalUnusable) as failure:
         _fail(session, run_id, failure.code, failure.message)
     except errors.HubError as failure:
         _fail(session, run_id, failure.code, failure.detail)
@@ -228,6 +237,8 @@ def _fail(session: Session, run_id: str, code: str, message: str) -> None:
         run = session.get(SyncRun, run_id)
         if run is not None and run.status in ACTIVE:
             _finish(session, run, "failed", code, message)
+            if code in sync_principal.PAUSING:
+                sync_principal.pause(session, run, code)
 
 
 def _record(run: SyncRun, status_: str, code: str | None = None, message: str | None = None) -> None:
@@ -261,27 +272,10 @@ def _hold(session: Session, run: SyncRun, lease_seconds: int) -> None:
                                             "(this one outlived its lease)")
 
 
-def _acting_user(session: Session, run: SyncRun) -> tuple[User, Tenant, Found]:
-    integration = session.get(Integration, run.integration_id)
-    try:
-        user = identity.get_user(session, integration.tenant_id, run.run_as)
-    except errors.NotFound:
-        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} the sync acts as no "
-                                              "longer exists") from None
-    if not user.enabled:
-        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} the sync acts as is disabled")
-    try:
-        found = integrations.find(session, user, integration.id)
-    except errors.NotFound:
-        raise SyncFailed("sync_user_missing", f"the user {run.run_as!r} may no longer use "
-                                              "this integration") from None
-    return user, session.get(Tenant, integration.tenant_id), found
-
-
 def _fetch(session: Session, run: SyncRun, settings: Settings, pool: urllib3.PoolManager,
            make_session: sessionmaker) -> dict[str, dict]:
     """Every item of the listing by id (a later page wins a repeated id)."""
-    user, tenant, found = _acting_user(session, run)
+    user, tenant, found = sync_principal.acting_user(session, run)
     sync_settings = settings_of(found.integration)
     require_enabled(found.integration)
     items: dict[str, dict] = {}

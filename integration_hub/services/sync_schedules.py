@@ -1,13 +1,18 @@
 """Scheduled syncs: plan the next run when an integration is saved, and start due runs.
 
-``schedule_changed`` runs after every save of an integration (a save hook of the
-integrations service); ``start_due`` is the queue's minute tick. Both only touch
-``sync_states``; starting a run uses the same claim as a manual trigger.
+``sync_saved`` runs after every save of an integration (a save hook of the integrations
+service): whoever changed ``data.sync`` becomes whom its runs act as
+(services/sync_principal.py), and the next run is planned again when the schedule changed
+or a paused schedule resumes. ``confirm`` does the same for the settings as they are.
+``start_due`` is the queue's minute tick. All of them only touch ``sync_states``; starting a
+run uses the same claim as a manual trigger.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,35 +20,58 @@ from sqlalchemy.orm import Session
 from integration_hub.db.models import Integration, SyncRun, SyncState, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import new_uuid, utcnow
-from integration_hub.services.integrations import SAVE_HOOKS
-from integration_hub.services.sync import claim, ensure_state
+from integration_hub.services import sync_principal
+from integration_hub.services.acl import Access, require
+from integration_hub.services.integrations import SAVE_HOOKS, Found
+from integration_hub.services.sync import claim, ensure_state, settings_of
 from integration_hub.services.sync_settings import SyncSettingsInvalid, parse
 
 
-def schedule_changed(session: Session, user: User, integration: Integration) -> None:
-    """After an integration is saved: (re)plan its next scheduled run when the schedule
-    changed. Scheduled runs act as the user who last set the schedule."""
+def sync_saved(session: Session, user: User, integration: Integration,
+               before: Mapping[str, Any] | None) -> None:
+    """After an integration is saved: when the save changed ``data.sync``, its runs act as
+    ``user`` from now on. A save that leaves it as it was binds no one (so settings no one
+    confirmed stay unconfirmed)."""
+    earlier = ((before or {}).get("data") or {}).get("sync")
+    changed = sync_principal.digest(earlier) != sync_principal.digest(
+        sync_principal.sync_of(integration))
+    _take_over(session, user, integration, rebind=changed)
+
+
+SAVE_HOOKS.append(sync_saved)
+
+
+def confirm(session: Session, user: User, found: Found) -> None:
+    """``POST .../sync/confirm`` (write access): the caller takes the sync over as it is;
+    its runs act as them from now on, and a paused schedule resumes."""
+    require(found.access, Access.WRITE)
+    settings_of(found.integration)  # 409 sync_not_configured: nothing to confirm
+    _take_over(session, user, found.integration, rebind=True)
+
+
+def _take_over(session: Session, user: User, integration: Integration, rebind: bool) -> None:
+    raw = sync_principal.sync_of(integration)
     try:
-        sync_settings = parse((integration.data or {}).get("sync"))
+        sync_settings = parse(raw)
     except SyncSettingsInvalid:
         sync_settings = None
     schedule = sync_settings.schedule if sync_settings else None
     key = schedule.key if schedule else None
     state = session.get(SyncState, integration.id)
-    if state is None and key is None:
+    if state is None and raw is None:
         return
     if state is None:
         session.flush()
         ensure_state(session, integration.id)
         state = session.get(SyncState, integration.id)
-    if state.schedule_key != key:
+    now = utcnow()
+    resumed = rebind and state.paused_code is not None
+    if rebind:
+        sync_principal.bind(state, user, raw, now)
+        state.paused_code = None
+    if state.schedule_key != key or resumed:
         state.schedule_key = key
-        state.next_run_at = schedule.next_run(utcnow()) if schedule else None
-        if schedule:
-            state.run_as = user.username
-
-
-SAVE_HOOKS.append(schedule_changed)
+        state.next_run_at = schedule.next_run(now) if schedule else None
 
 
 def start_due(session: Session, now: datetime, lease_seconds: int) -> list[str]:

@@ -255,6 +255,8 @@ def test_sync_calls_appear_in_the_request_log_as_the_acting_user(
         client, session, member, upstream, synced, run_queue):
     integration = synced()
     upstream.respond("/v1/contacts", page([{"id": 1}]))
+    assert client.post(f"/api/integrations/{integration}/sync/confirm",
+                       headers=member.headers).status_code == 200  # mia takes it over
     trigger(client, member, integration)
     run_queue()
     logged = session.scalars(select(ProxyRequest).where(
@@ -383,6 +385,8 @@ def test_runs_are_listed_newest_first(client, member, upstream, synced, run_queu
 def test_a_sync_acting_as_a_user_who_lost_access_fails(client, session, admin, member, upstream,
                                                        synced, run_queue):
     integration = synced()
+    client.patch(f"/api/integrations/{integration}", headers=member.headers,
+                 json={"data": {"sync": {**CURSOR, "model": "people"}}})  # runs act as mia now
     answer = trigger(client, member, integration)
     client.delete(f"/api/integrations/{integration}/shares/mia", headers=admin.headers)
 

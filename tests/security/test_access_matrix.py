@@ -101,6 +101,7 @@ $I/icon                                    PUT     -       401  404  403  ok   o
 $I/tags/<tag_id>                           PUT     -       401  404  403  ok   ok   ok   ok   404
 $I/import                                  POST    -       401  404  403  ok   ok   ok   ok   404
 $I/sync                                    POST    -       401  404  403  ok   ok   ok   ok   404
+$I/sync/confirm                            POST    -       401  404  403  ok   ok   ok   ok   404
 $I/shares                                  POST    -       401  404  403  403  ok   ok   ok   404
 $I/shares/<principal_id>                   PUT     -       401  404  403  403  ok   ok   ok   404
 $I/shares/<principal_id>                   DELETE  -       401  404  403  403  ok   ok   ok   404
@@ -145,7 +146,8 @@ $I                                         DELETE  spare   401  404  403  403  4
 #   token of the tenant (to stop a leaked one); others, and other tenants, get 404.
 # - owner PUT needs ownership, not share level 3 (docs/decisions.md, "Transferring ownership").
 # - connections, connections/<id> and requests are the owner's and administrators' (docs/security.md,
-#   "Who may do what"); import and starting a sync need write (docs/decisions.md, "Access").
+#   "Who may do what"); import, starting a sync and confirming one need write
+#   (docs/decisions.md, "Access"; docs/security.md, "Whom a sync acts as").
 #   The connection of connections/<id> is none of these callers' own: a user may also read
 #   their own there (its self link; tests/api/test_hal_forms.py).
 # - team members: superusers, and admins of the team (none of these callers is one).
@@ -290,6 +292,12 @@ def _icon_removed(client, admin, values) -> bool:
     return client.get(fill(f"{I}/icon", values), headers=admin).data != PNG
 
 
+def _sync_confirmed(client, admin, values) -> bool:
+    entries = client.get("/api/audit", headers=admin, query_string={
+        "action": "sync.confirm", "targetId": values["integration_id"], "outcome": "success"})
+    return entries.get_json()["total"] > 0
+
+
 def _untagged(client, admin, values) -> bool:
     tags = client.get(fill(f"{I}/tags", values), headers=admin).get_json()
     return values["tag_id"] not in {tag["id"] for tag in tags["_embedded"]["inf:tag"]}
@@ -302,6 +310,7 @@ EFFECTS: dict[tuple[str, str, str], Probe] = {
     (f"{I}/shares/<principal_id>", "DELETE", "-"): gone(f"{I}/shares/<principal_id>"),
     (f"{I}/icon", "DELETE", "-"): _icon_removed,
     (f"{I}/tags/<tag_id>", "DELETE", "-"): _untagged,
+    (f"{I}/sync/confirm", "POST", "-"): _sync_confirmed,
     ("/api/tokens/<token_id>", "DELETE", "other"): gone("/api/tokens/<token_id>"),
     ("/api/users/<username>", "DELETE", "spare"): gone("/api/users/<username>"),
     ("/api/teams/<team_id>", "DELETE", "-"): gone("/api/teams/<team_id>"),
@@ -414,7 +423,7 @@ DOCUMENTED_ROUTES_WITH_IDS = [
     (f"{I}/request", "POST"), (f"{I}/request/<path:target>", "GET"), (f"{I}/requests", "GET"),
     (f"{I}/query", "POST"), (f"{I}/schema", "GET"), (f"{I}/test", "POST"),
     (f"{I}/store", "POST"), (f"{I}/records", "GET"), (f"{I}/import", "POST"),
-    (f"{I}/sync", "POST"), (f"{I}/sync", "GET"),
+    (f"{I}/sync", "POST"), (f"{I}/sync", "GET"), (f"{I}/sync/confirm", "POST"),
     ("/api/webhooks/<webhook_id>", "GET"), ("/api/webhooks/<webhook_id>", "PUT"),
     ("/api/webhooks/<webhook_id>", "DELETE"), ("/api/webhooks/<webhook_id>/deliveries", "GET"),
     ("/api/webhooks/<webhook_id>/ping", "POST"),

@@ -3,13 +3,14 @@
 from flask import current_app
 from flask.views import MethodView
 
+from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
 from integration_hub.api.sync.schemas import SyncRunPageSchema, SyncRunSchema, SyncStatusSchema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.queue import job_queue
 from integration_hub.security import current_user
-from integration_hub.services import integrations, sync
+from integration_hub.services import integrations, sync, sync_schedules
 
 blp = Blueprint("sync", __name__, url_prefix="/api",
                 description="Syncs of upstream listings into records, on demand or on a schedule")
@@ -39,6 +40,21 @@ class Sync(MethodView):
             raise sync.QueueUnavailable() from failure
         return run, 202, {"Location": href("sync.Run", integration_id=run.integration_id,
                                            run_id=run.id)}
+
+
+@blp.route("/integrations/<integration_id>/sync/confirm")
+class Confirm(MethodView):
+    @blp.response(200, SyncStatusSchema)
+    @blp.problems(401, 403, 404, 409)
+    @audited("sync.confirm", "integration", "integration_id")
+    def post(self, integration_id):
+        """Take the sync over as it is (write access): every run acts as you from now on,
+        and a paused schedule resumes"""
+        with transaction() as session:
+            found = integrations.find(session, current_user(), integration_id)
+            sync_schedules.confirm(session, current_user(), found)
+            audit_success(session, found.integration.id)
+        return sync.status(db_session(), found)
 
 
 @blp.route("/integrations/<integration_id>/sync/runs")

@@ -48,6 +48,12 @@ class SyncState(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_id: Mapped[str | None] = mapped_column(String(36))
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    # The schedule next_run_at was computed from, and who set it (scheduled runs act as them).
+    # The schedule next_run_at was computed from (None: paused, or no schedule).
     schedule_key: Mapped[str | None] = mapped_column(String(200))
+    # Whom every run acts as: the user who last changed or confirmed data.sync, when, and
+    # the digest of the data.sync they changed or confirmed (services/sync_principal.py).
     run_as: Mapped[str | None] = mapped_column(String(64))
+    run_as_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settings_digest: Mapped[str | None] = mapped_column(String(64))
+    # Why the schedule stopped starting runs (an error code) until it is changed or confirmed.
+    paused_code: Mapped[str | None] = mapped_column(String(64))
