@@ -121,7 +121,11 @@ def register_api(app: Flask) -> None:
         "description": "Register integrations once, share them, and call them through "
                        "the hub. Every answer is HAL; start at GET /api."}})
     api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "A hub API token (ihub_...)"})
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description":
+                       "A hub API token (ihub_...). Its scopes bound it: read (GET and HEAD), "
+                       "proxy (the request proxy, every method), admin (anything its user may "
+                       "do). A request outside them is 403 token_scope_insufficient, naming "
+                       "the requiredScope."})
     api.spec.components.security_scheme(
         "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ihub_session"})
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]

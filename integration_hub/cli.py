@@ -18,7 +18,7 @@ from integration_hub import errors
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
 from integration_hub.queue import job_queue
-from integration_hub.services import audit, crypto, demo, identity, tokens
+from integration_hub.services import audit, crypto, demo, identity, token_scopes, tokens
 
 
 def _settings():
@@ -143,16 +143,19 @@ def create_team(slug, name, tenant, members):
 @click.argument("username")
 @click.option("--tenant")
 @click.option("--name", default="cli", show_default=True)
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(token_scopes.SCOPES),
+              help="What the token may do (repeat for more; default: every scope)")
 @with_appcontext
 @_fail_on_hub_errors
-def create_token(username, tenant, name):
+def create_token(username, tenant, name, scopes):
     """Create an API token for USERNAME; the token is printed alone on the last line."""
     tenant_id = tenant or _settings().default_tenant
     with transaction() as session:
         user = identity.get_user(session, tenant_id, username)
-        issued = tokens.issue_token(session, user, name)
+        issued = tokens.issue_token(session, user, name, scopes=scopes or None)
         audit.record(session, _operator(tenant_id), "token.create", "token", issued.record.id,
-                     {"name": name, "prefix": issued.record.prefix, "username": username})
+                     {"name": name, "prefix": issued.record.prefix, "username": username,
+                      "scopes": issued.record.scopes})
     click.echo(f"token for {username} (shown once; store it now):", err=True)
     click.echo(issued.plain)
 

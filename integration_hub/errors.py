@@ -72,6 +72,16 @@ class CsrfFailed(Forbidden):
     code, title = "csrf_failed", "Missing or wrong CSRF token"
 
 
+class TokenScopeInsufficient(Forbidden):
+    """The API token lacks the scope the request needs (``requiredScope`` names it)."""
+    code, title = "token_scope_insufficient", "The API token's scopes do not cover this request"
+
+
+class TokenScopeExceedsParent(Forbidden):
+    """A token asked for a token with a scope it does not hold itself."""
+    code, title = "token_scope_exceeds_parent", "A token cannot make a token broader than itself"
+
+
 class NotFound(HubError):
     status, code, title = 404, "not_found", "Not found"
 
@@ -106,6 +116,10 @@ class UnsupportedMediaType(HubError):
 
 class ValidationFailed(HubError):
     status, code, title = 422, "validation_failed", "The request is not valid"
+
+
+class TokenLineageTooDeep(ValidationFailed):
+    code, title = "token_lineage_too_deep", "Too many tokens made one from another"
 
 
 class TooManyRequests(HubError):

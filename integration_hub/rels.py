@@ -15,7 +15,9 @@ RELATIONS: dict[str, str] = {
     "team": "One team, named by its principal id team:<slug>, with its members.",
     "team-member": "A member of a team (templated by username): PUT sets the role, DELETE removes.",
     "tokens": "Your hub API tokens. POST creates one and shows it once; only a digest is kept.",
-    "token": "One hub API token; DELETE revokes it.",
+    "token": "One hub API token; DELETE revokes it and every token made with it.",
+    "parent-token": "The token this token was made with: this one expires no later, holds no "
+                    "scope it lacks, and is revoked with it.",
     "tenant": "Your tenant (organisation): its name and settings, editable by administrators.",
     "integrations": "The integrations you may read, a page at a time, with filters (q, type, "
                     "category, supportsUpload, tag, mode, authType); POST registers one.",

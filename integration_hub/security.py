@@ -6,6 +6,11 @@ Every API endpoint needs an authenticated user unless its view is marked
 because a browser never attaches a bearer token on its own.
 
 A view marked ``@api_token_only`` (the request proxy) refuses the session cookie.
+
+A bearer token reaches only what its scopes cover (services/token_scopes.py): checked here,
+once, before any view runs. A view marked ``@token_scope(...)`` needs that scope for every
+method; any other needs ``read`` to look and ``admin`` to change. The browser session holds
+every scope.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from flask import current_app, g, request, session, url_for
 from integration_hub import errors
 from integration_hub.db.models import Tenant, User
 from integration_hub.db.session import db_session, writing
-from integration_hub.services import browser_sessions, tokens
+from integration_hub.services import browser_sessions, token_scopes, tokens
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -39,12 +44,30 @@ def api_token_only(view: Any) -> Any:
     return view
 
 
-def _is_public_endpoint() -> bool:
+def token_scope(scope: str) -> Any:
+    """Mark a view function or MethodView as needing ``scope`` of a bearer token for every
+    method, instead of ``read`` for GET/HEAD and ``admin`` for the rest."""
+    if scope not in token_scopes.SCOPES:
+        raise ValueError(f"unknown token scope {scope!r}")
+
+    def mark(view: Any) -> Any:
+        view.hub_token_scope = scope
+        return view
+
+    return mark
+
+
+def _view_mark(name: str) -> Any:
+    """A mark on the endpoint's view function or its MethodView class, if any."""
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None:  # unknown route: let routing answer 404/405
-        return True
-    return bool(getattr(view, "hub_public", False)
-                or getattr(getattr(view, "view_class", None), "hub_public", False))
+    marked = getattr(view, name, None)
+    return marked if marked is not None else getattr(getattr(view, "view_class", None), name, None)
+
+
+def _is_public_endpoint() -> bool:
+    if current_app.view_functions.get(request.endpoint or "") is None:
+        return True  # unknown route: let routing answer 404/405
+    return bool(_view_mark("hub_public"))
 
 
 def authenticate_request() -> None:
@@ -54,12 +77,22 @@ def authenticate_request() -> None:
     if request.headers.get("Authorization") is None and _is_api_token_only_endpoint():
         _refuse_without_token()
     g.user = _user_from_request()
+    if g.auth_method == "bearer":
+        _check_token_scope(g.bearer.scopes)
 
 
 def _is_api_token_only_endpoint() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "hub_api_token_only", False)
-                or getattr(getattr(view, "view_class", None), "hub_api_token_only", False))
+    return bool(_view_mark("hub_api_token_only"))
+
+
+def _check_token_scope(held: tuple[str, ...]) -> None:
+    needed = token_scopes.needed(request.method, _view_mark("hub_token_scope"))
+    if needed not in held:
+        raise errors.TokenScopeInsufficient(
+            f"this request needs an API token with the '{needed}' scope; this token holds "
+            f"{', '.join(held) or 'none'}. Make one with it (POST /api/tokens with a browser "
+            "session or an admin token, or integration-hub create-token)",
+            requiredScope=needed, tokenScopes=list(held))
 
 
 def _refuse_without_token() -> None:
@@ -79,10 +112,11 @@ def _user_from_request() -> User:
         if scheme.lower() != "bearer" or not credentials.strip():
             raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
         g.auth_method = "bearer"
-        user, g.tenant = tokens.user_for_token(
+        g.bearer = tokens.bearer_of(
             db_session(), credentials.strip(),
             touch_after=current_app.config["HUB_TOKEN_LAST_USED_RESOLUTION"])
-        return user
+        g.tenant = g.bearer.tenant
+        return g.bearer.user
     user = session_user()
     if user is None:
         raise errors.AuthenticationRequired(
@@ -148,6 +182,12 @@ def current_user() -> User:
     if user is None:
         raise errors.AuthenticationRequired()
     return user
+
+
+def current_token_id() -> str | None:
+    """The id of the API token the request came with; None for the browser session."""
+    bearer = g.get("bearer") if g.get("auth_method") == "bearer" else None
+    return bearer.token_id if bearer is not None else None
 
 
 def current_tenant() -> Tenant:

@@ -135,7 +135,9 @@ def test_the_collection_offers_registering_only_with_the_permission(client, admi
 def test_tokens_are_created_and_revoked_through_forms(client, member):
     tokens = _entry(client, member, "inf:tokens")
     create = templates(client, member, tokens)["default"]
-    assert set(properties(create)) == {"name", "expiresAt"}
+    assert set(properties(create)) == {"name", "scopes", "expiresAt"}
+    assert properties(create)["scopes"]["options"] == {"inline": ["read", "proxy", "admin"],
+                                                       "minItems": 1}
 
     made = submit(client, member, create, name="ci")
     assert made.status_code == 201 and made.mimetype == HAL_FORMS

@@ -20,7 +20,7 @@ from integration_hub.api.connections.schemas import (
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
-from integration_hub.security import current_user
+from integration_hub.security import current_user, token_scope
 from integration_hub.services import (
     connections,
     integrations,
@@ -43,6 +43,7 @@ def refresh_skew() -> timedelta:
 
 
 @blp.route("/integrations/<integration_id>/connect")
+@token_scope("admin")  # the GET starts an OAuth flow, which ends in a new connection
 class Connect(MethodView):
     @blp.arguments(ConnectArgsSchema, location="query")
     @blp.response(302, description="Redirect to the provider's authorization page")

@@ -15,7 +15,7 @@ from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
-from integration_hub.security import api_token_only, current_tenant, current_user
+from integration_hub.security import api_token_only, current_tenant, current_user, token_scope
 from integration_hub.services import integrations, proxy, request_log
 from integration_hub.services.upstream_http import (
     cleaned_caller_headers,
@@ -195,6 +195,7 @@ def _envelope(answer, record, log, limit: int) -> dict:
 
 @blp.route("/integrations/<integration_id>/request")
 @api_token_only
+@token_scope("proxy")
 class Envelope(MethodView):
     @blp.arguments(EnvelopeSchema)
     @blp.response(200, EnvelopeAnswerSchema, content_type="application/json",
@@ -232,6 +233,7 @@ def _raw_target() -> str:
 
 @blp.route("/integrations/<integration_id>/request/<path:target>", methods=list(METHODS))
 @api_token_only
+@token_scope("proxy")
 class Raw(MethodView):
     @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
     @blp.problems(400, 401, 403, 404, 409, 413, 502, 504)

@@ -9,7 +9,7 @@ from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.hal_forms import template
-from integration_hub.security import current_user
+from integration_hub.security import current_token_id, current_user
 from integration_hub.services import tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api", description="Hub API tokens")
@@ -32,16 +32,18 @@ class Tokens(MethodView):
 
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)
-    @blp.problems(400, 401, 413, 415)
+    @blp.problems(400, 401, 403, 413, 415)
     @audited("token.create", "token")
     def post(self, values):
-        """Create a token; the answer is the only time it is shown"""
+        """Create a token; the answer is the only time it is shown. Made with a token, it
+        is that token's child: no broader, expiring no later, revoked with it"""
         with transaction() as session:
             issued = tokens.issue_token(session, current_user(), values.get("name", ""),
-                                        values.get("expires_at"))
-            audit_success(session, issued.record.id, name=issued.record.name,
-                          prefix=issued.record.prefix)
-        record = issued.record
+                                        values.get("expires_at"), scopes=values.get("scopes"),
+                                        parent_id=current_token_id())
+            record = issued.record
+            audit_success(session, record.id, name=record.name, prefix=record.prefix,
+                          scopes=record.scopes, parentId=record.parent_id)
         record.token = issued.plain
         return record, 201, {"Location": href("tokens.Token", token_id=record.id),
                              "Cache-Control": "no-store"}
@@ -59,8 +61,8 @@ class Token(MethodView):
     @blp.problems(401, 404, 412)
     @audited("token.delete", "token", "token_id")
     def delete(self, token_id):
-        """Revoke a token"""
+        """Revoke a token and every token made with it, down the line"""
         with transaction() as session:
             check_if_match(TokenSchema().dump(tokens.get_token(session, current_user(), token_id)))
-            tokens.revoke_token(session, current_user(), token_id)
-            audit_success(session)
+            descendants = tokens.revoke_token(session, current_user(), token_id)
+            audit_success(session, descendants=descendants)
