@@ -17,6 +17,7 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration
 from integration_hub.services import (
+    credential_destinations,
     crypto,
     database_dialects,
     database_hosts,
@@ -109,6 +110,7 @@ def validate(integration: Integration) -> None:
     problems = configuration_errors(configuration_state(integration))
     problems.update(catalogue().data_errors(integration.type, integration.data or {}))
     problems.update(sync_settings.problems((integration.data or {}).get("sync")))
+    problems.update(credential_destinations.origin_problems(data.get("credentialOrigins")))
     if dialect == "sqlite" and "data.path" not in problems:
         SqliteFiles.of(current_settings()).check(str((integration.data or {}).get("path") or ""))
     if problems:

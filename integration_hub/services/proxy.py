@@ -1,6 +1,7 @@
 """The request proxy (docs/decisions.md, "The request proxy"): pick the connection, build a guarded URL, add
-expanded headers and credentials, send through pooled connections, follow safe
-redirects, retry what may be retried, and hand back the upstream's answer."""
+expanded headers and credentials (to the base origin and the origins the integration
+names only), send through pooled connections, follow safe redirects, retry what may be
+retried, and hand back the upstream's answer."""
 
 from __future__ import annotations
 
@@ -27,7 +28,12 @@ from integration_hub.services import (
     token_refresh,
 )
 from integration_hub.services.acl import Access, require
-from integration_hub.services.credentials import place_credentials
+from integration_hub.services.credential_destinations import (
+    Origin,
+    credential_origins,
+    receives_credentials,
+)
+from integration_hub.services.credentials import CredentialPlacement, place_credentials
 from integration_hub.services.integrations import Found
 from integration_hub.services.request_log import CallRecord, loggable_path
 from integration_hub.services.upstream_http import (
@@ -75,8 +81,9 @@ class Prepared:
     base: str
     url: str
     headers: dict[str, str]
-    credential_names: set[str]
+    credential_names: set[str]         # the headers carrying credentials (none: not sent)
     allowed_hosts: list[str]
+    credential_origins: frozenset[Origin]
     timeout: urllib3.Timeout
     record: CallRecord
 
@@ -128,10 +135,14 @@ def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: Pr
     base = header_templates.expand(integration.api_base_uri, variables)
     data = integration.data or {}
     allowed_hosts = [str(h) for h in data.get("allowedHosts") or []]
-    query = call.query
-    if placement.params:
-        query = _with_params(query, placement.params)
-    url = proxy_url.build_upstream_url(base, call.target, query=query, allowed_hosts=allowed_hosts)
+    origins = credential_origins(data.get("credentialOrigins"))
+    url = proxy_url.build_upstream_url(base, call.target, query=call.query,
+                                       allowed_hosts=allowed_hosts)
+    if not receives_credentials(url, base, origins):
+        placement = CredentialPlacement()  # an allowed host, not a credential origin: none
+    elif placement.params:
+        url = proxy_url.build_upstream_url(base, call.target, allowed_hosts=allowed_hosts,
+                                           query=_with_params(call.query, placement.params))
     configured = header_templates.expand_headers(integration.headers or {}, variables)
     headers = merge_headers(call.headers, configured, placement.headers)
     read_timeout = min(float(data.get("timeout") or settings.proxy_read_timeout),
@@ -142,7 +153,7 @@ def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: Pr
                         started=time.monotonic())
     return Prepared(integration, connection, base, url,
                     {k: latin1_safe(v) for k, v in headers.items()},
-                    {name.lower() for name in placement.headers}, allowed_hosts,
+                    {name.lower() for name in placement.headers}, allowed_hosts, origins,
                     urllib3.Timeout(connect=settings.proxy_connect_timeout, read=read_timeout),
                     record)
 
@@ -167,6 +178,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
          session: Session, user: User) -> urllib3.BaseHTTPResponse:
     """The upstream's answer, after safe redirects, allowed retries and one refresh on 401."""
     method, url, headers, body = call.method, prepared.url, dict(prepared.headers), call.body
+    credential_names = prepared.credential_names
     refreshed = False
     attempt = 0
     redirects = 0
@@ -198,7 +210,8 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
         status = answer.status
         metrics.UPSTREAM_SECONDS.labels(metrics.status_class(status)).observe(time.monotonic() - started)
         if (status == 401 and not refreshed and prepared.integration.auth_type == "oauth2"
-                and prepared.connection is not None and call.replayable):
+                and prepared.connection is not None and call.replayable
+                and "authorization" in credential_names):
             refreshed = True
             _discard(answer)
             connection = token_refresh.refresh_if_needed(
@@ -217,9 +230,9 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
             elif body is not None and not call.replayable:
                 return answer  # cannot send a streamed body twice: let the caller follow
             _discard(answer)
-            if not proxy_url.host_allowed(target, prepared.base, ()):
-                headers = {k: v for k, v in headers.items()
-                           if k.lower() not in prepared.credential_names}
+            if not receives_credentials(target, prepared.base, prepared.credential_origins):
+                headers = {k: v for k, v in headers.items() if k.lower() not in credential_names}
+                credential_names = set()  # and they never come back on this call
             url = target
             redirects += 1
             continue

@@ -39,6 +39,7 @@ from integration_hub.services.sync_paging import PageInvalid, first_page, items_
 from integration_hub.services.sync_paging import record_id as item_id
 from integration_hub.services.sync_principal import PrincipalUnusable
 from integration_hub.services.sync_settings import SyncSettings, SyncSettingsInvalid, parse
+from integration_hub.services.upstream_http import AnswerTooLarge, read_capped
 
 log = logging.getLogger(__name__)
 RETRIES = 3  # per page, for transport errors and 429/5xx answers (idempotent GETs)
@@ -307,31 +308,34 @@ def _fetch(session: Session, run: SyncRun, settings: Settings, pool: urllib3.Poo
 
 def _get_page(session, user, tenant, found, page, settings: Settings, pool,
               make_session: sessionmaker) -> tuple[Any, str | None, str]:
+    """One page, read within ``HUB_SYNC_MAX_PAGE_BYTES`` before anything parses it."""
     call = proxy.ProxyCall(method="GET", target=page.target, query=dict(page.params) or None,
                            headers={"Accept": "application/json"}, retries=RETRIES)
     try:
         prepared = proxy.prepare(session, user, tenant, found, call, settings)
     except errors.HubError as failure:
         raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
-    limit = settings.proxy_max_body
+    record, limit, answer = prepared.record, settings.sync_max_page_bytes, None
     try:
         answer = proxy.send(pool, prepared, call, settings, session, user)
+        record.status = answer.status
+        if not 200 <= answer.status < 300:
+            answer.close()  # its body is of no use: not read at all
+            raise SyncFailed("sync_upstream_error",
+                             f"page {page.number}: the upstream answered {answer.status}")
+        body = read_capped(answer, limit)
+        record.bytes_received = len(body)
+    except AnswerTooLarge as too_large:
+        record.error, record.bytes_received = "sync_page_too_large", too_large.received
+        raise SyncFailed("sync_page_too_large", f"page {page.number} is larger than {limit} "
+                                                "bytes (HUB_SYNC_MAX_PAGE_BYTES)") from None
     except errors.HubError as failure:
-        prepared.record.error = failure.code
-        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
+        record.error = failure.code
         raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
-    try:
-        body = answer.read(amt=limit + 1, decode_content=True)
-        prepared.record.status = answer.status
-        prepared.record.bytes_received = len(body)
     finally:
-        answer.release_conn()
-        request_log.write(make_session, prepared.record, _elapsed(prepared.record))
-    if not 200 <= answer.status < 300:
-        raise SyncFailed("sync_upstream_error",
-                         f"page {page.number}: the upstream answered {answer.status}")
-    if len(body) > limit:
-        raise SyncFailed("sync_page_too_large", f"page {page.number} is larger than {limit} bytes")
+        if answer is not None:
+            answer.release_conn()
+        request_log.write(make_session, record, _elapsed(record))
     try:
         document = json_body.loads(body)
     except ValueError:

@@ -1,6 +1,6 @@
 """The proxy's transport: pooled upstream connections that follow the outbound network
-policy (decided on the resolved addresses, before connecting), and the pure rules for
-which headers cross the hub in either direction."""
+policy (decided on the resolved addresses, before connecting), answers read within a
+size limit, and the pure rules for which headers cross the hub in either direction."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ NEVER_FORWARDED = HOP_BY_HOP | {"authorization", "cookie", "host", "content-leng
                                 "x-real-ip", "proxy-authorization"}
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "set-cookie2", "strict-transport-security"}
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+PIECE = 64 * 1024  # bytes read (after decompression) at a time by ``read_capped``
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
@@ -42,6 +43,14 @@ class UpstreamUnreachable(errors.HubError):
 
 class UpstreamTimeout(errors.HubError):
     status, code, title = 504, "upstream_timeout", "The upstream did not answer in time"
+
+
+class AnswerTooLarge(Exception):
+    """The answer is longer than the reader takes; ``received`` bytes of it were read."""
+
+    def __init__(self, limit: int, received: int) -> None:
+        super().__init__(f"the answer is larger than {limit} bytes")
+        self.limit, self.received = limit, received
 
 
 class DeniedAddress(urllib3.exceptions.NewConnectionError):
@@ -131,6 +140,39 @@ def transport_error(failure: Exception) -> errors.HubError:
             and not isinstance(failure, urllib3.exceptions.NewConnectionError)):
         return UpstreamTimeout("the upstream did not answer in time")
     return UpstreamUnreachable("the upstream refused or dropped the connection")
+
+
+def read_capped(answer: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+    """The whole (decoded) body of ``answer`` when it holds at most ``limit`` bytes.
+
+    An uncompressed answer declaring a longer ``Content-Length`` is refused before a byte
+    of its body is read; any other answer is counted piece by piece as it is decompressed,
+    and refused as soon as it passes ``limit``. So at most ``limit + 1`` bytes are ever read
+    or held, whatever the upstream declares, chunks or compresses. A refused answer's
+    connection is closed (the rest is never read) and ``AnswerTooLarge`` raised. An answer
+    that breaks off, stalls or does not decompress is the hub's 502 or 504.
+    """
+    declared = answer.length_remaining
+    encoded = answer.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
+    if declared is not None and declared > limit and not encoded:
+        answer.close()
+        raise AnswerTooLarge(limit, 0)
+    pieces: list[bytes] = []
+    received = 0
+    try:
+        while piece := answer.read(min(PIECE, limit + 1 - received), decode_content=True):
+            received += len(piece)
+            if received > limit:
+                answer.close()
+                raise AnswerTooLarge(limit, received)
+            pieces.append(piece)
+    except urllib3.exceptions.DecodeError:
+        answer.close()
+        raise UpstreamUnreachable("the upstream's answer could not be decompressed") from None
+    except urllib3.exceptions.HTTPError as failure:
+        answer.close()
+        raise transport_error(failure) from None
+    return b"".join(pieces)
 
 
 def forwardable_request_headers(headers: Iterable[tuple[str, str]],

@@ -257,6 +257,10 @@ def test_default_database_is_sqlite_in_instance_folder(instance, database_url):
         pytest.param({"HUB_PUBLIC_URL": "/hub"}, "HUB_PUBLIC_URL", id="url-path-only"),
         pytest.param({"HUB_PUBLIC_URL": "ftp://hub.example.com"}, "HUB_PUBLIC_URL",
                      id="url-wrong-scheme"),
+        pytest.param({"HUB_SYNC_MAX_PAGE_BYTES": "1023"}, "HUB_SYNC_MAX_PAGE_BYTES",
+                     id="sync-page-below-minimum"),
+        pytest.param({"HUB_SYNC_MAX_PAGE_BYTES": "8M"}, "HUB_SYNC_MAX_PAGE_BYTES",
+                     id="sync-page-word"),
     ],
 )
 def test_invalid_values_raise_config_error(instance, overrides, message):

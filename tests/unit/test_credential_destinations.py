@@ -1,11 +1,15 @@
-"""Which changes move an integration's credentials: one table row per kind of change."""
+"""Which changes move an integration's credentials, and which URLs receive them: one table
+row per kind of change or URL."""
 
 import pytest
 
 from integration_hub.services.credential_destinations import (
     FieldNeedsShareAccess,
+    credential_origins,
     fixed_for_writers,
     moved,
+    origin_problems,
+    receives_credentials,
     refuse_moving,
     secrets_left_behind,
 )
@@ -45,6 +49,13 @@ def without(config, key):
     (HTTP, change_data(HTTP, allowedHosts=["files.example.com"]), ["data.allowedHosts"]),
     (HTTP, change_data(HTTP, allowedHosts=["*.example.com"]), ["data.allowedHosts"]),
     (change_data(HTTP, allowedHosts=[]), without(HTTP, "allowedHosts"), []),
+    (HTTP, change_data(HTTP, credentialOrigins=["https://files.example.com"]),
+     ["data.credentialOrigins"]),
+    (change_data(HTTP, credentialOrigins=["https://files.example.com"]),
+     change_data(HTTP, credentialOrigins=["https://FILES.example.com:443/"]), []),
+    (change_data(HTTP, credentialOrigins=["https://files.example.com"]),
+     change_data(HTTP, credentialOrigins=["http://files.example.com"]), ["data.credentialOrigins"]),
+    (change_data(HTTP, credentialOrigins=[]), HTTP, []),
     (HTTP, change_data(HTTP, timeout=30, healthCheck="/me", sync={"path": "/x"}), []),
     (HTTP, change(HTTP, name="New", description="d", headers={"X-A": "b"}, scope="s"), []),
     (HTTP, change(HTTP, type="github", category="code"), []),
@@ -103,6 +114,8 @@ ALL = ()  # the request brings no secret
     (HTTP, change(HTTP, api_base_uri="https://x.example/v1"), ALL, ["api_key", "client_secret"]),
     (HTTP, change_data(HTTP, allowedHosts=["x.example"]), ALL, ["api_key", "client_secret"]),
     (HTTP, change_data(HTTP, allowedHosts=["CDN.example.com", "files.example.com"]), ALL, []),
+    (HTTP, change_data(HTTP, credentialOrigins=["https://x.example"]), ALL,
+     ["api_key", "client_secret"]),
     # a new secret in the same request is kept; the others still go
     (HTTP, change(HTTP, token_uri="https://x.example/t"), ["client_secret"], []),
     (HTTP, change(HTTP, api_base_uri="https://x.example/v1"), ["client_secret"], ["api_key"]),
@@ -131,3 +144,52 @@ def test_secrets_left_behind(before, after, given, dropped):
 ])
 def test_fixed_for_writers(config, expected):
     assert fixed_for_writers(config) == expected
+
+
+BASE = "https://api.example.com/v1"
+NAMED = credential_origins(["https://files.example.com", "http://legacy.example.com:8080/",
+                            "*.cdn.example.com", "not an origin", 7])
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://api.example.com/v1/items", True),
+    ("https://api.example.com/elsewhere", True),         # same origin, another path
+    ("https://API.example.com:443/v1", True),
+    ("http://api.example.com/v1", False),                # plain HTTP: another origin
+    ("http://api.example.com:443/v1", False),            # the port alone does not make it one
+    ("https://api.example.com:8443/v1", False),
+    ("https://files.example.com/f", True),               # named
+    ("https://files.example.com:8443/f", False),
+    ("http://files.example.com/f", False),
+    ("http://legacy.example.com:8080/x", True),
+    ("https://x.cdn.example.com/", False),               # no wildcards
+    ("https://evil.example/", False),
+    ("https://api.example.com.evil.example/", False),
+    ("ftp://api.example.com/", False),
+    ("https://api.example.com:bad/", False),
+    ("not a url", False),
+    ("", False),
+])
+def test_receives_credentials(url, expected):
+    assert receives_credentials(url, BASE, NAMED) is expected
+
+
+def test_an_allowed_host_is_not_a_credential_origin():
+    assert not receives_credentials("https://files.example.com/f", BASE)
+    assert receives_credentials("https://api.example.com/x", "https://api.example.com:443/v1")
+    assert receives_credentials("http://h:80/x", "http://h/v1")
+    assert not receives_credentials("https://api.example.com/x", "not a base")
+
+
+@pytest.mark.parametrize(("value", "problems"), [
+    (None, set()),
+    ([], set()),
+    (["https://files.example.com", "http://[::1]:8080", "https://h.example:443/"], set()),
+    ("https://files.example.com", {"data.credentialOrigins"}),
+    (["https://ok.example", "files.example.com", "https://x.example/path", "https://u@x.example",
+      "*.example.com", "https://*.example.com", "ftp://x.example", "https://x.example:99999",
+      "https://x.example?q", "https://x .example", "https://x.example\n", "https://", 7],
+     {f"data.credentialOrigins.{n}" for n in range(1, 13)}),
+])
+def test_origin_problems(value, problems):
+    assert set(origin_problems(value)) == problems

@@ -98,8 +98,9 @@ class IntegrationUpdateSchema(ma.Schema):
                              allow_none=True, metadata={
                                  "description": "Header name -> template sent with every proxied call"})
     data = ma.fields.Dict(keys=ma.fields.String(), allow_none=True, metadata={
-        "description": "Driver-specific configuration (authParams, pkce, allowedHosts, timeout...); "
-                       "allowedHosts and a database's dialect, host, port, path, sslmode and "
+        "description": "Driver-specific configuration (authParams, pkce, allowedHosts, "
+                       "credentialOrigins, timeout...); allowedHosts, credentialOrigins and a "
+                       "database's dialect, host, port, path, sslmode and "
                        "options change only with share access"})
     credentials = ma.fields.Dict(keys=ma.fields.String(), load_only=True, allow_none=True,
                                  metadata={"description": "Write-only driver secrets; encrypted"})
