@@ -147,6 +147,8 @@ class Settings:
     # Origins (besides the hub's own) that returnTo may send a browser back to.
     allowed_return_origins: tuple[str, ...] = ()
     token_refresh_skew: int = 60
+    # Deleting a user waits at most this long (seconds) for revoking their OAuth tokens.
+    revocation_deadline: float = 10.0
     # Refuse upstreams whose connected address is loopback/private/link-local/...
     proxy_deny_private: bool = False
     proxy_max_retry_wait: float = 30.0
@@ -270,6 +272,8 @@ class Settings:
                 env_vars.get("HUB_ALLOWED_RETURN_ORIGINS", "").split(",") if o.strip()),
             token_refresh_skew=_int(env_vars.get("HUB_TOKEN_REFRESH_SKEW", "60"),
                                     "HUB_TOKEN_REFRESH_SKEW"),
+            revocation_deadline=_float(env_vars.get("HUB_REVOCATION_DEADLINE", "10"),
+                                       "HUB_REVOCATION_DEADLINE"),
             proxy_deny_private=_bool(env_vars.get("HUB_PROXY_DENY_PRIVATE", "false"),
                                      "HUB_PROXY_DENY_PRIVATE"),
             proxy_max_retry_wait=_float(env_vars.get("HUB_PROXY_MAX_RETRY_WAIT", "30"),

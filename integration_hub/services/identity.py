@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from integration_hub import errors
-from integration_hub.db.models import Team, TeamMember, Tenant, User
+from integration_hub.db.models import RetiredPrincipal, Team, TeamMember, Tenant, User
 from integration_hub.db.models.user import TEAM_PREFIX
 from integration_hub.services import browser_sessions
 
@@ -37,6 +37,10 @@ class TeamNotFound(errors.NotFound):
 
 class CannotDeleteSelf(errors.Conflict):
     code, title = "cannot_delete_self", "You cannot delete your own user"
+
+
+class PrincipalRetired(errors.Conflict):
+    code, title = "principal_id_retired", "This id belonged to a deleted user or team"
 
 
 def require_superuser(actor: User) -> None:
@@ -124,6 +128,7 @@ def create_user(session: Session, tenant_id: str, values: Mapping[str, Any]) -> 
     except IntegrityError:
         session.rollback()
         raise errors.AlreadyExists(f"user {username!r} already exists") from None
+    _require_never_used(session, tenant_id, username)
     return user
 
 
@@ -159,14 +164,6 @@ def _apply_user_changes(user: User, changes: Mapping[str, Any]) -> None:
         user.password_hash = generate_password_hash(password) if password else None
 
 
-def delete_user(session: Session, actor: User, user: User) -> None:
-    require_superuser(actor)
-    if user.id == actor.id:
-        raise CannotDeleteSelf()
-    session.delete(user)
-    session.flush()
-
-
 def check_password(session: Session, tenant_id: str, username: str, password: str) -> User:
     """The enabled user with this password, or ``InvalidCredentials``; same cost either way."""
     user = session.scalars(select(User).where(User.tenant_id == tenant_id,
@@ -176,6 +173,15 @@ def check_password(session: Session, tenant_id: str, username: str, password: st
             or not user.enabled:
         raise errors.InvalidCredentials()
     return user
+
+
+def _require_never_used(session: Session, tenant_id: str, principal_id: str) -> None:
+    """Refuse the id of a deleted principal: grants may still name it. Checked after the
+    new row is written, so a deletion committing at the same moment is seen either way
+    (the row waits for it on the unique key, or this read finds the retired id)."""
+    if session.get(RetiredPrincipal, (tenant_id, principal_id)) is not None:
+        raise PrincipalRetired(f"{principal_id!r} belonged to a deleted user or team and is "
+                               "never given to anyone else; choose another")
 
 
 # -- teams -------------------------------------------------------------------
@@ -220,6 +226,7 @@ def create_team(session: Session, tenant_id: str, values: Mapping[str, Any]) -> 
     except IntegrityError:  # created concurrently since the check above
         session.rollback()
         raise errors.AlreadyExists(f"team {TEAM_PREFIX + slug!r} already exists") from None
+    _require_never_used(session, tenant_id, team.principal_id)
     for member in values.get("members") or []:
         set_member(session, team, member["username"], member.get("role", "member"))
     return team
@@ -232,12 +239,6 @@ def update_team(session: Session, actor: User, team: Team, changes: Mapping[str,
             setattr(team, attribute, changes[attribute] or "")
     session.flush()
     return team
-
-
-def delete_team(session: Session, actor: User, team: Team) -> None:
-    require_superuser(actor)
-    session.delete(team)
-    session.flush()
 
 
 def manages_members(actor: User, team: Team) -> bool:

@@ -124,13 +124,13 @@ def refresh(integration: Integration, refresh_token: str) -> dict[str, Any]:
     return _call(session.refresh_token, integration.token_uri, refresh_token=refresh_token)
 
 
-def revoke(integration: Integration, token: str, hint: str) -> bool:
+def revoke(integration: Integration, token: str, hint: str, timeout=TIMEOUT) -> bool:
     """RFC 7009, best effort: True when the server confirmed."""
     if not integration.revocation_uri:
         return False
     try:
         response = _session(integration).revoke_token(
-            integration.revocation_uri, token=token, token_type_hint=hint, timeout=TIMEOUT)
+            integration.revocation_uri, token=token, token_type_hint=hint, timeout=timeout)
         if response.status_code == 200:
             return True
     except (requests.RequestException, AuthlibBaseError, TokenEndpointError):

@@ -242,7 +242,7 @@ def test_every_endpoint_needs_its_scope(client, member):
 
 def test_tokens_made_before_scopes_keep_every_power(backend, new_database_url, tmp_path):
     url = new_database_url(backend)
-    migrations.upgrade(url, "0011")
+    migrations.upgrade(url, "0012")
     plain = tokens.generate_token()
     engine = create_engine(url)
     with engine.begin() as connection:

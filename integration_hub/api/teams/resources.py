@@ -4,6 +4,10 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.principal_deletion import (
+    PrincipalDeleteArgsSchema,
+    owned_integrations_linked,
+)
 from integration_hub.api.teams.schemas import (
     MemberRoleSchema,
     TeamPageArgsSchema,
@@ -15,7 +19,7 @@ from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import identity
+from integration_hub.services import identity, principal_deletion
 
 blp = Blueprint("teams", __name__, url_prefix="/api", description="Teams and their members")
 ENTRY_POINTS = {"inf:teams": "teams.Teams"}
@@ -69,17 +73,20 @@ class Team(MethodView):
             audit_success(session, team.principal_id, fields=sorted(changes))
         return team
 
+    @blp.arguments(PrincipalDeleteArgsSchema, location="query")
     @blp.response(204)
-    @blp.problems(401, 403, 404, 412)
+    @blp.problems(401, 403, 404, 409, 412, 422)
     @audited("team.delete", "team", "team_id")
-    def delete(self, team_id):
-        """Delete a team (administrators)"""
+    def delete(self, args, team_id):
+        """Delete a team with its shares and memberships; what it owns goes to ?successor=
+        (administrators)"""
         actor = current_user()
-        with transaction() as session:
+        with owned_integrations_linked(), transaction() as session:
             team = identity.get_team(session, actor.tenant_id, team_id)
+            identity.require_superuser(actor)
             check_if_match(TeamSchema().dump(team))
-            identity.delete_team(session, actor, team)
-            audit_success(session, team.principal_id)
+            deletion = principal_deletion.delete_team(session, actor, team, args.get("successor"))
+            audit_success(session, team.principal_id, **deletion.detail)
 
 
 @blp.route("/teams/<team_id>/members/<username>")

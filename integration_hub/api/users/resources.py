@@ -5,6 +5,11 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.principal_deletion import (
+    PrincipalDeleteArgsSchema,
+    owned_integrations_linked,
+    revoke_removed_tokens,
+)
 from integration_hub.api.users.schemas import (
     MeSchema,
     UserPageSchema,
@@ -16,7 +21,7 @@ from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user
-from integration_hub.services import identity
+from integration_hub.services import identity, principal_deletion
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Users and the signed-in user")
 ENTRY_POINTS = {"inf:me": "users.Me", "inf:users": "users.Users"}
@@ -94,18 +99,21 @@ class User(MethodView):
             audit_success(session, fields=sorted(changes))
         return user
 
+    @blp.arguments(PrincipalDeleteArgsSchema, location="query")
     @blp.response(204)
-    @blp.problems(401, 403, 404, 409, 412)
+    @blp.problems(401, 403, 404, 409, 412, 422)
     @audited("user.delete", "user", "username")
-    def delete(self, username):
-        """Delete a user with their tokens and memberships (administrators)"""
+    def delete(self, args, username):
+        """Delete a user with every grant they hold; what they own goes to ?successor=
+        (administrators)"""
         actor = current_user()
-        with transaction() as session:
+        with owned_integrations_linked(), transaction() as session:
             user = identity.get_user(session, actor.tenant_id, username)
             identity.require_superuser(actor)
             check_if_match(UserSchema().dump(user))
-            identity.delete_user(session, actor, user)
-            audit_success(session)
+            deletion = principal_deletion.delete_user(session, actor, user, args.get("successor"))
+            audit_success(session, **deletion.detail)
+        revoke_removed_tokens(deletion)
 
 
 @blp.route("/users/<username>/sessions")

@@ -11,10 +11,10 @@ from integration_hub.db.models.sync import SyncRun, SyncState
 from integration_hub.db.models.tag import Tag, integration_tags
 from integration_hub.db.models.tenant import Tenant
 from integration_hub.db.models.token import ApiToken
-from integration_hub.db.models.user import Team, TeamMember, User
+from integration_hub.db.models.user import RetiredPrincipal, Team, TeamMember, User
 from integration_hub.db.models.webhook import AuditEntry, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = ["ApiToken", "AuditEntry", "BrowserSession", "Connection", "Integration",
            "IntegrationIcon", "IntegrationShare", "OAuthState", "ProxyRequest", "RateLimitCounter",
-           "Record", "SyncRun", "SyncState", "Tag", "Team", "TeamMember", "Tenant", "User",
-           "Webhook", "WebhookAttempt", "WebhookDelivery", "integration_tags"]
+           "Record", "RetiredPrincipal", "SyncRun", "SyncState", "Tag", "Team", "TeamMember",
+           "Tenant", "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "integration_tags"]

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from integration_hub.db.base import Base
-from integration_hub.db.types import created_at, json_list, json_object, updated_at
+from integration_hub.db.types import UTCDateTime, created_at, json_list, json_object, updated_at
 
 TEAM_PREFIX = "team:"
 
@@ -79,3 +81,17 @@ class TeamMember(Base):
 
     team: Mapped[Team] = relationship(back_populates="members")
     user: Mapped[User] = relationship(back_populates="memberships", lazy="joined")
+
+
+class RetiredPrincipal(Base):
+    """The principal id of a deleted user or team: never given to anyone else in its
+    tenant, so a grant that still names it can never reach a newcomer
+    (docs/security.md, "Deleted principals")."""
+
+    __tablename__ = "retired_principals"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    principal_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # user | team
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime)
