@@ -39,8 +39,10 @@ RELATIONS: dict[str, str] = {
     "provision": "POST {driverType}: get the integration of a catalogue type, creating it once.",
     "tags": "Tags: the tenant's labels (POST creates one), or those on an integration.",
     "tag": "One tag; on an integration, PUT .../tags/{tagId} adds it and DELETE removes it.",
-    "connect": "Connect an integration: GET redirects a browser to the provider (OAuth2, "
-               "returnTo and popup optional); POST hands over a code, token, key or password.",
+    "connect": "Connect an integration: GET starts OAuth2 in a browser (returnTo and popup "
+               "optional): with the browser's session it redirects to the provider, with an "
+               "API token to a one-time address on the hub for the user's browser, signed in "
+               "as the same user; POST hands over a code, token, key or password.",
     "connection": "Your connection to an integration (or the shared one): status, expiry and "
                   "account, never token values; DELETE disconnects.",
     "connections": "Every connection of an integration (owner or administrator).",

@@ -1,11 +1,12 @@
-"""Pure parts of the OAuth2 flow: PKCE, the authorize URL, return targets, expiry,
-usable token answers, account mapping and retry backoff. No database, no network, no
-Flask."""
+"""Pure parts of the OAuth2 flow: PKCE, the authorize URL, the browser binding, return
+targets, expiry, usable token answers, account mapping and retry backoff. No database, no
+network, no Flask."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -19,12 +20,31 @@ TOKEN_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "t
                                  "refresh_token_expires_in"})
 
 
+# The cookie binding a flow to the browser that started it: one per flow (two tabs may
+# connect at once), named after its state's digest.
+FLOW_COOKIE_PREFIX = "ihub_oauth_"
+
+
 def new_state() -> str:
+    """256 random bits: a state, a one-time start address's nonce, a browser binding."""
     return secrets.token_urlsafe(32)
 
 
 def state_digest(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of a secret as the database keeps it; any text a client sends."""
+    return hashlib.sha256(state.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def flow_cookie_name(state: str) -> str:
+    return FLOW_COOKIE_PREFIX + state_digest(state)[:16]
+
+
+def binding_matches(bound_digest: str | None, presented: str | None) -> bool:
+    """Whether the cookie a browser presented is the one the flow was bound to, compared
+    in constant time; a flow bound to no browser yet matches none."""
+    if not bound_digest or not presented:
+        return False
+    return hmac.compare_digest(bound_digest, state_digest(presented))
 
 
 def new_code_verifier() -> str:

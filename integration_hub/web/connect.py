@@ -1,8 +1,9 @@
-"""Browser pages for connecting: the start page's list, the OAuth callback and result."""
+"""Browser pages for connecting: the start page's list, the one-time start address of an
+OAuth flow started with an API token, the OAuth callback and result."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from integration_hub import errors
 from integration_hub.db.session import db_session, transaction
@@ -16,8 +17,10 @@ from integration_hub.services import (
     programmatic_connect,
 )
 from integration_hub.services.integrations import usable_without_connection
+from integration_hub.web import flow_cookie
 
 bp = Blueprint("connect_pages", __name__, template_folder="templates")
+AFTER_SIGN_IN = "sign-in"  # ?after= of a start address the sign-in form sends the browser to
 
 
 def integration_cards(user) -> list[dict]:
@@ -85,17 +88,53 @@ def _signed_in_with_csrf():
     return user
 
 
+@bp.get("/oauth2/start/<nonce>", endpoint="oauth_start")
+def oauth_start(nonce):
+    """The one-time address a flow started with an API token answers: in a browser signed
+    in as the same user it sets the flow's cookie and goes on to the provider."""
+    user = session_user()
+    try:
+        started = oauth_flow.open_start(db_session(), nonce, user)
+    except oauth_flow.SignInFirst:
+        here = url_for("connect_pages.oauth_start", nonce=nonce, after=AFTER_SIGN_IN)
+        return redirect(url_for("web.login", next=here), 303)
+    except errors.HubError as refused:
+        return _result_page(oauth_flow.CallbackResult(False, refused.code, refused.detail),
+                            refused.status)
+    if request.args.get("after") == AFTER_SIGN_IN:
+        # The sign-in form's redirects may not leave the hub (its pages' CSP has
+        # form-action 'self'): a page of the hub's own goes on to the provider.
+        answer = make_response(render_template("oauth_continue.html",
+                                               target=started.authorize_url))
+    else:
+        answer = redirect(started.authorize_url, 302)
+    answer.headers["Cache-Control"] = "no-store"
+    flow_cookie.attach(answer, started.binding)
+    return answer
+
+
 @bp.get("/oauth2/callback", endpoint="oauth_callback")
 def oauth_callback():
-    """Where providers send the browser back. Public: the state proves who started it."""
-    result = oauth_flow.finish(db_session(), request.args.to_dict(), session_user())
+    """Where providers send the browser back. Public: the state names the flow, the flow's
+    cookie proves this is the browser that started it."""
+    state = request.args.get("state")
+    result = oauth_flow.finish(db_session(), request.args.to_dict(), session_user(),
+                               flow_cookie.presented(state))
     if result.return_to and not result.popup:
         params = {"status": "connected"} if result.ok else {"status": "error", "code": result.code}
         if result.integration is not None:
             params["integration"] = result.integration.id
-        return redirect(oauth_rules.with_result(result.return_to, **params), 303)
+        answer = redirect(oauth_rules.with_result(result.return_to, **params), 303)
+    else:
+        answer = _result_page(result, 200 if result.ok else 400)
+    if state:
+        flow_cookie.forget(answer, state)
+    return answer
+
+
+def _result_page(result: oauth_flow.CallbackResult, status: int):
     target_origin = (oauth_rules.origin(result.return_to)
                      if result.return_to and not result.return_to.startswith("/")
                      else request.host_url.rstrip("/"))
     page = render_template("oauth_result.html", result=result, target_origin=target_origin)
-    return page, 200 if result.ok else 400
+    return make_response(page, status)

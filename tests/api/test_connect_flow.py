@@ -1,8 +1,10 @@
 """The OAuth2 connect flow against a real authorization server process.
 
-The browser is played by the test: the hub's redirect is followed to the
-provider with ``requests`` and the provider's redirect back is handed to the
-hub's callback. What the hub sent is asserted from the server's recordings.
+The browser is played by the test: a flow started with the caller's API token answers a
+one-time start address, which the caller's browser (the test client, signed in to the hub
+as them) opens; the hub's redirect is followed to the provider with ``requests`` and the
+provider's redirect back is handed to the hub's callback in the same browser. What the
+hub sent is asserted from the server's recordings.
 """
 
 import base64
@@ -19,11 +21,30 @@ from integration_hub.db.types import utcnow
 from tests import factories
 
 CALLBACK = "http://localhost/oauth2/callback"
+PASSWORD = "a long enough password to sign in"
+
+
+@pytest.fixture
+def member(make_caller):
+    """mia, with an API token and a password: her browser signs in to the hub."""
+    return make_caller("mia", display_name="Mia Member", email="mia@example.com",
+                       password=PASSWORD)
+
+
+def sign_in(client, username: str) -> None:
+    answer = client.post("/api/login", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
 
 
 def start(client, caller, integration, **query):
-    return client.get(f"/api/integrations/{integration}/connect", headers=caller.headers,
-                      query_string=query)
+    """Start with the caller's token; then ``client``, their browser signed in to the hub,
+    opens the one-time start address, which sends it on to the provider."""
+    started = client.get(f"/api/integrations/{integration}/connect", headers=caller.headers,
+                         query_string=query)
+    if started.status_code != 302:
+        return started
+    sign_in(client, caller.username)
+    return client.get(urlsplit(started.headers["Location"]).path)
 
 
 def to_provider(location: str) -> str:
@@ -124,7 +145,7 @@ def test_flow_answers_for_non_oauth_and_disabled(client, member, make_integratio
 
 
 def test_shared_mode_needs_write_access_to_connect(client, member, make_caller, oauth_integration):
-    writer = make_caller("wes")
+    writer = make_caller("wes", password=PASSWORD)
     integration = oauth_integration(mode="shared", shares={"mia": 1, "wes": 2})
     assert start(client, member, integration).status_code == 403
     finished = connect(client, writer, integration)

@@ -172,9 +172,10 @@ def test_every_link_in_root_is_a_valid_template(client, member):
 
 def test_public_url_wins_over_forwarded_headers(migrated_app, tmp_path, make_caller,
                                                 oauth_integration):
-    """Behind a trusted proxy, a client's own X-Forwarded-* must not move the hub's links
-    or its OAuth redirect_uri away from HUB_PUBLIC_URL; the client's address still counts."""
-    caller = make_caller("pinned")
+    """Behind a trusted proxy, a client's own X-Forwarded-* must not move the hub's links,
+    the OAuth flow's start address, its redirect_uri or its cookie's path away from
+    HUB_PUBLIC_URL; the client's address still counts."""
+    caller = make_caller("pinned", password="pinned's long enough password")
     integration = oauth_integration(shares={"pinned": 1})
     settings = make_settings(migrated_app.config["HUB_SETTINGS"].database_url, tmp_path,
                              HUB_PUBLIC_URL="https://hub.example.org/tools", HUB_TRUSTED_PROXIES="1")
@@ -186,7 +187,17 @@ def test_public_url_wins_over_forwarded_headers(migrated_app, tmp_path, make_cal
     connect = client.get(f"/tools/api/integrations/{integration}/connect", headers=forged)
 
     assert connect.status_code == 302
-    location = connect.headers["Location"]
+    start = connect.headers["Location"]
+    assert start.startswith("https://hub.example.org/tools/oauth2/start/"), start
+    # the user's browser, signed in, opens the start address and goes on to the provider
+    forged_browser = {k: v for k, v in forged.items() if k != "Authorization"}
+    assert client.post("/tools/api/login", headers=forged_browser, json={
+        "username": "pinned", "password": "pinned's long enough password"}).status_code == 200
+    opened = client.get(start.removeprefix("https://hub.example.org"), headers=forged_browser)
+    assert opened.status_code == 302, opened.get_data(as_text=True)
+    location = opened.headers["Location"]
     assert "redirect_uri=https%3A%2F%2Fhub.example.org%2Ftools%2Foauth2%2Fcallback" in location
     assert "evil.example" not in location
+    (cookie,) = [c for c in opened.headers.getlist("Set-Cookie") if "oauth2/callback" in c]
+    assert "Path=/tools/oauth2/callback" in cookie and "Secure" in cookie
     assert client.get("/tools/api", headers=forged).get_json()["_links"]["self"]["href"] == "/tools/api"

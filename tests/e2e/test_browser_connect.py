@@ -14,10 +14,13 @@ import re
 from urllib.parse import quote
 
 import pytest
+import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from integration_hub import create_app
+from integration_hub.db.models import User
 from tests import factories
 from tests.conftest import make_settings
 
@@ -125,6 +128,37 @@ def test_connect_in_the_browser(page, live_hub, ada, oauth_integration, oauth_se
     assert not long_jwts(html), "the start page shows something that looks like a token"
     assert CLIENT_SECRET not in html
     assert integration_id in page.url
+
+
+def test_a_program_starts_and_the_users_browser_continues(page, live_hub, ada, session,
+                                                         oauth_integration, oauth_server):
+    """A program holding ada's API token starts the flow and opens the one-time start
+    address it gets in ada's browser: the hub asks her to sign in, then sends her on to
+    the provider, and the callback completes in that browser."""
+    integration_id = oauth_integration(NAME, shares={ada: 1})
+    user = session.scalars(select(User).where(User.username == ada)).one()
+    token = factories.token(session, user, "a program")
+    session.commit()
+    with requests.Session() as program:
+        program.trust_env = False
+        started = program.get(f"{live_hub}/api/integrations/{integration_id}/connect",
+                              params={"returnTo": "/"}, allow_redirects=False, timeout=10,
+                              headers={"Authorization": f"Bearer {token}"})
+    assert started.status_code == 302, started.text
+    start = started.headers["Location"]
+    assert start.startswith(f"{live_hub}/oauth2/start/"), start
+
+    page.goto(start)
+    page.wait_for_url(lambda url: url.startswith(f"{live_hub}/login?"))
+    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: url.startswith(f"{live_hub}/?"))
+
+    assert "status=connected" in page.url, page.url
+    expect(card(page).locator(".state")).to_have_text("Connected")
+    only(oauth_server.requests("/authorize"), "GET /authorize")
+    only(oauth_server.requests("/token"), "POST /token")
 
 
 def test_connect_with_basic_client_authentication(page, live_hub, ada, oauth_integration,

@@ -30,6 +30,7 @@ from tests.support.deployment import (
 from tests.support.upstream import big_sha256
 
 TIMEOUT = 15
+ADMIN_PASSWORD = "the deployed administrator's password"
 
 
 @pytest.fixture(scope="session", params=["postgresql"])
@@ -51,6 +52,23 @@ def deployment(backend, migrated_app, tmp_path_factory) -> Iterator[Deployment]:
 def web(deployment):
     with http_session() as session:
         yield session
+
+
+@pytest.fixture
+def admin(make_caller):
+    """The administrator, with an API token and a password (their browser signs in)."""
+    return make_caller("root", superuser=True, display_name="Root Admin",
+                       password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admins_browser(deployment, admin):
+    """A browser signed in to the deployed hub as the administrator."""
+    with http_session() as browser:
+        answer = browser.post(f"{deployment.base}/api/login", timeout=TIMEOUT, json={
+            "username": admin.username, "password": ADMIN_PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield browser
 
 
 def hrefs(document) -> list[str]:
@@ -111,6 +129,7 @@ def test_operations_endpoints_answer_through_nginx_and_on_each_instance(deployme
 
 
 def test_links_and_the_oauth_redirect_uri_carry_the_public_prefix(deployment, web, admin,
+                                                                  admins_browser,
                                                                   oauth_integration):
     base = deployment.base
     root = web.get(f"{base}/api", headers=admin.headers, timeout=TIMEOUT)
@@ -130,36 +149,45 @@ def test_links_and_the_oauth_redirect_uri_carry_the_public_prefix(deployment, we
     # a link followed as a HAL client does (against the origin) works through nginx
     assert web.get(f"{deployment.origin}{own}", headers=admin.headers, timeout=TIMEOUT).status_code == 200
 
-    # The OAuth redirect_uri is the public callback, also when a client sends its own
-    # X-Forwarded-* headers: nginx sets every one of them itself.
+    # The flow's start address and the OAuth redirect_uri are the public ones, also when a
+    # client sends its own X-Forwarded-* headers: nginx sets every one of them itself.
     forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Prefix": "/evil",
               "X-Forwarded-Proto": "https", "X-Forwarded-Port": "8443", "X-Forwarded-Ssl": "on"}
     for extra in ({}, forged):
         started = web.get(f"{base}/api/integrations/{integration_id}/connect",
                           headers={**admin.headers, **extra}, allow_redirects=False, timeout=TIMEOUT)
         assert started.status_code == 302, started.text
-        query = parse_qs(urlsplit(started.headers["Location"]).query)
+        start = started.headers["Location"]
+        assert start.startswith(f"{base}/oauth2/start/"), (extra, start)
+        opened = admins_browser.get(start, headers=extra, allow_redirects=False, timeout=TIMEOUT)
+        assert opened.status_code == 302, opened.text
+        query = parse_qs(urlsplit(opened.headers["Location"]).query)
         assert query["redirect_uri"] == [f"{base}/oauth2/callback"], (extra, query["redirect_uri"])
 
 
 def test_an_oauth_flow_started_on_one_instance_completes_on_the_other(
-        deployment, web, admin, oauth_server, oauth_integration):
+        deployment, web, admin, admins_browser, oauth_server, oauth_integration):
     base, callback = deployment.base, f"{deployment.base}/oauth2/callback"
     integration_id = oauth_integration("Deployed Provider")
     connect_path = f"/api/integrations/{integration_id}/connect"
 
-    mark = deployment.mark()
+    # a program starts with the token; the admin's browser opens the one-time start address,
+    # where the flow gets its state and the browser its cookie
     started = web.get(f"{base}{connect_path}", params={"returnTo": "/hub/"}, headers=admin.headers,
                       allow_redirects=False, timeout=TIMEOUT)
     assert started.status_code == 302, started.text
-    authorize = started.headers["Location"]
+    mark = deployment.mark()
+    opened = admins_browser.get(started.headers["Location"], allow_redirects=False,
+                                timeout=TIMEOUT)
+    assert opened.status_code == 302, opened.text
+    authorize = opened.headers["Location"]
     assert authorize.startswith(f"{oauth_server.authorize_url}?"), authorize
     assert parse_qs(urlsplit(authorize).query)["redirect_uri"] == [callback]
-    (starter,) = deployment.served_by(mark, "GET", connect_path)
+    (starter,) = deployment.served_by(mark, "GET", "/oauth2/start/")
 
     # the browser at the authorization server, which sends it back with code and state
-    with http_session() as browser:
-        back = browser.get(authorize, allow_redirects=False, timeout=TIMEOUT)
+    with http_session() as provider_side:
+        back = provider_side.get(authorize, allow_redirects=False, timeout=TIMEOUT)
     assert back.status_code == 302, back.text
     returned = back.headers["Location"]
     assert returned.startswith(f"{callback}?"), returned
@@ -171,7 +199,7 @@ def test_an_oauth_flow_started_on_one_instance_completes_on_the_other(
     if since_start % 2:
         web.get(f"{base}/api/openapi.json", timeout=TIMEOUT)
     mark = deployment.mark()
-    finished = web.get(returned, allow_redirects=False, timeout=TIMEOUT)
+    finished = admins_browser.get(returned, allow_redirects=False, timeout=TIMEOUT)
     finisher = deployment.served_by(mark, "GET", "/oauth2/callback")
     assert finished.status_code == 303, (finished.status_code, finished.text[:500], deployment.logs())
     assert finished.headers["Location"] == f"/hub/?status=connected&integration={integration_id}"

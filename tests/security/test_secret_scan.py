@@ -213,7 +213,11 @@ def collect_ids(client, admin, member, tom, made: dict) -> dict:
             "target": ["items"],
         }
     hook = made["webhook"]
+    started = client.get(f"/api/integrations/{made['integrations']['oauth']}/connect",
+                         headers=member.headers)  # a flow's one-time start address
+    assert started.status_code == 302, started.get_data(as_text=True)
     return {
+        "nonce": [started.headers["Location"].rsplit("/", 1)[1], "made-up"],
         "integrations": under,
         "deliveries": {hook: [d["id"] for d in embedded(f"/api/webhooks/{hook}/deliveries",
                                                          "inf:webhook-delivery")]},

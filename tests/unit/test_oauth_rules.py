@@ -32,6 +32,30 @@ def test_state_is_random_and_stored_as_a_digest():
     assert len(digest) == 64 and state not in digest
 
 
+def test_the_browser_binding_matches_only_its_own_cookie():
+    value = oauth_rules.new_state()
+    bound = oauth_rules.state_digest(value)
+    assert oauth_rules.binding_matches(bound, value)
+    assert not oauth_rules.binding_matches(bound, value[:-1])
+    assert not oauth_rules.binding_matches(bound, oauth_rules.new_state())
+    assert not oauth_rules.binding_matches(bound, bound)  # the digest is not the cookie
+    assert not oauth_rules.binding_matches(bound, None)
+    assert not oauth_rules.binding_matches(bound, "")
+    # a flow no browser opened yet (started with an API token) matches nothing
+    assert not oauth_rules.binding_matches(None, value)
+    assert not oauth_rules.binding_matches("", "")
+    assert not oauth_rules.binding_matches(bound, "\ud800")  # any text a browser sends
+
+
+def test_each_flow_has_a_cookie_of_its_own():
+    state, other = oauth_rules.new_state(), oauth_rules.new_state()
+    name = oauth_rules.flow_cookie_name(state)
+    assert name == oauth_rules.flow_cookie_name(state) != oauth_rules.flow_cookie_name(other)
+    assert name.startswith("ihub_oauth_") and name.removeprefix("ihub_oauth_").isalnum()
+    assert state not in name
+    assert oauth_rules.flow_cookie_name("a;b=c\r\n").removeprefix("ihub_oauth_").isalnum()
+
+
 def test_authorize_url_keeps_existing_query_and_protocol_params_win():
     url = oauth_rules.authorize_url(
         "https://idp.example/authorize?tenant=acme", client_id="cid",

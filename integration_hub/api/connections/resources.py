@@ -3,7 +3,7 @@ caller's connection, refresh, the owner's list and the connected account."""
 
 from datetime import timedelta
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 from flask.views import MethodView
 
 from integration_hub.api.auditing import audited
@@ -28,6 +28,7 @@ from integration_hub.services import (
     programmatic_connect,
     token_refresh,
 )
+from integration_hub.web import flow_cookie
 
 blp = Blueprint("connections", __name__, url_prefix="/api",
                 description="Connections: the credentials users hold for integrations")
@@ -46,20 +47,30 @@ def refresh_skew() -> timedelta:
 @token_scope("admin")  # the GET starts an OAuth flow, which ends in a new connection
 class Connect(MethodView):
     @blp.arguments(ConnectArgsSchema, location="query")
-    @blp.response(302, description="Redirect to the provider's authorization page")
+    @blp.response(302, description=(
+        "With the browser's session: a redirect to the provider's authorization page, "
+        "setting the cookie the callback requires. With an API token: a redirect to a "
+        "one-time address on the hub (valid 10 minutes) to open in the user's browser, "
+        "which continues there when it is signed in to the hub as the same user"))
     @blp.problems(401, 403, 404, 409, 422)
     def get(self, args, integration_id):
         """Start the browser OAuth2 flow (PKCE, one-time state valid 10 minutes)"""
         user = current_user()
         settings = current_app.config["HUB_SETTINGS"]
+        in_browser = g.get("auth_method") == "session"
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
-            target = oauth_flow.start(
-                session, user, found, redirect_uri=callback_uri(),
+            started = oauth_flow.start(
+                session, user, found, in_browser=in_browser, redirect_uri=callback_uri(),
                 hub_origin=request.host_url.rstrip("/"),
                 allowed_origins=settings.allowed_return_origins,
                 return_to=args.get("return_to"), popup=args["popup"])
-        answer = redirect(target, code=302)
+        if started.start_nonce is not None:
+            answer = redirect(url_for("connect_pages.oauth_start", nonce=started.start_nonce,
+                                      _external=True), code=302)
+        else:
+            answer = redirect(started.authorize_url, code=302)
+            flow_cookie.attach(answer, started.binding)
         answer.headers["Cache-Control"] = "no-store"
         return answer
 

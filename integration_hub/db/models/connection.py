@@ -59,7 +59,12 @@ class Connection(Base):
 class OAuthState(Base):
     """One started authorization: single use, short-lived, readable by any worker.
 
-    Only a digest of ``state`` is stored, so a copy of the table cannot be replayed.
+    Only digests are stored, so a copy of the table cannot be replayed. ``state_hash``
+    names the row by the digest of the secret that currently names the flow: the
+    one-time start address's nonce while a flow started with an API token waits for a
+    browser, then the ``state`` sent to the provider. ``browser_hash`` is the digest of
+    the cookie set in the browser that started the flow (None while it waits for one):
+    the callback completes only in that browser (docs/security.md).
     """
 
     __tablename__ = "oauth_states"
@@ -75,3 +80,4 @@ class OAuthState(Base):
     created_at: Mapped[created_at]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
