@@ -233,7 +233,7 @@ def _serve_with_worker(server_args: list[str]) -> None:
               help="Tasks run at the same time (threads), webhook deliveries apart")
 def worker_command(workers):
     """Run a task-queue worker: sync runs, the scheduler that starts scheduled syncs,
-    and webhook deliveries on HUB_WEBHOOK_THREADS threads of their own."""
+    pruning, and webhook deliveries on HUB_WEBHOOK_THREADS threads of their own."""
     queue = job_queue(current_app)
     threads = current_app.config["HUB_SETTINGS"].webhook_threads
     where = "embedded SQLite storage" if queue.embedded else "Redis"

@@ -176,6 +176,9 @@ class Settings:
     webhook_threads: int = 4
     webhook_receiver_concurrency: int = 1
     webhook_tenant_concurrency: int = 2
+    # Audit entries and the proxy's request log are deleted after this many days; 0 keeps them.
+    audit_retention_days: int = 365
+    request_log_retention_days: int = 30
     # /metrics answers only with this bearer token; unset: /metrics is off (404).
     metrics_token: str | None = None
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
@@ -303,6 +306,10 @@ class Settings:
                                               "HUB_WEBHOOK_RECEIVER_CONCURRENCY", 1),
             webhook_tenant_concurrency=_int(env_vars.get("HUB_WEBHOOK_TENANT_CONCURRENCY", "2"),
                                             "HUB_WEBHOOK_TENANT_CONCURRENCY", 1),
+            audit_retention_days=_int(env_vars.get("HUB_AUDIT_RETENTION_DAYS", "365"),
+                                      "HUB_AUDIT_RETENTION_DAYS"),
+            request_log_retention_days=_int(env_vars.get("HUB_REQUEST_LOG_RETENTION_DAYS", "30"),
+                                            "HUB_REQUEST_LOG_RETENTION_DAYS"),
             metrics_token=env_vars.get("HUB_METRICS_TOKEN", "").strip() or None,
             cors_origins=tuple(o.strip().rstrip("/") for o in
                                env_vars.get("HUB_CORS_ORIGINS", "").split(",") if o.strip()),

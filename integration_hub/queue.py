@@ -6,7 +6,8 @@ of the process that consumes them, so they use the same database, keys and setti
 
 Webhook deliveries have a queue of their own in the same storage, consumed by threads of
 their own (``HUB_WEBHOOK_THREADS``): receivers that take their time never hold the
-threads that run syncs and the scheduler's ticks (docs/security.md, "Slow receivers").
+threads that run syncs, the scheduler's ticks and pruning (docs/security.md, "Slow
+receivers").
 
 Tasks hold ids, never data: the database says what a run is and whether it still
 may run, so a task delivered twice or after its integration was deleted does nothing.
@@ -26,7 +27,13 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
-from integration_hub.services import sync, sync_schedules, webhook_delivery, webhook_events
+from integration_hub.services import (
+    retention,
+    sync,
+    sync_schedules,
+    webhook_delivery,
+    webhook_events,
+)
 from integration_hub.services.upstream_http import shared_pool
 
 QUEUE_NAME = "integration-hub"
@@ -76,12 +83,13 @@ class _ConsumerWithLane(Consumer):
 
 @dataclass
 class JobQueue:
-    huey: Huey                     # syncs, the scheduler's ticks, the sweep
+    huey: Huey                     # syncs, the scheduler's ticks, the sweep, pruning
     webhooks: Huey                 # webhook deliveries, on threads of their own
     enqueue_sync: TaskWrapper      # calling it with a run id enqueues the run
     start_scheduled: TaskWrapper   # the minute tick (the consumer runs it by itself)
     deliver: TaskWrapper           # calling it with a delivery id enqueues an attempt
     sweep_deliveries: TaskWrapper  # the minute sweep for deliveries whose task was lost
+    prune_logs: TaskWrapper        # the hourly pruning of the audit and request logs
 
     @property
     def queues(self) -> tuple[Huey, Huey]:
@@ -135,8 +143,14 @@ def init_app(app: Flask) -> None:
             if now.minute == 0:
                 webhook_delivery.prune(db_session(), now, settings.webhook_retention_days)
 
+    @huey.periodic_task(crontab(minute="30"), name="logs.prune")
+    def prune_logs() -> None:
+        """Every hour: forget audit entries and request-log rows past their retention."""
+        with app.app_context():
+            retention.prune_logs(app.extensions["integration_hub.db"], settings, utcnow())
+
     app.extensions[_EXTENSION] = JobQueue(huey, webhooks, run_sync, start_scheduled, deliver,
-                                          sweep_deliveries)
+                                          sweep_deliveries, prune_logs)
     app.extensions[webhook_events.DISPATCH_EXTENSION] = deliver
 
 
