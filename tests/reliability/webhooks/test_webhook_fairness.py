@@ -1,13 +1,19 @@
 """Slow receivers cannot take the delivery queue from others: one webhook has one delivery
 in flight at a time, one tenant two (``HUB_WEBHOOK_TENANT_CONCURRENCY``); a delivery that
 must wait is handed to the queue again when a slot frees. Busy workers are threads of
-this test running an attempt against a receiver trickling its answer."""
+this test running an attempt against a receiver trickling its answer, until the test
+hangs the receiver up."""
 
 from __future__ import annotations
 
 from integration_hub.queue import job_queue
 from tests.conftest import drain_queue, flush_queue
-from tests.reliability.webhooks.test_webhook_attempts import in_background, only_delivery, ping
+from tests.reliability.webhooks.test_webhook_attempts import (
+    PATIENT,
+    in_background,
+    only_delivery,
+    ping,
+)
 
 
 def test_a_webhook_gets_one_delivery_at_a_time(hub, hub_client, admin, slow_receiver,
@@ -17,19 +23,21 @@ def test_a_webhook_gets_one_delivery_at_a_time(hub, hub_client, admin, slow_rece
     first, second = ping(hub_client, admin, hook), ping(hub_client, admin, hook)
     flush_queue(hub)
 
-    running = in_background(hub, first)
+    running = in_background(hub, first, timeout=PATIENT)
     slow.wait_for_connections(1)
     job_queue(hub).deliver(second)
     drain_queue(hub)  # a free worker takes the second delivery: the receiver is busy
 
     assert slow.accepted() == 1
+    slow.hang_up()
     running.join()
     drain_queue(hub)  # the first attempt's end handed the waiting one back to the queue
     assert slow.accepted() == 2
-    for delivery_id in (first, second):
-        [tried] = hub_client.get(f"/api/webhooks/{hook}/deliveries/{delivery_id}",
-                                 headers=admin.headers).get_json()["attempts"]
-        assert tried["errorCode"] == "receiver_timeout"
+    tried = [hub_client.get(f"/api/webhooks/{hook}/deliveries/{delivery_id}",
+                            headers=admin.headers).get_json()["attempts"]
+             for delivery_id in (first, second)]
+    assert [[a["errorCode"] for a in attempts] for attempts in tried] == [
+        ["receiver_unreachable"], ["receiver_timeout"]]
 
 
 def test_a_tenant_gets_two_deliveries_in_flight_and_others_are_not_kept_waiting(
@@ -44,7 +52,7 @@ def test_a_tenant_gets_two_deliveries_in_flight_and_others_are_not_kept_waiting(
     pings = [ping(hub_client, admin, hook) for hook in hooks]
     flush_queue(hub)
 
-    running = [in_background(hub, delivery_id) for delivery_id in pings[:2]]
+    running = [in_background(hub, delivery_id, timeout=PATIENT) for delivery_id in pings[:2]]
     for server in slow[:2]:
         server.wait_for_connections(1)
     job_queue(hub).deliver(pings[2])
@@ -54,6 +62,8 @@ def test_a_tenant_gets_two_deliveries_in_flight_and_others_are_not_kept_waiting(
     assert slow[2].accepted() == 0  # the tenant's third delivery waits for a slot
     [told] = receiver.deliveries("/other")  # another tenant's delivery went at once
     assert told.event == "ping" and told.signature_valid
+    for server in slow[:2]:
+        server.hang_up()
     for worker in running:
         worker.join()
     drain_queue(hub)
