@@ -233,14 +233,17 @@ def _serve_with_worker(server_args: list[str]) -> None:
 
 @click.command("worker")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
-              help="Tasks run at the same time (threads)")
+              help="Tasks run at the same time (threads), webhook deliveries apart")
 def worker_command(workers):
-    """Run a task-queue worker: sync runs and the scheduler that starts scheduled syncs."""
+    """Run a task-queue worker: sync runs, the scheduler that starts scheduled syncs,
+    pruning, and webhook deliveries on HUB_WEBHOOK_THREADS threads of their own."""
     queue = job_queue(current_app)
+    threads = current_app.config["HUB_SETTINGS"].webhook_threads
     where = "embedded SQLite storage" if queue.embedded else "Redis"
-    click.echo(f"integration-hub worker: {workers} thread(s), queue on {where}", err=True)
+    click.echo(f"integration-hub worker: {workers} thread(s) and {threads} for webhook "
+               f"deliveries, queue on {where}", err=True)
     logging.getLogger("huey").setLevel(logging.INFO)
-    queue.consumer(workers).run()
+    queue.consumer(workers, threads).run()
 
 
 COMMANDS = (db_group, create_tenant, create_user, create_team, create_token, rotate_keys,

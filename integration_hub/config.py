@@ -167,13 +167,22 @@ class Settings:
     # A sync run holds its integration this long without progress before another may start.
     sync_lease_seconds: int = 600
     # Webhook deliveries: attempts per event, the first retry's delay (doubling after
-    # each failure), the receiver's time to answer, and how long a webhook may keep
-    # failing before it is switched off.
+    # each failure), the receiver's time for a whole attempt, and how long a webhook may
+    # keep failing before it is switched off.
     webhook_max_attempts: int = 6
     webhook_retry_base_seconds: int = 120
     webhook_timeout_seconds: float = 10.0
     webhook_disable_after_hours: float = 24.0
     webhook_retention_days: int = 30
+    # Threads of a worker process that send deliveries (besides those running other
+    # tasks), and the attempts one webhook and one tenant may have running at once,
+    # across all workers (docs/security.md, "Slow receivers").
+    webhook_threads: int = 4
+    webhook_receiver_concurrency: int = 1
+    webhook_tenant_concurrency: int = 2
+    # Audit entries and the proxy's request log are deleted after this many days; 0 keeps them.
+    audit_retention_days: int = 365
+    request_log_retention_days: int = 30
     # /metrics answers only with this bearer token; unset: /metrics is off (404).
     metrics_token: str | None = None
     # Browser origins allowed to call the API cross-origin (CORS); none by default.
@@ -300,6 +309,15 @@ class Settings:
                                                "HUB_WEBHOOK_DISABLE_AFTER_HOURS"),
             webhook_retention_days=_int(env_vars.get("HUB_WEBHOOK_RETENTION_DAYS", "30"),
                                         "HUB_WEBHOOK_RETENTION_DAYS", 1),
+            webhook_threads=_int(env_vars.get("HUB_WEBHOOK_THREADS", "4"), "HUB_WEBHOOK_THREADS", 1),
+            webhook_receiver_concurrency=_int(env_vars.get("HUB_WEBHOOK_RECEIVER_CONCURRENCY", "1"),
+                                              "HUB_WEBHOOK_RECEIVER_CONCURRENCY", 1),
+            webhook_tenant_concurrency=_int(env_vars.get("HUB_WEBHOOK_TENANT_CONCURRENCY", "2"),
+                                            "HUB_WEBHOOK_TENANT_CONCURRENCY", 1),
+            audit_retention_days=_int(env_vars.get("HUB_AUDIT_RETENTION_DAYS", "365"),
+                                      "HUB_AUDIT_RETENTION_DAYS"),
+            request_log_retention_days=_int(env_vars.get("HUB_REQUEST_LOG_RETENTION_DAYS", "30"),
+                                            "HUB_REQUEST_LOG_RETENTION_DAYS"),
             metrics_token=env_vars.get("HUB_METRICS_TOKEN", "").strip() or None,
             cors_origins=tuple(o.strip().rstrip("/") for o in
                                env_vars.get("HUB_CORS_ORIGINS", "").split(",") if o.strip()),

@@ -55,8 +55,9 @@ def metrics_text():
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise errors.AuthenticationRequired("metrics need the bearer token of HUB_METRICS_TOKEN")
-    huey = job_queue(current_app).huey
-    body = metrics.exposition(lambda: (huey.pending_count(), huey.scheduled_count()))
+    queues = job_queue(current_app).queues
+    body = metrics.exposition(lambda: (sum(huey.pending_count() for huey in queues),
+                                       sum(huey.scheduled_count() for huey in queues)))
     return current_app.response_class(body, mimetype=None,
                                       headers={"Content-Type": metrics.CONTENT_TYPE})
 

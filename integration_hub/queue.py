@@ -4,6 +4,11 @@ The web process only enqueues; ``integration-hub worker`` (started by ``serve`` 
 queue is the embedded SQLite one) consumes. Tasks run inside an application context
 of the process that consumes them, so they use the same database, keys and settings.
 
+Webhook deliveries have a queue of their own in the same storage, consumed by threads of
+their own (``HUB_WEBHOOK_THREADS``): receivers that take their time never hold the
+threads that run syncs, the scheduler's ticks and pruning (docs/security.md, "Slow
+receivers").
+
 Tasks hold ids, never data: the database says what a run is and whether it still
 may run, so a task delivered twice or after its integration was deleted does nothing.
 """
@@ -22,41 +27,79 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
-from integration_hub.services import sync, sync_schedules, webhook_delivery, webhook_events
+from integration_hub.services import (
+    retention,
+    sync,
+    sync_schedules,
+    webhook_delivery,
+    webhook_events,
+)
 from integration_hub.services.upstream_http import shared_pool
 
 QUEUE_NAME = "integration-hub"
+WEBHOOK_LANE = ".webhooks"  # appended to the queue's name: the deliveries' queue
 _EXTENSION = "integration_hub.queue"
 log = logging.getLogger(__name__)
 
 
-def make_huey(url: str) -> Huey:
+def make_huey(url: str, lane: str = "") -> Huey:
     """``sqlite:///<file>`` or ``redis://host:port/db``; on Redis, ``?queue=<name>`` lets
-    several hubs share one server (default name: integration-hub)."""
+    several hubs share one server (default name: integration-hub). ``lane`` is appended to
+    the name: a second queue in the same storage."""
     if url.startswith("sqlite:///"):
         filename = Path(url.removeprefix("sqlite:///"))
         filename.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(QUEUE_NAME, filename=str(filename), results=False, utc=True)
+        return SqliteHuey(QUEUE_NAME + lane, filename=str(filename), results=False, utc=True)
     from huey import RedisHuey  # needs the redis package: pip install integration-hub[redis]
 
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     name = next((value for key, value in query if key == "queue"), None) or QUEUE_NAME
     rest = urlencode([(key, value) for key, value in query if key != "queue"])
-    return RedisHuey(name, url=urlunsplit(parts._replace(query=rest)), results=False, utc=True)
+    return RedisHuey(name + lane, url=urlunsplit(parts._replace(query=rest)), results=False,
+                     utc=True)
+
+
+class _ConsumerWithLane(Consumer):
+    """huey's consumer of the general queue, running the webhook queue's consumer beside
+    it: started, health-checked and stopped together; signals are this one's."""
+
+    def __init__(self, huey: Huey, lane: Consumer, **options) -> None:
+        self.lane = lane
+        super().__init__(huey, **options)
+
+    def start(self) -> None:
+        self.lane.start()
+        super().start()  # its signal handlers replace the lane's
+
+    def stop(self, graceful: bool = False) -> None:
+        super().stop(graceful)
+        self.lane.stop(graceful)  # a running attempt ends by its deadline
+
+    def check_worker_health(self) -> bool:
+        self.lane.check_worker_health()
+        return super().check_worker_health()
 
 
 @dataclass
 class JobQueue:
-    huey: Huey
+    huey: Huey                     # syncs, the scheduler's ticks, the sweep, pruning
+    webhooks: Huey                 # webhook deliveries, on threads of their own
     enqueue_sync: TaskWrapper      # calling it with a run id enqueues the run
     start_scheduled: TaskWrapper   # the minute tick (the consumer runs it by itself)
     deliver: TaskWrapper           # calling it with a delivery id enqueues an attempt
     sweep_deliveries: TaskWrapper  # the minute sweep for deliveries whose task was lost
+    prune_logs: TaskWrapper        # the hourly pruning of the audit and request logs
 
-    def consumer(self, workers: int = 2) -> Consumer:
-        return self.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
-                                         check_worker_health=True)
+    @property
+    def queues(self) -> tuple[Huey, Huey]:
+        return self.huey, self.webhooks
+
+    def consumer(self, workers: int = 2, webhook_threads: int = 4) -> Consumer:
+        lane = self.webhooks.create_consumer(workers=webhook_threads, worker_type="thread",
+                                             periodic=False, check_worker_health=True)
+        return _ConsumerWithLane(self.huey, lane, workers=workers, worker_type="thread",
+                                 periodic=True, check_worker_health=True)
 
     @property
     def embedded(self) -> bool:
@@ -66,6 +109,7 @@ class JobQueue:
 def init_app(app: Flask) -> None:
     settings = app.config["HUB_SETTINGS"]
     huey = make_huey(settings.queue_url)
+    webhooks = make_huey(settings.queue_url, WEBHOOK_LANE)
 
     @huey.task(name="sync.run")
     def run_sync(run_id: str) -> None:
@@ -80,7 +124,7 @@ def init_app(app: Flask) -> None:
             for run_id in sync_schedules.start_due(db_session(), utcnow(), settings.sync_lease_seconds):
                 run_sync(run_id)
 
-    @huey.task(name="webhook.deliver")
+    @webhooks.task(name="webhook.deliver")
     def deliver(delivery_id: str) -> None:
         with app.app_context():
             wait = webhook_delivery.attempt(db_session(), delivery_id, settings,
@@ -99,8 +143,14 @@ def init_app(app: Flask) -> None:
             if now.minute == 0:
                 webhook_delivery.prune(db_session(), now, settings.webhook_retention_days)
 
-    app.extensions[_EXTENSION] = JobQueue(huey, run_sync, start_scheduled, deliver,
-                                          sweep_deliveries)
+    @huey.periodic_task(crontab(minute="30"), name="logs.prune")
+    def prune_logs() -> None:
+        """Every hour: forget audit entries and request-log rows past their retention."""
+        with app.app_context():
+            retention.prune_logs(app.extensions["integration_hub.db"], settings, utcnow())
+
+    app.extensions[_EXTENSION] = JobQueue(huey, webhooks, run_sync, start_scheduled, deliver,
+                                          sweep_deliveries, prune_logs)
     app.extensions[webhook_events.DISPATCH_EXTENSION] = deliver
 
 

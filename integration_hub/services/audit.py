@@ -4,6 +4,13 @@ Successful actions are written in the same transaction as the change they
 describe, so an entry exists exactly when the change does. Refused or failed
 attempts are written in a transaction of their own (the change's was rolled back).
 Entries name changed fields, never their values: nothing secret reaches the log.
+
+Refused or failed attempts cannot grow the log without bound: one repeated within
+``REPEAT_WINDOW`` of its first entry (same actor, address, action, target, outcome and
+code) is counted on that entry (``count``, ``last_at``). An actor who already has
+``DISTINCT_ATTEMPTS`` such entries in the window gets one more per action and outcome,
+counting the rest without their targets and addresses (``detail`` says
+``variousTargets``). Successes are never merged.
 """
 
 from __future__ import annotations
@@ -11,11 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import errors
@@ -26,6 +33,8 @@ from integration_hub.services.identity import require_superuser
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("success", "denied", "failed")
+REPEAT_WINDOW = timedelta(hours=1)
+DISTINCT_ATTEMPTS = 20  # entries of refused or failed attempts per actor and window
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,50 @@ def record(session: Session, actor: Actor, action: str, target_type: str | None,
 
 def record_attempt(make_session: sessionmaker, actor: Actor, action: str, target_type: str | None,
                    target_id: str | None, outcome: str, error_code: str | None) -> None:
-    """A refused or failed attempt, in a session of its own; never breaks the answer."""
+    """A refused or failed attempt, in a session of its own, counted on an entry of the
+    same attempt when there is one; never breaks the answer."""
     try:
         with make_session() as session, writing(session):
-            record(session, actor, action, target_type, target_id, outcome=outcome,
-                   error_code=error_code)
+            _count_attempt(session, actor, action, target_type,
+                           None if target_id is None else str(target_id)[:255], outcome,
+                           error_code)
     except Exception:  # noqa: BLE001
         log.warning("could not write the audit entry for a failed %s", action)
+
+
+def _count_attempt(session: Session, actor: Actor, action: str, target_type: str | None,
+                   target_id: str | None, outcome: str, error_code: str | None) -> None:
+    now = utcnow()
+    recent = (_is(AuditEntry.tenant_id, actor.tenant_id), _is(AuditEntry.actor, actor.username),
+              AuditEntry.at >= now - REPEAT_WINDOW, AuditEntry.outcome != "success")
+    same = (*recent, AuditEntry.action == action, AuditEntry.outcome == outcome,
+            _is(AuditEntry.error_code, error_code), _is(AuditEntry.target_type, target_type),
+            AuditEntry.channel == actor.channel)
+    entry = _newest(session, *same, _is(AuditEntry.target_id, target_id),
+                    _is(AuditEntry.source_ip, actor.source_ip))
+    detail: dict[str, Any] = {}
+    if entry is None and session.scalar(
+            select(func.count()).select_from(AuditEntry).where(*recent)) >= DISTINCT_ATTEMPTS:
+        target_id, detail = None, {"variousTargets": True}
+        actor = Actor(actor.tenant_id, actor.username, actor.channel, None)
+        entry = _newest(session, *same, AuditEntry.target_id.is_(None),
+                        AuditEntry.source_ip.is_(None))
+    if entry is None:
+        record(session, actor, action, target_type, target_id, detail, outcome=outcome,
+               error_code=error_code)
+    else:
+        session.execute(update(AuditEntry).where(AuditEntry.id == entry)
+                        .values(count=AuditEntry.count + 1, last_at=now)
+                        .execution_options(synchronize_session=False))
+
+
+def _newest(session: Session, *conditions: ColumnElement[bool]) -> str | None:
+    return session.scalar(select(AuditEntry.id).where(*conditions)
+                          .order_by(AuditEntry.at.desc()).limit(1))
+
+
+def _is(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 class AuditEntryNotFound(errors.NotFound):

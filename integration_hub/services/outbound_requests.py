@@ -8,22 +8,21 @@ proxy settings and ``.netrc`` from the environment, always have a timeout, and r
 
 The deadline covers the whole call, head and body. A read timeout alone does not: it
 applies to each read of the socket, and a server sending one byte every few seconds
-satisfies every read while the call goes on for as long as it likes. So when the answer
-is awaited the connection's socket is handed to the call's ``_Deadline``, which shuts it
-down when the time is up; whatever read was blocked on it returns at once.
+satisfies every read while the call goes on for as long as it likes. So each call runs
+under a ``deadlines.Deadline``, which shuts the connection's socket down when the time is
+up; whatever read was blocked on it returns at once.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from typing import Any
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from integration_hub.services.deadlines import Deadline
 from integration_hub.services.upstream_http import DeniedAddress, pool_classes
 
 TIMEOUT = (10, 30)  # connect, read (seconds), unless a call says otherwise
@@ -40,67 +39,6 @@ class AnswerTooLarge(requests.RequestException):
     """The answer is larger than ``MAX_ANSWER``."""
 
 
-class _Deadline:
-    """One call's deadline: at ``at`` (monotonic seconds) the socket being watched is shut
-    down, ending any read blocked on it."""
-
-    def __init__(self, seconds: float) -> None:
-        self.at = time.monotonic() + seconds
-        self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._expired = False
-
-    def watch(self, sock: socket.socket) -> None:
-        with self._lock:
-            if self._timer is not None:  # a second connection for the same call
-                self._timer.cancel()
-            self._timer = threading.Timer(max(0.0, self.at - time.monotonic()),
-                                          self._expire, args=(sock,))
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _expire(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._expired = True
-        try:  # the plain socket's shutdown, also for TLS: it acts on the descriptor
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def stop(self) -> bool:
-        """Disarm (waiting for a shutdown already under way); True when time ran out."""
-        with self._lock:
-            timer = self._timer
-        if timer is not None:
-            timer.cancel()
-            if timer is not threading.current_thread():
-                timer.join()
-        with self._lock:
-            return self._expired
-
-
-_CALL = threading.local()  # the calling thread's _Deadline: urllib3 runs in that thread
-
-
-class _WatchedConnection:
-    """Hands its socket to the calling thread's deadline when the answer is awaited."""
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        deadline = getattr(_CALL, "deadline", None)
-        if deadline is not None and self.sock is not None:
-            deadline.watch(self.sock)
-        return super().getresponse(*args, **kwargs)
-
-
-def _watched_pool_classes(deny_private: bool) -> dict[str, type]:
-    classes = {}
-    for scheme, pool in pool_classes(deny_private).items():
-        connection = type(f"Watched{pool.ConnectionCls.__name__}",
-                          (_WatchedConnection, pool.ConnectionCls), {})
-        classes[scheme] = type(f"Watched{pool.__name__}", (pool,), {"ConnectionCls": connection})
-    return classes
-
-
 class PolicyAdapter(HTTPAdapter):
     """requests' transport on the outbound policy's pinned connections, answers capped."""
 
@@ -110,17 +48,17 @@ class PolicyAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _watched_pool_classes(self.deny_private)
+        self.poolmanager.pool_classes_by_scheme = pool_classes(self.deny_private)
 
     def send(self, request: requests.PreparedRequest, stream: bool = False,
              **kwargs: Any) -> requests.Response:
-        deadline = _Deadline(ANSWER_DEADLINE)
-        _CALL.deadline = deadline
+        deadline = Deadline(ANSWER_DEADLINE)
         response = None
         try:
-            response = super().send(request, stream=True, **kwargs)
-            response._content = _read_capped(response.raw, request)
-            response._content_consumed = True
+            with deadline.applies():
+                response = super().send(request, stream=True, **kwargs)
+                response._content = _read_capped(response.raw, request)
+                response._content_consumed = True
         except BaseException as failure:
             if response is not None:
                 response.close()
@@ -130,8 +68,6 @@ class PolicyAdapter(HTTPAdapter):
                 raise AddressDenied("the address is denied by the outbound policy",
                                     request=request) from None
             raise
-        finally:
-            _CALL.deadline = None
         if deadline.stop():  # a body without a length ends quietly when shut down
             response.close()
             raise _too_slow(request)

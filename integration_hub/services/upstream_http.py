@@ -1,6 +1,7 @@
 """The proxy's transport: pooled upstream connections that follow the outbound network
-policy (decided on the resolved addresses, before connecting), answers read within a
-size limit, and the pure rules for which headers cross the hub in either direction."""
+policy (decided on the resolved addresses, before connecting) and end with the deadline
+of a call made under one (``deadlines.Deadline``); answers read within a size limit; and
+the pure rules for which headers cross the hub in either direction."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 from integration_hub import errors
+from integration_hub.services.deadlines import current_deadline
 from integration_hub.services.integration_rules import HOP_BY_HOP
 from integration_hub.services.outbound_policy import address_denied
 
@@ -61,11 +63,20 @@ class _PinnedConnection:
     """Resolves the host once, checks every address it answers (with the policy on) and
     connects to those addresses only: what was checked is what is connected to, and a
     denied address never sees a connection. The name stays the connection's ``host``, so
-    the Host header, TLS SNI and the certificate check still use it."""
+    the Host header, TLS SNI and the certificate check still use it. Under a deadline
+    (``Deadline.applies``) connecting takes at most the time left, and the socket is
+    watched from the start: TLS handshake, request and answer all end at the deadline."""
 
     deny_private = False
 
+    def request(self, *args, **kwargs) -> None:
+        deadline = current_deadline()
+        if deadline is not None and self.sock is not None:  # a kept-alive connection
+            deadline.watch(self.sock)
+        super().request(*args, **kwargs)
+
     def _new_conn(self) -> socket.socket:
+        deadline = current_deadline()
         host = self._dns_host.strip("[]")
         try:
             answers = socket.getaddrinfo(host, self.port, allowed_gai_family(), socket.SOCK_STREAM)
@@ -76,8 +87,15 @@ class _PinnedConnection:
             raise DeniedAddress(self, f"{self.host} resolves to a denied address")
         failure: Exception = NewConnectionError(self, f"{self.host} has no address")
         for address in addresses:  # in the resolver's order, as urllib3 itself would
+            timeout = self.timeout
+            if deadline is not None:
+                if deadline.left() <= 0:
+                    failure = ConnectTimeoutError(self, f"connecting to {self.host} timed out")
+                    break
+                timeout = (min(timeout, deadline.left()) if isinstance(timeout, int | float)
+                           else deadline.left())
             try:
-                sock = create_connection((address, self.port), self.timeout,
+                sock = create_connection((address, self.port), timeout,
                                          source_address=self.source_address,
                                          socket_options=self.socket_options)
             except TimeoutError:
@@ -86,6 +104,8 @@ class _PinnedConnection:
                 failure = NewConnectionError(self, f"cannot connect to {self.host}: {error}")
             else:
                 sys.audit("http.client.connect", self, self.host, self.port)
+                if deadline is not None:
+                    deadline.watch(sock)
                 return sock
         raise failure
 

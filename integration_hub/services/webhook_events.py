@@ -82,16 +82,21 @@ def _dispatch_after_commit(session: Session, delivery_id: str) -> None:
 
 
 def _committed(session: Session) -> None:
-    ids = session.info.pop(_PENDING, [])
-    dispatch = current_app.extensions.get(DISPATCH_EXTENSION) if has_app_context() else None
-    if not ids or dispatch is None:
+    dispatch(session.info.pop(_PENDING, []))
+
+
+def dispatch(delivery_ids: list[str]) -> None:
+    """Hand committed deliveries to the task queue; when it is not reachable, the sweep
+    sends them once it is back."""
+    send = current_app.extensions.get(DISPATCH_EXTENSION) if has_app_context() else None
+    if not delivery_ids or send is None:
         return
     try:
-        for delivery_id in ids:
-            dispatch(delivery_id)
-    except Exception:  # noqa: BLE001 - the sweep sends them once the queue is back
+        for delivery_id in delivery_ids:
+            send(delivery_id)
+    except Exception:  # noqa: BLE001
         log.warning("the task queue is not reachable; %d webhook deliveries wait for the sweep",
-                    len(ids))
+                    len(delivery_ids))
 
 
 def _rolled_back(session: Session) -> None:

@@ -18,6 +18,7 @@ from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
 from integration_hub.queue import job_queue
 from integration_hub.services import upstream_http, webhook_delivery
+from tests.conftest import flush_queue
 from tests.support.receiver import sign
 
 SECRET = "delivery-test-secret-0123456789"
@@ -47,7 +48,7 @@ def ping(client, admin, hook: dict) -> str:
 def lost_event(app, client, admin, hook: dict, name: str = "Billing") -> str:
     """An integration.created delivery whose task the queue lost (it stays pending)."""
     new_integration(client, admin, name)
-    job_queue(app).huey.flush()
+    flush_queue(app)
     return listed(client, admin, hook)[0]["id"]
 
 
@@ -144,7 +145,7 @@ def test_a_failed_ping_is_tried_once_and_says_why(app, client, admin, receiver, 
     [only] = failed["attempts"]
     assert (only["responseStatus"], only["outcome"], only["errorCode"]) == (status, "failed", code)
     assert only["error"]
-    assert job_queue(app).huey.scheduled_count() == 0  # no retry
+    assert job_queue(app).webhooks.scheduled_count() == 0  # no retry
     after = webhook(client, admin, hook)
     assert after["failingSince"] is None and after["lastDeliveryStatus"] is None
 
@@ -184,7 +185,7 @@ def test_a_failed_delivery_is_retried_with_the_same_body_until_it_succeeds(
     assert first["attempts"][0]["errorCode"] == "receiver_error"
     due = at(first["nextAttemptAt"])
     assert due - at(first["attempts"][0]["startedAt"]) == timedelta(seconds=120)
-    assert job_queue(app).huey.scheduled_count() == 1
+    assert job_queue(app).webhooks.scheduled_count() == 1
 
     assert attempt_at(app, first["id"], due - timedelta(seconds=1)) is None  # not due yet
     assert len(receiver.deliveries("/hook")) == 1
@@ -263,7 +264,7 @@ def test_a_webhook_failing_for_a_day_is_switched_off_until_enabled_again(
     assert at(off["failingSince"]) == since
     closed = delivery(client, admin, hook)
     assert (closed["status"], closed["attemptCount"], closed["nextAttemptAt"]) == ("failed", 1, None)
-    assert job_queue(app).huey.scheduled_count() == 0
+    assert job_queue(app).webhooks.scheduled_count() == 0
 
     new_integration(client, admin, "Second")
     assert run_queue() == 0

@@ -197,7 +197,7 @@ def test_a_rolled_back_change_sends_nothing(app, session, admin, receiver, run_q
             assert writing.scalars(select(WebhookDelivery)).all() != []  # written, not committed
             raise Refused
 
-    assert job_queue(app).huey.pending_count() == 0
+    assert job_queue(app).webhooks.pending_count() == 0
     assert run_queue() == 0
     assert session.scalars(select(WebhookDelivery)).all() == []
     assert receiver.deliveries() == []
@@ -206,7 +206,7 @@ def test_a_rolled_back_change_sends_nothing(app, session, admin, receiver, run_q
 def test_deliveries_reach_the_queue_only_when_the_change_commits(app, admin, receiver, run_queue,
                                                                  make_webhook):
     make_webhook(["integration.created"])
-    huey = job_queue(app).huey
+    huey = job_queue(app).webhooks
     with app.app_context():
         user = identity.get_user(db_session(), "default", admin.username)
         with transaction() as writing:

@@ -11,6 +11,7 @@ import pytest
 
 from integration_hub import create_app
 from integration_hub.queue import job_queue
+from tests.conftest import flush_queue
 from tests.e2e.test_worker import WAIT, _hub_env, _redis_queue_url, worker_process
 from tests.secret_watch import WatchedClient
 
@@ -44,9 +45,9 @@ def test_a_worker_delivers_and_retries_after_the_backoff(app, admin, receiver, t
         assert got[0].body == got[1].body
         assert got[0].json["data"]["id"] == created.get_json()["id"]
         assert [a["responseStatus"] for a in delivery["attempts"]] == [503, 200]
-        assert job_queue(hub).huey.pending_count() == 0
+        assert [huey.pending_count() for huey in job_queue(hub).queues] == [0, 0]
     finally:
-        job_queue(hub).huey.flush()
+        flush_queue(hub)
 
 
 def _settled(client, admin, deliveries: str) -> dict:

@@ -11,8 +11,7 @@ integration at (tests/support/upstream.py).
 import pytest
 
 from integration_hub import create_app
-from integration_hub.queue import job_queue
-from tests.conftest import make_settings
+from tests.conftest import flush_queue, make_settings
 from tests.e2e.conftest import browser, live_hub, page, serve_wsgi  # noqa: F401
 from tests.secret_watch import WatchedClient
 from tests.support.dns import FakeDns
@@ -60,7 +59,7 @@ def guarded(app, guarded_hub):
     """A second hub on the same database with the outbound policy on."""
     yield guarded_hub
     guarded_hub.extensions["integration_hub.request_log"].flush()  # before the rows go
-    job_queue(guarded_hub).huey.flush()
+    flush_queue(guarded_hub)
 
 
 @pytest.fixture(scope="module")

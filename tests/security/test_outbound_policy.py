@@ -159,7 +159,7 @@ def test_webhook_deliveries_never_connect_to_a_denied_address(guarded, dns, list
     hook = created.get_json()["id"]
     assert client.post(f"/api/webhooks/{hook}/ping", headers=admin.headers).status_code == 202
 
-    huey = job_queue(guarded).huey
+    huey = job_queue(guarded).webhooks
     task = huey.dequeue()
     huey.execute(task)
 

@@ -7,6 +7,9 @@ process. For every request it reads the head and ``Content-Length`` body, then s
 ``"body"``. Each connection ends as ``"finished"`` (every byte sent) or ``"hung-up"`` (the
 client closed first); :meth:`Trickle.outcomes` waits for the connections to end and
 answers how. The server never runs longer than ``len(answer) * pause`` per connection.
+:meth:`Trickle.wait_for_connections` waits until the server accepted that many;
+:meth:`Trickle.hang_up` ends every connection still open (so a client waiting on one
+returns at once).
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ class Trickle:
         self.port = self._socket.getsockname()[1]
         self._lock = threading.Lock()
         self._served: list[threading.Thread] = []
+        self._open: set[socket.socket] = set()
         self._outcomes: list[str] = []
+        self._accepted = threading.Condition(self._lock)
         threading.Thread(target=self._accept_loop, daemon=True,
                          name=f"trickle-{self.port}").start()
 
@@ -50,6 +55,26 @@ class Trickle:
         with self._lock:
             return list(self._outcomes)
 
+    def accepted(self) -> int:
+        """How many connections the server accepted so far."""
+        with self._lock:
+            return len(self._served)
+
+    def wait_for_connections(self, count: int, timeout: float = WAIT) -> None:
+        with self._accepted:
+            assert self._accepted.wait_for(lambda: len(self._served) >= count, timeout), (
+                f"expected {count} connections within {timeout} s, got {len(self._served)}")
+
+    def hang_up(self) -> None:
+        """End every open connection now (the client reads the end of the stream)."""
+        with self._lock:
+            connections = list(self._open)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def _accept_loop(self) -> None:
         while True:
             try:
@@ -59,6 +84,8 @@ class Trickle:
             thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
             with self._lock:
                 self._served.append(thread)
+                self._open.add(connection)
+                self._accepted.notify_all()
             thread.start()
 
     def _serve(self, connection: socket.socket) -> None:
@@ -79,6 +106,7 @@ class Trickle:
             except OSError:  # reset or broken pipe: the client hung up
                 outcome = "hung-up"
         with self._lock:
+            self._open.discard(connection)
             self._outcomes.append(outcome)
 
     def stop(self) -> None:

@@ -39,6 +39,11 @@ class AuditEntrySchema(HalSchema):
     outcome = ma.fields.String(metadata={"description": "success, denied or failed"})
     error_code = ma.fields.String(data_key="errorCode", allow_none=True)
     detail = ma.fields.Dict(metadata={"description": "What changed (field names, never secrets)"})
+    count = ma.fields.Integer(metadata={
+        "description": "How many times it happened: a refused or failed attempt repeated "
+                       "within the hour of `at` is counted here, not entered again"})
+    last_at = ma.fields.DateTime(data_key="lastAt", allow_none=True, metadata={
+        "description": "When it last happened, for a count above 1"})
 
     def hal_links(self, entry):
         return {"self": {"href": href("audit.AuditEntry", entry_id=entry.id)},

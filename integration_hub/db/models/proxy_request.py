@@ -12,7 +12,8 @@ class ProxyRequest(Base):
 
     __tablename__ = "proxy_requests"
     __table_args__ = (Index("ix_proxy_requests_integration_id_created_at",
-                            "integration_id", "created_at"),)
+                            "integration_id", "created_at"),
+                      Index("ix_proxy_requests_created_at", "created_at"))
 
     id: Mapped[uuid_pk]
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))

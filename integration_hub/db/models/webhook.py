@@ -40,12 +40,19 @@ class Webhook(Base):
 
 class WebhookDelivery(Base):
     """One event for one webhook: the exact body sent (same bytes, same signature on
-    every attempt), pending until an attempt succeeds or the attempts run out."""
+    every attempt), pending until an attempt succeeds or the attempts run out.
+
+    An attempt holds the delivery with a claim: ``claim_token`` names it and
+    ``claimed_until`` is its lease. ``waiting`` marks a due delivery that could not be
+    claimed because its webhook or tenant had as many attempts running as allowed; it is
+    handed to the queue again when one of them ends.
+    """
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         Index("ix_webhook_deliveries_webhook_id_created_at", "webhook_id", "created_at"),
         Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_claimed_until", "claimed_until"),
     )
 
     id: Mapped[uuid_pk]
@@ -58,6 +65,8 @@ class WebhookDelivery(Base):
     max_attempts: Mapped[int] = mapped_column()
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    waiting: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[created_at]
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[list[WebhookAttempt]] = relationship(
@@ -66,13 +75,16 @@ class WebhookDelivery(Base):
 
 
 class WebhookAttempt(Base):
-    """One HTTP try of a delivery: when, how long, what the receiver answered or what failed."""
+    """One HTTP try of a delivery: when, how long, what the receiver answered or what failed.
+    Its number is the delivery's attempt count after it, unique per delivery."""
 
     __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("uq_webhook_attempts_delivery_id_number", "delivery_id", "number",
+                            unique=True),)
 
     id: Mapped[uuid_pk]
     delivery_id: Mapped[str] = mapped_column(
-        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column()
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int] = mapped_column()
@@ -84,10 +96,13 @@ class WebhookAttempt(Base):
 
 class AuditEntry(Base):
     """An administrative action: who did what to which target, when, from where, and
-    how it ended. ``detail`` names changed fields, never their secret values."""
+    how it ended. ``detail`` names changed fields, never their secret values. A refused or
+    failed attempt repeated within the hour is counted on its first entry (``count``,
+    ``last_at``) rather than written again."""
 
     __tablename__ = "audit_entries"
     __table_args__ = (
+        Index("ix_audit_entries_at", "at"),
         Index("ix_audit_entries_tenant_id_at", "tenant_id", "at"),
         Index("ix_audit_entries_tenant_id_actor", "tenant_id", "actor"),
         Index("ix_audit_entries_tenant_id_action", "tenant_id", "action"),
@@ -106,3 +121,5 @@ class AuditEntry(Base):
     outcome: Mapped[str] = mapped_column(String(16))          # success | denied | failed
     error_code: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    count: Mapped[int] = mapped_column(default=1)
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

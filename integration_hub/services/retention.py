@@ -1,0 +1,54 @@
+"""How long the logs are kept: audit entries for ``HUB_AUDIT_RETENTION_DAYS``, the proxy's
+request log for ``HUB_REQUEST_LOG_RETENTION_DAYS``; 0 keeps them for ever.
+
+The queue's hourly task (``logs.prune``) deletes older rows in batches of ``BATCH``, each
+in a transaction of its own, oldest first, found by an index on their time: a table is
+never locked for long, however much there is to forget. One run deletes at most
+``MAX_BATCHES`` batches per table; the rest goes an hour later. An aggregated audit entry
+(repeated refusals) goes with its first occurrence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import sessionmaker
+
+from integration_hub.config import Settings
+from integration_hub.db.models import AuditEntry, ProxyRequest
+from integration_hub.db.session import writing
+
+BATCH = 1000
+MAX_BATCHES = 100
+
+
+def prune_logs(make_session: sessionmaker, settings: Settings, now: datetime,
+               batch: int = BATCH) -> dict[str, int]:
+    """Delete what is past its retention; answers how many rows went, per table pruned."""
+    gone = {}
+    for model, when, days in ((AuditEntry, AuditEntry.at, settings.audit_retention_days),
+                              (ProxyRequest, ProxyRequest.created_at,
+                               settings.request_log_retention_days)):
+        if days > 0:
+            gone[model.__tablename__] = delete_older(make_session, model, when,
+                                                     now - timedelta(days=days), batch)
+    return gone
+
+
+def delete_older(make_session: sessionmaker, model: Any, when: ColumnElement,
+                 cutoff: datetime, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
+    """Delete rows of ``model`` whose ``when`` is before ``cutoff``, ``batch`` at a time."""
+    total = 0
+    for _ in range(max_batches):
+        with make_session() as session, writing(session):
+            chosen = list(session.scalars(select(model.id).where(when < cutoff)
+                                          .order_by(when).limit(batch)))
+            if chosen:
+                session.execute(delete(model).where(model.id.in_(chosen)),
+                                execution_options={"synchronize_session": False})
+        total += len(chosen)
+        if len(chosen) < batch:
+            break
+    return total
