@@ -22,6 +22,7 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
+from integration_hub.private_files import private_sqlite
 from integration_hub.services import sync, sync_schedules, webhook_delivery, webhook_events
 from integration_hub.services.upstream_http import shared_pool
 
@@ -35,7 +36,7 @@ def make_huey(url: str) -> Huey:
     several hubs share one server (default name: integration-hub)."""
     if url.startswith("sqlite:///"):
         filename = Path(url.removeprefix("sqlite:///"))
-        filename.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # tasks name runs and deliveries: for the hub's account only
         return SqliteHuey(QUEUE_NAME, filename=str(filename), results=False, utc=True)
     from huey import RedisHuey  # needs the redis package: pip install integration-hub[redis]
 
