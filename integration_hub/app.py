@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
@@ -60,9 +61,21 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
     app.config["HUB_MAX_JSON_BODY"] = settings.max_json_body
     app.config["HUB_TOKEN_LAST_USED_RESOLUTION"] = settings.token_last_used_resolution
     app.config.update(overrides or {})
+    app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True
     logs.configure_logging(settings)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing NaN and Infinity (ValueError): they are not JSON (RFC 8259),
+    and an answer holding one is a fault to find, never a document to send. Values that
+    may be beyond a double are written as strings where they arise (record_sums.py,
+    query_values.py; docs/api-conventions.md, "Numbers")."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
 
 
 def _problem_with_links(error: errors.HubError):
