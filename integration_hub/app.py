@@ -24,6 +24,7 @@ from integration_hub import (
     text_guard,
     web,
 )
+from integration_hub.api import common as api_common
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # static files are served by the web blueprint
+    app.url_map.converters.update(api_common.CONVERTERS)  # before any route is added
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
