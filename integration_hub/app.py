@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Flask, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
@@ -23,6 +24,7 @@ from integration_hub import (
     text_guard,
     web,
 )
+from integration_hub.api import common as api_common
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # static files are served by the web blueprint
+    app.url_map.converters.update(api_common.CONVERTERS)  # before any route is added
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
@@ -60,9 +63,21 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
     app.config["HUB_MAX_JSON_BODY"] = settings.max_json_body
     app.config["HUB_TOKEN_LAST_USED_RESOLUTION"] = settings.token_last_used_resolution
     app.config.update(overrides or {})
+    app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True
     logs.configure_logging(settings)
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing NaN and Infinity (ValueError): they are not JSON (RFC 8259),
+    and an answer holding one is a fault to find, never a document to send. Values that
+    may be beyond a double are written as strings where they arise (record_sums.py,
+    query_values.py; docs/api-conventions.md, "Numbers")."""
+
+    def dumps(self, obj, **kwargs) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
 
 
 def _problem_with_links(error: errors.HubError):

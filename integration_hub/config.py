@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from integration_hub.private_files import private_folder
+
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = ("development", "production")
@@ -95,7 +97,7 @@ def _instance_secret(instance_path: Path, filename: str, make: callable, what: s
     path = instance_path / filename
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_path)
     value = make()
     # Write under a temporary name, then link into place: of several workers
     # starting at once exactly one wins, and no one reads a half-written file.
@@ -212,7 +214,7 @@ class Settings:
         database_url = env_vars.get("DATABASE_URL", "").strip()
         if not database_url:
             database_url = f"sqlite:///{instance / 'integration-hub.db'}"
-            instance.mkdir(parents=True, exist_ok=True)
+            private_folder(instance)
         database_url = normalise_database_url(database_url)
 
         secret_key = env_vars.get("SECRET_KEY", "").strip()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 HAL_JSON = "application/hal+json"
 CURIE_PREFIX = "inf"
@@ -17,6 +17,29 @@ CURIE_PREFIX = "inf"
 # RFC 6570 expressions: {var}, {+var}, {?a,b}, {/path*}, {var:3} ...
 _TEMPLATE_EXPRESSION = re.compile(r"\{([+#./;?&]?)([A-Za-z0-9_%.]+(?::[1-9][0-9]{0,3}|\*)?"
                                   r"(?:,[A-Za-z0-9_%.]+(?::[1-9][0-9]{0,3}|\*)?)*)\}")
+
+
+# RFC 3986 5.2.4: the segments resolvers remove ("a/./b" is "a/b", "a/../b" is "b"). WHATWG URL
+# parsers (browsers, Node.js) remove "%2E", "%2E%2E", ".%2E" and "%2E." too.
+DOT_SEGMENTS = (".", "..")
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one path segment of an href, which no resolver can move or split.
+
+    Every character outside RFC 3986's unreserved set (letters, digits, ``-._~``) is
+    percent-encoded as UTF-8: ``/`` and ``%`` too, and ``?``, ``#``, ``;``, ``:``, ``@``
+    (Werkzeug's own URL building leaves ``/``, ``:``, ``@`` and the sub-delimiters as they
+    are). A value of dots only has them as ``%2E``, so RFC 3986 resolvers never take it
+    for a dot-segment; other dots stay as they are (``v1.2``). Routing decodes the segment
+    back to ``value``. Ids that are ``.`` or ``..`` are refused where records come in
+    (``DOT_SEGMENTS``): WHATWG parsers decode ``%2E`` before removing dot-segments.
+    See docs/security.md, "Links built from data".
+    """
+    encoded = quote(value, safe="")  # quote keeps exactly the unreserved characters
+    if encoded and not encoded.strip("."):
+        return "%2E" * len(encoded)
+    return encoded
 
 
 def is_uri_template(href: str) -> bool:

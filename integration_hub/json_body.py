@@ -61,10 +61,13 @@ def deeper_than(document: bytes | str, limit: int = MAX_DEPTH) -> bool:
 
 
 def loads(document: bytes | str, limit: int = MAX_DEPTH) -> Any:
-    """``json.loads`` for documents from upstreams: ``TooDeep`` when nested too deeply."""
+    """``json.loads`` for documents from upstreams: ``TooDeep`` when nested too deeply.
+    ``NaN``, ``Infinity`` and numbers beyond a double (``1e400``), which Python's parser
+    takes but no JSON answer can carry, come back as their text, as ``read_stored`` gives
+    them (docs/api-conventions.md, "Numbers")."""
     if deeper_than(document, limit):
         raise TooDeep(f"nested deeper than {limit} levels")
-    return json.loads(document)
+    return json.loads(document, parse_float=_float_or_text, parse_constant=str)
 
 
 def parse_request_body(body: bytes) -> Any:

@@ -27,6 +27,7 @@ from huey.consumer import Consumer
 
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
+from integration_hub.private_files import private_sqlite
 from integration_hub.services import (
     retention,
     sync,
@@ -48,7 +49,7 @@ def make_huey(url: str, lane: str = "") -> Huey:
     the name: a second queue in the same storage."""
     if url.startswith("sqlite:///"):
         filename = Path(url.removeprefix("sqlite:///"))
-        filename.parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite(url)  # tasks name runs and deliveries: for the hub's account only
         return SqliteHuey(QUEUE_NAME + lane, filename=str(filename), results=False, utc=True)
     from huey import RedisHuey  # needs the redis package: pip install integration-hub[redis]
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import json_body
+from integration_hub.private_files import private_sqlite
 
 _EXTENSION = "integration_hub.db"
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
@@ -30,6 +31,7 @@ def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> En
     # SQLite's would raise RecursionError on JSON deeper than the stack allows).
     kwargs.setdefault("json_deserializer", json_body.read_stored)
     if url.startswith("sqlite"):
+        private_sqlite(url)  # before SQLite creates it with the umask: 0600, companions alike
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
                                **kwargs)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from integration_hub import json_body
+from integration_hub.hal import DOT_SEGMENTS
 
 MAX_ID_LENGTH = 256
 MAX_DEPTH = json_body.MAX_DEPTH  # levels in a JSON line, as in a request body (level 1: the line)
@@ -128,6 +129,8 @@ def _check_id(line: int, value: Any) -> str | LineError:
     record_id = str(value)
     if len(record_id) > MAX_ID_LENGTH:
         return LineError(line, f"id is longer than {MAX_ID_LENGTH} characters")
+    if record_id in DOT_SEGMENTS:  # no link could name the record (hal.path_segment)
+        return LineError(line, f"id {record_id!r} cannot be named in a link; use another id")
     return record_id
 
 

@@ -3,37 +3,25 @@
 Reading needs read access to the integration; importing needs write access. Imports
 and syncs both go through ``upsert``; a sync also marks what its listing no longer
 holds as deleted (``replace_model``). ``sum`` adds numbers inside the stored JSON in
-SQL, so it costs one statement however many records there are.
+SQL, exactly and alike on both databases (record_sums.py), so it costs one statement
+however many records there are.
 
 See docs/decisions.md, "Records, imports and syncs".
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ARRAY,
-    Numeric,
-    String,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import ARRAY, String, bindparam, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Integration, Record
+from integration_hub.services import record_sums
 from integration_hub.services.acl import Access, require
 from integration_hub.services.integrations import USAGE_COUNTERS, Found
 from integration_hub.services.sync_settings import MODEL_PATTERN
@@ -98,67 +86,6 @@ def get(session: Session, found: Found, model: str, record_id: str) -> Record:
     return record
 
 
-def sums(session: Session, integration_id: str, model: str,
-         names: list[str]) -> tuple[dict[str, int | float], int]:
-    """Each field's total over the model's live records (non-numbers are skipped), and
-    how many records there were: one SQL statement. Integers add up exactly on both
-    databases (PostgreSQL in numeric; SQLite in two halves, see ``_sqlite_sums``)."""
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        columns = [func.sum(_pg_number(name)) for name in names]
-    else:
-        columns = [aggregate for name in names for aggregate in _sqlite_sums(name)]
-    row = session.execute(select(func.count(), *columns).select_from(Record)
-                          .where(*_scope(integration_id, model))).one()
-    if postgresql:
-        totals = [_plain(value) for value in row[1:]]
-    else:
-        totals = [_sqlite_total(*row[1 + 3 * n:4 + 3 * n]) for n in range(len(names))]
-    return dict(zip(names, totals, strict=True)), row[0]
-
-
-def _pg_number(name: str):
-    """The field's value when it is a JSON number, else NULL (numeric: sums are exact)."""
-    element = Record.data.op("->")(literal(name))
-    return case((func.jsonb_typeof(element) == "number",
-                 Record.data.op("->>")(literal(name)).cast(Numeric)), else_=None)
-
-
-_HALF = 2 ** 32
-
-
-def _sqlite_sums(name: str) -> tuple:
-    """SQLite's sum() of integers fails with "integer overflow" past 2**63, and turns into
-    a float as soon as one real joins in. So integers are added as their high and low
-    halves (``x / 2**32`` and ``x % 2**32``: C semantics, so high * 2**32 + low == x),
-    reals on their own; ``_sqlite_total`` puts the three together."""
-    path = f'$."{name}"'  # FIELD_PATTERN leaves nothing to escape
-    value = func.json_extract(Record.data, path)
-    number = func.json_type(Record.data, path).in_(("integer", "real"))
-    # json_extract gives an integer too large for 64 bits as a real: typeof tells which.
-    integer = case((number & (func.typeof(value) == "integer"), value), else_=None)
-    real = case((number & (func.typeof(value) == "real"), value), else_=None)
-    return (func.sum(integer.op("/")(_HALF)), func.sum(integer.op("%")(_HALF)),
-            func.sum(real))
-
-
-def _sqlite_total(high: int | None, low: int | None, real: float | None) -> int | float:
-    whole = (high or 0) * _HALF + (low or 0)
-    if real is None:
-        return whole
-    if not math.isfinite(real):  # reals beyond the range of a double: nothing exact to add
-        return real
-    return _plain(Decimal(whole) + Decimal(real))
-
-
-def _plain(value: Any) -> int | float:
-    if value is None:
-        return 0
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
 def represent(record: Record, names: list[str] | None = None) -> dict[str, Any]:
     data = record.data if not names else {k: v for k, v in record.data.items() if k in names}
     return {"id": record.record_id, "model": record.model, "data": data,
@@ -182,7 +109,7 @@ def store(session: Session, found: Found, op: str, model: str, *, limit: int = 2
         if not names:
             raise errors.ValidationFailed("sum needs the fields to add",
                                           errors={"fields": ["Missing data for required field."]})
-        totals, count = sums(session, found.integration.id, model, names)
+        totals, count = record_sums.sums(session, _scope(found.integration.id, model), names)
         return {"op": op, "model": model, "sums": totals, "count": count}
     rows, total = page(session, found, model, offset, limit)
     return {"op": op, "model": model, "records": [represent(r, names) for r in rows],

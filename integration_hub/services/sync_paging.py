@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
 
+from integration_hub.hal import DOT_SEGMENTS
 from integration_hub.services.sync_settings import SyncSettings
 
 MAX_ID_LENGTH = 256
@@ -112,6 +113,8 @@ def record_id(item: Mapping[str, Any], id_field: str) -> str:
     text = str(value)
     if len(text) > MAX_ID_LENGTH:
         raise PageInvalid(f"an item id is longer than {MAX_ID_LENGTH} characters")
+    if text in DOT_SEGMENTS:  # no link could name the record (hal.path_segment)
+        raise PageInvalid(f"an item id is {text!r}, which no link can name")
     return text
 
 

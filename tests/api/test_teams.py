@@ -7,13 +7,14 @@ def test_admin_creates_team_with_members(client, admin, member):
         "members": [{"username": "mia", "role": "admin"}]})
 
     assert answer.status_code == 201
-    assert answer.headers["Location"] == "/api/teams/team:eng"
+    assert answer.headers["Location"] == "/api/teams/team%3Aeng"  # ":" encoded, as all but
+    # unreserved characters of a segment built from data (docs/api-conventions.md, "Links")
     team = answer.get_json()
     assert team["id"] == "team:eng"
     assert team["type"] == "team"
     assert team["members"] == [{"username": "mia", "displayName": "Mia Member", "role": "admin"}]
     assert team["_links"]["inf:team-member"] == {
-        "href": "/api/teams/team:eng/members/{username}", "templated": True}
+        "href": "/api/teams/team%3Aeng/members/{username}", "templated": True}
     assert client.get("/api/teams/eng", headers=member.headers).get_json()["id"] == "team:eng"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+import re
+from urllib.parse import parse_qs, parse_qsl, unquote, urljoin, urlsplit
 
 import pytest
 from hypothesis import given
@@ -354,3 +355,57 @@ def test_with_query_round_trips(query):
     assert parse_qsl(parts.query, keep_blank_values=True) == expected
     if not expected:
         assert href == PATH
+
+
+# -- path segments built from data (docs/security.md, "Links built from data") -----------------
+
+UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+COLLECTION = "http://hub.example/api/integrations/i/records/m/"
+
+
+@pytest.mark.parametrize(("value", "segment"), [
+    ("r1", "r1"),
+    ("v1.2_x-y~z", "v1.2_x-y~z"),
+    ("a/b", "a%2Fb"),
+    ("../../../../tokens", "..%2F..%2F..%2F..%2Ftokens"),
+    (".", "%2E"),
+    ("..", "%2E%2E"),
+    ("...", "%2E%2E%2E"),
+    ("%2e%2e", "%252e%252e"),
+    ("100%", "100%25"),
+    ("?x#y", "%3Fx%23y"),
+    ("a;b=c,d", "a%3Bb%3Dc%2Cd"),
+    ("team:core", "team%3Acore"),
+    ("a@b+c", "a%40b%2Bc"),
+    ("with space", "with%20space"),
+    ("tab\tnl\n", "tab%09nl%0A"),
+    ("ünï/東京", "%C3%BCn%C3%AF%2F%E6%9D%B1%E4%BA%AC"),
+    ("\\..\\", "%5C..%5C"),
+])
+def test_path_segment_table(value, segment):
+    assert hal.path_segment(value) == segment
+
+
+@given(st.text(min_size=1))
+def test_path_segment_is_one_unreserved_segment_that_decodes_back(value):
+    segment = hal.path_segment(value)
+    assert unquote(segment, errors="strict") == value
+    assert set(segment) <= UNRESERVED | {"%"}
+    assert all(re.fullmatch(r"[0-9A-F]{2}", piece[:2]) for piece in segment.split("%")[1:])
+    assert segment.strip(".") != ""  # never a dot-segment, however many dots
+
+
+@given(st.text(min_size=1))
+def test_a_resolver_keeps_a_path_segment_where_it_is_put(value):
+    segment = hal.path_segment(value)
+    resolved = urlsplit(urljoin(COLLECTION, segment))
+    assert resolved.path == urlsplit(COLLECTION).path + segment
+    assert (resolved.query, resolved.fragment) == ("", "")
+
+
+@given(st.lists(st.sampled_from(["..", ".", "/", "%", "a", "2e", "?", "#", "\\"]), min_size=1,
+                max_size=12).map("".join))
+def test_dots_and_slashes_in_any_order_stay_in_their_segment(value):
+    segment = hal.path_segment(value)
+    assert urlsplit(urljoin(COLLECTION, segment)).path == urlsplit(COLLECTION).path + segment
+    assert unquote(segment) == value

@@ -5,7 +5,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
-from integration_hub import errors
+from integration_hub import errors, hal
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.records.schemas import (
     ImportFormSchema,
@@ -27,10 +27,15 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 class RecordIdConverter(PathConverter):
-    """A record id as the rest of the path: any characters, slashes anywhere included."""
+    """A record id as the rest of the path: any characters, slashes anywhere included.
+    Links write it as one segment (``hal.path_segment``: "/" as %2F); the server decodes
+    %2F before routing, which is why the rule takes the rest of the path."""
 
     regex = r"[\s\S]+?"  # any character, newlines too
     part_isolating = False  # Werkzeug would infer True from a regex without "/"
+
+    def to_url(self, value) -> str:
+        return hal.path_segment(str(value))
 
 
 @blp.record_once

@@ -62,9 +62,13 @@ class StoreResultSchema(ma.Schema):
     offset = ma.fields.Integer()
     limit = ma.fields.Integer()
     record = ma.fields.Nested(StoredRecordSchema, metadata={"description": "get"})
-    # Raw, not Float: an integer total stays an exact integer (beyond 2**53 too).
-    sums = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(metadata={"type": "number"}),
-                          metadata={"description": "sum: field -> total of its numeric values"})
+    # Raw, not Float: an integer total stays an exact integer (beyond 2**53 too), and a
+    # total beyond a double is a string (services/record_sums.py).
+    sums = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Raw(metadata={"type": ["number", "string"]}),
+        metadata={"description": "sum: field -> the exact total of its numeric values; beyond "
+                                 "the range of a double (about 1.8e308) a string in plain "
+                                 "decimal notation"})
     count = ma.fields.Integer(metadata={"description": "sum: records considered"})
 
 
