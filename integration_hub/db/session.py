@@ -157,6 +157,13 @@ def _close_session(_exc: BaseException | None) -> None:
         session.close()
 
 
+def end_transaction(session: Session) -> None:
+    """End the transaction the session's reads opened (committing what it did), handing
+    its connection back to the pool: call before waiting for another server, so that no
+    transaction, lock or pooled connection is held while it answers."""
+    session.commit()
+
+
 @contextmanager
 def writing(session: Session) -> Iterator[Session]:
     """A fresh transaction meant to write: committed at the end, rolled back on error.
