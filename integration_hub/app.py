@@ -134,6 +134,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         if db.pool_exhausted(error):
+            log.warning("no pooled connection to the hub's database came free in time")
             return errors.problem_response(errors.DatabaseUnavailable(
                 "every connection to the hub's database is in use; try again shortly"))
         log.exception("unhandled error")
