@@ -5,7 +5,8 @@ The shared PostgreSQL server is never touched: a second hub reaches the test's d
 through a TCP forwarder (tests/support/forwarder.py) that the test cuts, as a restart
 does, and restores. During the outage every request answers 503 ``database_unavailable``
 with ``Retry-After``; afterwards the same hub serves again without a restart; and a write
-the outage interrupted halfway left nothing behind.
+the outage interrupted halfway left nothing behind. A pool with no free connection in time
+answers the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from integration_hub import create_app
+from integration_hub.db.session import make_engine
 from tests.conftest import make_settings
 from tests.secret_watch import WatchedClient
 from tests.support.forwarder import start_forwarder
@@ -117,3 +119,28 @@ def test_a_write_cut_off_halfway_leaves_nothing(hub, forwarder, make_caller, adm
     again = client.post("/api/tokens", headers=caller.headers, json={"name": "again"})
     assert again.status_code == 201, again.get_data(as_text=True)
     assert "again" in token_names(admin_sql)
+
+
+def test_no_free_pooled_connection_answers_503(app, backend, make_caller, tmp_path):
+    """Every pooled connection busy past the pool's timeout is the database being
+    unavailable to this request, not a bug. A hub with a pool of one, its one
+    connection held by the test."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's pool hands each thread a connection of its own")
+    caller = make_caller("ada")
+    url = app.config["HUB_SETTINGS"].database_url
+    small = create_app(make_settings(url, tmp_path))
+    small.test_client_class = WatchedClient
+    engine = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    small.extensions["integration_hub.db"].configure(bind=engine)
+    client = small.test_client()
+    try:
+        with engine.connect():  # the pool's only connection, busy
+            busy = client.get("/api/tokens", headers=caller.headers)
+        free = client.get("/api/tokens", headers=caller.headers)
+    finally:
+        engine.dispose()
+        small.extensions["integration_hub.db"].kw["bind"].dispose()
+
+    assert_unavailable(busy)
+    assert free.status_code == 200, free.get_data(as_text=True)
