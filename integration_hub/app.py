@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
-    db.init_app(app, settings.database_url)
+    db.init_app(app, settings.database_url, settings.database_busy_timeout)
     register_request_log(app, settings)
     crypto.init_app(app, settings.encryption_keys)
     queue.init_app(app)
@@ -152,6 +152,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        if db.pool_exhausted(error):
+            log.warning("no pooled connection to the hub's database came free in time")
+            return errors.problem_response(errors.DatabaseUnavailable(
+                "every connection to the hub's database is in use; try again shortly"))
         log.exception("unhandled error")
         return errors.problem_response(errors.HubError(
             "the hub hit an unexpected error; it has been logged"))

@@ -136,6 +136,8 @@ class Settings:
     database_url: str
     secret_key: str
     encryption_keys: tuple[str, ...]
+    # SQLite: how long a writer waits for the write lock before the request answers 503.
+    database_busy_timeout: float = 30.0
     public_url: str | None = None
     trusted_proxies: int = 0
     default_tenant: str = "default"
@@ -261,6 +263,8 @@ class Settings:
             env=env,
             instance_path=instance,
             database_url=database_url,
+            database_busy_timeout=_float(env_vars.get("HUB_DATABASE_BUSY_TIMEOUT", "30"),
+                                         "HUB_DATABASE_BUSY_TIMEOUT"),
             secret_key=secret_key,
             encryption_keys=keys,
             public_url=public_url,

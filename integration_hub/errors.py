@@ -126,6 +126,18 @@ class TooManyRequests(HubError):
     status, code, title = 429, "too_many_requests", "Too many requests"
 
 
+class DatabaseUnavailable(HubError):
+    """The hub's own database cannot serve this request now: it is gone or restarting,
+    unreachable, SQLite's write lock stayed taken past the busy timeout, or no pooled
+    connection came free in time. Nothing of the request was kept; it may be sent again."""
+    status, code, title = 503, "database_unavailable", "The hub's database is unavailable"
+    retry_after = 5  # seconds: a restart, a failover or a long write is usually over by then
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(self.retry_after)})
+        super().__init__(detail, **kwargs)
+
+
 def http_error_class(status: int) -> type[HubError]:
     """The error class for a bare HTTP status raised by Flask or Werkzeug."""
     for cls in (BadRequest, AuthenticationRequired, Forbidden, NotFound, MethodNotAllowed,

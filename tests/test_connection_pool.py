@@ -4,8 +4,8 @@ before a request uses them; busy connections are not checked on every request.""
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 
+from integration_hub import errors
 from integration_hub.config import normalise_database_url
 from integration_hub.db.session import make_engine
 from tests.conftest import missing_component
@@ -43,12 +43,13 @@ def test_a_connection_dropped_while_idle_is_replaced(postgres_url):
 
 def test_a_connection_used_a_moment_ago_is_not_checked(postgres_url):
     # The price of not pinging busy connections: one dropped within IDLE_BEFORE_PING of
-    # its last use fails the statement that finds out (and is then replaced).
+    # its last use fails the statement that finds out (and is then replaced); the request
+    # that made it answers 503 database_unavailable.
     engine = make_engine(postgres_url, idle_before_ping=60.0, pool_size=1, max_overflow=0)
     try:
         dropped = _backend_pid(engine)
         _terminate(postgres_url, dropped)
-        with pytest.raises(OperationalError):
+        with pytest.raises(errors.DatabaseUnavailable):
             _backend_pid(engine)
         assert _backend_pid(engine) != dropped
     finally:

@@ -3,10 +3,17 @@
 SQLite runs with foreign keys on, WAL and a busy timeout, and with the driver's
 own transaction handling switched off so that SAVEPOINTs and
 ``BEGIN IMMEDIATE`` (serialised writers) behave as documented.
+
+When the database cannot serve (gone, restarting, unreachable, locked past the busy
+timeout) the driver's error becomes ``errors.DatabaseUnavailable`` (503 with
+``Retry-After``, docs/security.md, "The hub's database going away"); the connection is
+dropped from the pool as SQLAlchemy does for any disconnect, and the transaction it
+carried was never committed.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,16 +21,20 @@ from contextvars import ContextVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import json_body
+from integration_hub import errors, json_body
 from integration_hub.private_files import private_sqlite
 
+log = logging.getLogger(__name__)
 _EXTENSION = "integration_hub.db"
 _write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+BUSY_TIMEOUT = 30.0  # seconds a SQLite writer waits for the write lock, unless told
 
 
-def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> Engine:
+def make_engine(url: str, idle_before_ping: float | None = None,
+                busy_timeout: float = BUSY_TIMEOUT, **kwargs) -> Engine:
     # Statement parameters may hold secrets (ciphertext, digests): keep them out of
     # error messages and logs.
     kwargs.setdefault("hide_parameters", True)
@@ -32,15 +43,16 @@ def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> En
     kwargs.setdefault("json_deserializer", json_body.read_stored)
     if url.startswith("sqlite"):
         private_sqlite(url)  # before SQLite creates it with the umask: 0600, companions alike
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               **kwargs)
+        engine = create_engine(url, connect_args={"timeout": busy_timeout,
+                                                  "check_same_thread": False}, **kwargs)
+        event.listen(engine, "handle_error", _unavailable)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if ":memory:" not in url:
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
@@ -53,6 +65,7 @@ def make_engine(url: str, idle_before_ping: float | None = None, **kwargs) -> En
 
         return engine
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _unavailable)
     idle = IDLE_BEFORE_PING if idle_before_ping is None else idle_before_ping
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout",
@@ -86,8 +99,49 @@ def _ping_if_idle(dbapi_connection, record, idle: float) -> None:
         raise exc.DisconnectionError("the database dropped an idle connection") from failure
 
 
-def init_app(app: Flask, database_url: str) -> None:
-    engine = make_engine(database_url)
+# SQLite's result codes (the low byte; the rest is the extended code) for "another
+# connection holds the lock": what a writer gets once the busy timeout has passed.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL's SQLSTATEs for a server that cannot serve for now: connection exceptions,
+# insufficient resources (too many connections, disk full), and a server shutting down,
+# crashed, starting up or ending idle sessions (operator intervention).
+_PG_UNAVAILABLE_CLASSES = ("08", "53")
+_PG_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "57P05")
+
+
+def cannot_serve(context: ExceptionContext) -> bool:
+    """Whether a driver error says the database is unavailable, rather than that the
+    statement is wrong (a constraint, a syntax error, a missing table)."""
+    if context.is_disconnect:
+        return True
+    original = context.original_exception
+    code = getattr(original, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    if hasattr(original, "sqlstate"):  # psycopg
+        state = original.sqlstate
+        if state is None:  # no answer from a server at all: it could not be reached
+            return isinstance(context.sqlalchemy_exception, exc.OperationalError)
+        return state[:2] in _PG_UNAVAILABLE_CLASSES or state in _PG_UNAVAILABLE_STATES
+    return False
+
+
+def _unavailable(context: ExceptionContext) -> None:
+    """``handle_error`` of the hub's engines: an unavailable database is a 503, not a bug."""
+    if cannot_serve(context):
+        log.warning("the hub's database is unavailable: %s",
+                    str(context.original_exception).strip().splitlines()[0][:300])
+        raise errors.DatabaseUnavailable("the hub's database cannot serve requests for the "
+                                         "moment; nothing was changed, try again shortly")
+
+
+def pool_exhausted(error: BaseException) -> bool:
+    """No pooled connection came free in time (the pool's own timeout)."""
+    return isinstance(error, exc.TimeoutError)
+
+
+def init_app(app: Flask, database_url: str, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    engine = make_engine(database_url, busy_timeout=busy_timeout)
     app.extensions[_EXTENSION] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 
@@ -103,6 +157,13 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         session.close()
+
+
+def end_transaction(session: Session) -> None:
+    """End the transaction the session's reads opened (committing what it did), handing
+    its connection back to the pool: call before waiting for another server, so that no
+    transaction, lock or pooled connection is held while it answers."""
+    session.commit()
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.models.connection import SHARED_HOLDER
+from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import (
     audit,
@@ -44,18 +45,6 @@ class ReauthRequired(errors.Conflict):
 
 class IntegrationDisabled(errors.Conflict):
     code, title = "integration_disabled", "The integration is disabled"
-
-
-class TokenEndpointFailed(errors.HubError):
-    status, code, title = 502, "token_endpoint_failed", "The authorization server failed"
-
-
-class TokenEndpointTimeout(errors.HubError):
-    status, code, title = 504, "token_endpoint_timeout", "The authorization server did not answer"
-
-
-class TokenRefreshBackoff(errors.HubError):
-    status, code, title = 503, "token_refresh_backoff", "Token refresh is paused after failures"
 
 
 USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
@@ -183,19 +172,21 @@ def store_token(session: Session, user: User, integration: Integration,
     """A fresh authorization: replaces whatever the connection held."""
     now = now or utcnow()
     connection, before = _connection_for_update(session, user, integration)
-    apply_token(connection, token, now, keep_refresh_token=False)
+    connection.last_error = apply_token(connection, token, now, keep_refresh_token=False)
     connection.last_authorized_at = now
     connection.status = "active"
     connection.failures = 0
     connection.retry_after = None
-    connection.last_error = None
+    connection.refresh_claim = None  # a refresh under way for the old grant is void
     connection.credentials_encrypted = None
     _connected(session, user, integration, connection, before)
     return connection
 
 
 def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
-                 keep_refresh_token: bool) -> None:
+                keep_refresh_token: bool) -> dict[str, Any] | None:
+    """Store a token answer; answers the ``lastError`` it calls for: a note when its
+    lifetime was absurd and clamped (``oauth_rules.lifetime_problem``), else None."""
     if not token.get("access_token"):
         raise oauth_client.TokenEndpointError("malformed", "token_response_invalid",
                                               "the token answer has no access_token")
@@ -215,6 +206,11 @@ def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
     fields = oauth_rules.token_fields(token)
     if fields or not keep_refresh_token:
         connection.token_fields_encrypted = crypto.encrypt(json.dumps(fields)) if fields else None
+    problem = oauth_rules.lifetime_problem(token)
+    return problem and {"code": LIFETIME_OUT_OF_RANGE, "message": problem, "at": now.isoformat()}
+
+
+LIFETIME_OUT_OF_RANGE = "token_lifetime_out_of_range"
 
 
 def store_credentials(session: Session, user: User, integration: Integration,
@@ -264,33 +260,35 @@ def read_account(integration: Integration, token: Mapping[str, Any]) -> dict[str
 
 
 def attach_account(session: Session, integration: Integration, connection: Connection) -> None:
-    """Read the connected account again with the connection's token (best effort)."""
-    token = access_token_of(connection)
-    account = read_account(integration, {"access_token": token,
+    """Read the connected account again with the connection's token (best effort; asked
+    with no transaction open, then stored in a short one)."""
+    end_transaction(session)
+    account = read_account(integration, {"access_token": access_token_of(connection),
                                          "token_type": connection.token_type})
     if account is not None:
-        connection.account = account
-        session.flush()
+        with writing(session):
+            connection.account = account
 
 
 DATABASE_CATEGORY = "database"
 
 
 def disconnect(session: Session, user: User, found: Found) -> None:
-    """Revoke at the provider (best effort) and forget the credentials."""
+    """Forget the credentials (committed here), then revoke them at the provider (best
+    effort): no transaction waits for the revocation endpoint."""
     require_connectable(found)
-    connection = connection_of(session, user, found.integration)
-    if connection is None:
-        raise NoConnection("there is no connection to remove")
-    for column, hint in (("refresh_token_encrypted", "refresh_token"),
-                         ("access_token_encrypted", "access_token")):
-        token = crypto.decrypt(getattr(connection, column))
+    with writing(session):
+        connection = connection_of(session, user, found.integration)
+        if connection is None:
+            raise NoConnection("there is no connection to remove")
+        held = [(hint, crypto.decrypt(getattr(connection, f"{hint}_encrypted")))
+                for hint in ("refresh_token", "access_token")]
+        webhook_events.emit(session, found.integration.tenant_id, "connection.deleted",
+                            connection, actor=user.username)
+        audit.record(session, audit.Actor.of(user), "connection.delete", "integration",
+                     found.integration.id, {"connectionId": connection.id,
+                                            "shared": connection.is_shared})
+        session.delete(connection)
+    for hint, token in held:  # the refresh token first: revoking it usually ends both
         if token and oauth_client.revoke(found.integration, token, hint):
             break
-    webhook_events.emit(session, found.integration.tenant_id, "connection.deleted", connection,
-                        actor=user.username)
-    audit.record(session, audit.Actor.of(user), "connection.delete", "integration",
-                 found.integration.id, {"connectionId": connection.id,
-                                        "shared": connection.is_shared})
-    session.delete(connection)
-    session.flush()

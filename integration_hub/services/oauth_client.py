@@ -7,6 +7,7 @@ connections")."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -14,13 +15,21 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
-from integration_hub import json_body
+from integration_hub import errors, json_body
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration
 from integration_hub.services import crypto, oauth_rules, outbound_requests
 
 log = logging.getLogger(__name__)
 TIMEOUT = outbound_requests.TIMEOUT
+
+
+class TokenEndpointFailed(errors.HubError):
+    status, code, title = 502, "token_endpoint_failed", "The authorization server failed"
+
+
+class TokenEndpointTimeout(errors.HubError):
+    status, code, title = 504, "token_endpoint_timeout", "The authorization server did not answer"
 
 
 class TokenEndpointError(Exception):
@@ -42,7 +51,8 @@ class _OAuthSession(outbound_requests.OutboundSession, OAuth2Session):
 
 def _checked(response: requests.Response) -> requests.Response:
     """Compliance hook, before Authlib reads the answer: a redirect, a server error or
-    throttling is the server's failure; a success must be a usable token."""
+    throttling is the server's failure; a success must be a usable token, and its lifetimes
+    numbers Authlib can convert (the hub clamps them, ``oauth_rules.expiry``)."""
     status = response.status_code
     if 300 <= status < 400:
         raise TokenEndpointError("unavailable", "token_endpoint_redirected",
@@ -66,6 +76,9 @@ def _checked(response: requests.Response) -> requests.Response:
     if problem:
         raise TokenEndpointError("malformed", "token_response_invalid",
                                  f"the token endpoint's answer is not a token: {problem}")
+    bounded = oauth_rules.bounded_lifetimes(document) if isinstance(document, dict) else None
+    if bounded is not None:
+        response._content = json.dumps(bounded).encode()
     return response
 
 

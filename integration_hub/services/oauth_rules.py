@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -14,6 +15,14 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 STATE_LIFETIME = timedelta(minutes=10)
+# Lifetimes an authorization server gives (``expires_in``) are taken within these bounds
+# (docs/security.md, "Token lifetimes from outside"): a negative or zero lifetime would
+# have every call refresh, one of 31,000 years overflows the calendar.
+MIN_LIFETIME = timedelta(seconds=60)
+MAX_LIFETIME = timedelta(days=365)
+# A token the hub refreshed this recently is used as it is, whatever its expiry says: with
+# a lifetime shorter than the refresh skew every call would otherwise ask for a new one.
+MIN_REFRESH_INTERVAL = timedelta(seconds=30)
 # Fields of a token response that are credentials and never become ${connection.*}.
 TOKEN_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "token_type",
                                  "expires_in", "expires_at", "scope",
@@ -112,23 +121,75 @@ def with_result(return_to: str, **params: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def expiry(token: Mapping[str, Any], now: datetime, field: str = "expires_in") -> datetime | None:
-    """When a token expires, from ``expires_in`` seconds (or ``expires_at`` epoch)."""
-    value = token.get(field)
-    if value is not None:
-        try:
-            return now + timedelta(seconds=max(0, int(float(value))))
-        except (TypeError, ValueError):
-            return None
-    if field == "expires_in" and token.get("expires_at") is not None:
-        try:
-            return datetime.fromtimestamp(int(float(token["expires_at"])), tz=now.tzinfo)
-        except (TypeError, ValueError, OverflowError):
-            return None
+def seconds(value: Any) -> float | None:
+    """A lifetime field as a number of seconds, or None when it is no number (a word, NaN,
+    true). A number too large for a double (``1e400``) is infinite; never raises."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) < 2 ** 1000 else math.inf if value > 0 else -math.inf
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return float(value)  # digits only: at worst infinite
     return None
 
 
-def needs_refresh(expires_at: datetime | None, now: datetime, skew: timedelta) -> bool:
+LIFETIME_FIELDS = ("expires_in", "expires_at", "refresh_token_expires_in")
+_BEYOND = 10 ** 12  # seconds: far beyond MAX_LIFETIME and any date, still an ordinary number
+
+
+def bounded_lifetimes(document: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The token answer with its lifetime numbers brought within +-10^12 (still beyond any
+    bound, as negative or as large as before) so that any parser takes them, or None when
+    nothing needed it. ``1e400`` would overflow a conversion to an integer."""
+    changed = {}
+    for name in LIFETIME_FIELDS:
+        span = seconds(document.get(name))
+        if span is not None and (abs(span) > _BEYOND or isinstance(document[name], str)):
+            changed[name] = int(math.copysign(min(abs(span), _BEYOND), span))
+    return {**document, **changed} if changed else None
+
+
+def _clamped(span: float) -> timedelta:
+    return timedelta(seconds=min(max(span, MIN_LIFETIME.total_seconds()),
+                                 MAX_LIFETIME.total_seconds()))
+
+
+def expiry(token: Mapping[str, Any], now: datetime, field: str = "expires_in") -> datetime | None:
+    """When a token expires, from ``expires_in`` seconds (or ``expires_at`` epoch), taken
+    between ``MIN_LIFETIME`` and ``MAX_LIFETIME`` from ``now``; None when not given or no
+    number."""
+    value = token.get(field)
+    if value is not None:
+        span = seconds(value)
+        return None if span is None else now + _clamped(span)
+    if field == "expires_in" and token.get("expires_at") is not None:
+        moment = seconds(token["expires_at"])
+        return None if moment is None else now + _clamped(moment - now.timestamp())
+    return None
+
+
+def lifetime_problem(token: Mapping[str, Any]) -> str | None:
+    """What is absurd about the lifetime a token answer gives (negative, or beyond
+    ``MAX_LIFETIME``), or None. A lifetime below ``MIN_LIFETIME`` is odd, not absurd."""
+    span = seconds(token.get("expires_in"))
+    if span is None:
+        return None
+    if span < 0:
+        return (f"the token's expires_in is negative; the hub takes "
+                f"{MIN_LIFETIME.total_seconds():.0f} s")
+    if span > MAX_LIFETIME.total_seconds():
+        return "the token's expires_in is more than a year; the hub takes a year"
+    return None
+
+
+def needs_refresh(expires_at: datetime | None, now: datetime, skew: timedelta,
+                  refreshed_at: datetime | None = None) -> bool:
+    """Whether a token expiring at ``expires_at`` is due for a refresh ``skew`` ahead;
+    never within ``MIN_REFRESH_INTERVAL`` after the hub refreshed it (``refreshed_at``)."""
+    if refreshed_at is not None and now - refreshed_at < MIN_REFRESH_INTERVAL:
+        return False
     return expires_at is not None and expires_at - skew <= now
 
 
@@ -179,8 +240,8 @@ def token_answer_problem(document: Any) -> str | None:
     for name in ("token_type", "refresh_token", "id_token"):
         if document.get(name) is not None and not isinstance(document[name], str):
             return f"its {name} is not a string"
-    for name in ("expires_in", "expires_at", "refresh_token_expires_in"):
-        if document.get(name) is not None and not _whole_seconds(document[name]):
+    for name in LIFETIME_FIELDS:
+        if document.get(name) is not None and seconds(document[name]) is None:
             return f"its {name} is not a number of seconds"
     scope = document.get("scope")
     if scope is not None and not (isinstance(scope, str) or (
@@ -188,10 +249,3 @@ def token_answer_problem(document: Any) -> str | None:
         return "its scope is neither a string nor a list of strings"
     return None
 
-
-def _whole_seconds(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, (int, float)):
-        return value == value and abs(value) < 10 ** 12  # not NaN, not absurd
-    return isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 13

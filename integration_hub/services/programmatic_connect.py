@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Connection, Integration, User
+from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import oauth_client, proxy_url, upstream_http
 from integration_hub.services.connections import (
     DATABASE_CATEGORY,
-    TokenEndpointFailed,
-    TokenEndpointTimeout,
     read_account,
     require_connectable,
     store_credentials,
@@ -35,9 +34,14 @@ class CredentialsRejected(errors.ValidationFailed):
 
 def connect_with(session: Session, user: User, found: Found, body: Mapping[str, Any], *,
                  callback_uri: str) -> Connection:
-    """``POST .../connect``: hand over a code, token, key or password (per auth type)."""
+    """``POST .../connect``: hand over a code, token, key or password (per auth type).
+
+    What the hub asks other servers (the token endpoint, the account, the health check)
+    it asks with no transaction open; the connection is then written in one short one.
+    """
     integration = found.integration
     require_connectable(found)
+    end_transaction(session)
     fields = _required_fields(integration)
     if uses_oauth(integration):
         return _connect_oauth(session, user, integration, body, callback_uri)
@@ -54,7 +58,8 @@ def connect_with(session: Session, user: User, found: Found, body: Mapping[str, 
                "password": "password"}
     stored = {secrets[name]: str(body[name]) for name in fields if name in body}
     _check_health(integration, stored)
-    return store_credentials(session, user, integration, stored)
+    with writing(session):
+        return store_credentials(session, user, integration, stored)
 
 
 def fields_to_connect(integration: Integration) -> list[str]:
@@ -90,10 +95,11 @@ def _connect_oauth(session: Session, user: User, integration: Integration,
         raise errors.ValidationFailed(
             "oauth2 integrations connect with code, refreshToken or accessToken",
             errors={"code": ["give code, refreshToken or accessToken"]})
-    connection = store_token(session, user, integration, token, now)
     account = read_account(integration, token)
-    if account is not None:
-        connection.account = account
+    with writing(session):
+        connection = store_token(session, user, integration, token, now)
+        if account is not None:
+            connection.account = account
     return connection
 
 
@@ -105,10 +111,10 @@ def _token_call(call, *args) -> dict[str, Any]:
             raise CredentialsRejected(f"the authorization server refused: {failure.error}",
                                       errors={"code": [failure.error]}) from None
         if failure.kind == "timeout":
-            raise TokenEndpointTimeout(failure.description) from None
+            raise oauth_client.TokenEndpointTimeout(failure.description) from None
         if failure.kind == "denied":
             raise upstream_http.UpstreamAddressDenied(failure.description) from None
-        raise TokenEndpointFailed(failure.description) from None
+        raise oauth_client.TokenEndpointFailed(failure.description) from None
 
 
 def _check_health(integration: Integration, secrets: Mapping[str, str]) -> None:

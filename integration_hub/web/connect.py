@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from integration_hub import errors
-from integration_hub.db.session import db_session, transaction
+from integration_hub.db.session import db_session
 from integration_hub.security import check_csrf, csrf_token, session_user
 from integration_hub.services import (
     connections,
@@ -63,10 +63,10 @@ def connect_with_form(integration_id):
     user = _signed_in_with_csrf()
     fields = {name: request.form.get(name, "") for name in ("apiKey", "token", "username",
                                                               "password") if name in request.form}
+    session = db_session()  # connect_with asks the health check outside any transaction
     try:
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            programmatic_connect.connect_with(session, user, found, fields, callback_uri="")
+        found = integrations.find(session, user, integration_id)
+        programmatic_connect.connect_with(session, user, found, fields, callback_uri="")
     except errors.HubError as failure:
         return redirect(url_for("connect_pages.index", status="error", code=failure.code), 303)
     return redirect(url_for("connect_pages.index", status="connected"), 303)
@@ -75,8 +75,8 @@ def connect_with_form(integration_id):
 @bp.post("/integrations/<integration_id>/disconnect")
 def disconnect(integration_id):
     user = _signed_in_with_csrf()
-    with transaction() as session:
-        connections.disconnect(session, user, integrations.find(session, user, integration_id))
+    session = db_session()  # disconnect commits, then revokes outside any transaction
+    connections.disconnect(session, user, integrations.find(session, user, integration_id))
     return redirect(url_for("connect_pages.index"), 303)
 
 

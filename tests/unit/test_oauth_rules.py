@@ -107,16 +107,54 @@ def test_with_result_appends_to_the_query():
         "/x?a=1&status=error&code=state_expired#top"
 
 
+YEAR = timedelta(days=365)
+
+
 @pytest.mark.parametrize("token, expected", [
     ({"expires_in": 3600}, NOW + timedelta(hours=1)),
     ({"expires_in": "60"}, NOW + timedelta(minutes=1)),
-    ({"expires_in": 0}, NOW),
-    ({"expires_in": -5}, NOW),
+    # lifetimes are taken between a minute and a year (docs/security.md)
+    ({"expires_in": 0}, NOW + timedelta(minutes=1)),
+    ({"expires_in": -5}, NOW + timedelta(minutes=1)),
+    ({"expires_in": 10 ** 12}, NOW + YEAR),
+    ({"expires_in": 10 ** 400}, NOW + YEAR),
+    ({"expires_in": float("inf")}, NOW + YEAR),
+    ({"expires_in": float("-inf")}, NOW + timedelta(minutes=1)),
+    ({"expires_in": "9" * 5000}, NOW + YEAR),
     ({"expires_at": int((NOW + timedelta(minutes=5)).timestamp())}, NOW + timedelta(minutes=5)),
-    ({}, None), ({"expires_in": "soon"}, None),
+    ({"expires_at": 10 ** 15}, NOW + YEAR), ({"expires_at": 0}, NOW + timedelta(minutes=1)),
+    ({"refresh_token_expires_in": 1e300}, None),  # another field: not expires_in's
+    ({}, None), ({"expires_in": "soon"}, None), ({"expires_in": float("nan")}, None),
+    ({"expires_in": True}, None), ({"expires_in": "-5"}, None),
 ])
 def test_expiry(token, expected):
     assert oauth_rules.expiry(token, NOW) == expected
+
+
+def test_expiry_of_another_field_is_clamped_too():
+    assert oauth_rules.expiry({"refresh_token_expires_in": 1e300}, NOW,
+                              "refresh_token_expires_in") == NOW + YEAR
+
+
+@pytest.mark.parametrize("expires_in, noted", [
+    (3600, False), (0, False), (59, False), (YEAR.total_seconds(), False), ("120", False),
+    (-5, True), (YEAR.total_seconds() + 1, True), (1e12, True), (float("inf"), True),
+    (None, False), ("soon", False),  # no number: not a lifetime problem (the answer is no token)
+])
+def test_lifetime_problem(expires_in, noted):
+    assert (oauth_rules.lifetime_problem({"expires_in": expires_in}) is not None) is noted
+
+
+@pytest.mark.parametrize("document, bounded", [
+    ({"expires_in": 3600}, None),
+    ({"expires_in": float("inf")}, {"expires_in": 10 ** 12}),
+    ({"expires_in": -1e300, "x": 1}, {"expires_in": -10 ** 12, "x": 1}),
+    ({"expires_at": 10 ** 400}, {"expires_at": 10 ** 12}),
+    ({"refresh_token_expires_in": "77"}, {"refresh_token_expires_in": 77}),
+    ({"expires_in": "soon"}, None),
+])
+def test_bounded_lifetimes_convert_to_integers(document, bounded):
+    assert oauth_rules.bounded_lifetimes(document) == bounded
 
 
 @pytest.mark.parametrize("expires_at, due", [
@@ -124,6 +162,15 @@ def test_expiry(token, expected):
     (NOW + timedelta(seconds=60), True), (NOW - timedelta(seconds=1), True)])
 def test_needs_refresh_with_skew(expires_at, due):
     assert oauth_rules.needs_refresh(expires_at, NOW, timedelta(seconds=60)) is due
+
+
+@pytest.mark.parametrize("refreshed_ago, due", [
+    (None, True), (timedelta(seconds=1), False), (timedelta(seconds=29), False),
+    (timedelta(seconds=30), True), (timedelta(hours=1), True)])
+def test_a_token_just_refreshed_is_not_due_again(refreshed_ago, due):
+    refreshed_at = None if refreshed_ago is None else NOW - refreshed_ago
+    assert oauth_rules.needs_refresh(NOW - timedelta(seconds=1), NOW, timedelta(seconds=60),
+                                     refreshed_at) is due
 
 
 def test_account_mapping_with_dotted_paths():

@@ -80,11 +80,11 @@ class Connect(MethodView):
     @audited("connection.create", "integration", "integration_id")
     def post(self, body, integration_id):
         """Connect without a browser: code, token, key or password as the auth type needs"""
+        session = db_session()
         user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            connection = programmatic_connect.connect_with(session, user, found, body,
-                                                  callback_uri=callback_uri())
+        found = integrations.find(session, user, integration_id)
+        connection = programmatic_connect.connect_with(session, user, found, body,
+                                                       callback_uri=callback_uri())
         return connection, 201, {"Location": href("connections.Connection",
                                                   integration_id=found.integration.id)}
 
@@ -107,11 +107,10 @@ class Connection(MethodView):
     @blp.problems(401, 403, 404)
     @audited("connection.delete", "integration", "integration_id")
     def delete(self, integration_id):
-        """Disconnect: revoke at the provider (best effort) and forget the tokens"""
+        """Disconnect: forget the tokens and revoke them at the provider (best effort)"""
+        session = db_session()
         user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            connections.disconnect(session, user, found)
+        connections.disconnect(session, user, integrations.find(session, user, integration_id))
 
 
 @blp.route("/integrations/<integration_id>/connection/refresh")
@@ -170,8 +169,7 @@ class Account(MethodView):
         if args["refresh"] and integration.auth_type == "oauth2":
             connection = token_refresh.usable_token_connection(session, user, integration,
                                                              refresh_skew())
-            with transaction():
-                connections.attach_account(session, integration, connection)
+            connections.attach_account(session, integration, connection)
         else:
             connection = connections.connection_of(session, user, integration)
             if connection is None:

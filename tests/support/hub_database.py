@@ -1,0 +1,60 @@
+"""What the hub's own database is doing while the hub waits
+for someone else (docs/security.md, "The hub's database while it waits").
+
+``held_transactions(app)`` answers what of the hub's database an open transaction holds while
+the test looks: on SQLite whether another writer could start at once (``BEGIN IMMEDIATE``
+with no busy timeout), on PostgreSQL the sessions on the hub's database that are inside a
+transaction and waiting for their client (``idle in transaction``). Both ask the database
+itself, from a connection of the test's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+WAIT = 20.0  # seconds a test waits for something it started (a failure, never a measure)
+
+
+def plain_url(database_url: str) -> str:
+    """The database URL as libpq takes it (without SQLAlchemy's driver name)."""
+    parsed = make_url(database_url)
+    return parsed.set(drivername=parsed.get_backend_name()).render_as_string(hide_password=False)
+
+
+def held_transactions(app) -> list[str]:
+    """What of the hub's database is held by an open transaction right now (empty: nothing)."""
+    url = app.config["HUB_SETTINGS"].database_url
+    if make_url(url).get_backend_name() == "sqlite":
+        probe = sqlite3.connect(make_url(url).database, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError as refused:
+            return [f"SQLite's write lock: {refused}"]
+        finally:
+            probe.close()
+        return []
+    with psycopg.connect(plain_url(url), autocommit=True) as probe:
+        rows = probe.execute(
+            "SELECT pid, state, left(query, 120) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND state LIKE 'idle in transaction%'").fetchall()
+    return [f"backend {pid} {state} after: {query}" for pid, state, query in rows]
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT):
+    """``condition()``'s first true answer, polled; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = condition()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.05)
