@@ -173,9 +173,13 @@ def test_an_oauth_flow_started_on_one_instance_completes_on_the_other(
 
     # a program starts with the token; the admin's browser opens the one-time start address,
     # where the flow gets its state and the browser its cookie
+    before_start = deployment.mark()
     started = web.get(f"{base}{connect_path}", params={"returnTo": "/hub/"}, headers=admin.headers,
                       allow_redirects=False, timeout=TIMEOUT)
     assert started.status_code == 302, started.text
+    # gunicorn logs a request just after answering it: wait for this one's line, or it
+    # could be counted below as one that passed since the start
+    deployment.served_by(before_start, "GET", connect_path)
     mark = deployment.mark()
     opened = admins_browser.get(started.headers["Location"], allow_redirects=False,
                                 timeout=TIMEOUT)
