@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -130,9 +131,14 @@ def seconds(value: Any) -> float | None:
         return float(value) if abs(value) < 2 ** 1000 else math.inf if value > 0 else -math.inf
     if isinstance(value, float):
         return None if math.isnan(value) else value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return float(value)  # digits only: at worst infinite
+    if isinstance(value, str) and _JSON_NUMBER.fullmatch(value):
+        # a number's text: sent as a string ("3600"), or kept as text by the hub's JSON
+        # reader because it is beyond a double ("1e400"); at worst infinite
+        return float(value)
     return None
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
 
 LIFETIME_FIELDS = ("expires_in", "expires_at", "refresh_token_expires_in")

@@ -125,7 +125,13 @@ YEAR = timedelta(days=365)
     ({"expires_at": 10 ** 15}, NOW + YEAR), ({"expires_at": 0}, NOW + timedelta(minutes=1)),
     ({"refresh_token_expires_in": 1e300}, None),  # another field: not expires_in's
     ({}, None), ({"expires_in": "soon"}, None), ({"expires_in": float("nan")}, None),
-    ({"expires_in": True}, None), ({"expires_in": "-5"}, None),
+    ({"expires_in": True}, None), ({"expires_in": "NaN"}, None),
+    ({"expires_in": "Infinity"}, None), ({"expires_in": "1e3x"}, None),
+    # a number's text: sent as a string, or kept as text by the hub's JSON reader because
+    # it is beyond a double
+    ({"expires_in": "-5"}, NOW + timedelta(minutes=1)),
+    ({"expires_in": "1.5e3"}, NOW + timedelta(seconds=1500)),
+    ({"expires_in": "1e400"}, NOW + YEAR), ({"expires_in": "-1e400"}, NOW + timedelta(minutes=1)),
 ])
 def test_expiry(token, expected):
     assert oauth_rules.expiry(token, NOW) == expected
@@ -152,6 +158,7 @@ def test_lifetime_problem(expires_in, noted):
     ({"expires_at": 10 ** 400}, {"expires_at": 10 ** 12}),
     ({"refresh_token_expires_in": "77"}, {"refresh_token_expires_in": 77}),
     ({"expires_in": "soon"}, None),
+    ({"expires_in": "1e400"}, {"expires_in": 10 ** 12}),
 ])
 def test_bounded_lifetimes_convert_to_integers(document, bounded):
     assert oauth_rules.bounded_lifetimes(document) == bounded
