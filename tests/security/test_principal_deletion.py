@@ -258,11 +258,16 @@ def test_a_silent_revocation_endpoint_is_left_behind_at_the_deadline(
     assert any("took longer than 0.5s" in r.getMessage() for r in caplog.records)
 
 
+# SQLite's batch migrations rebuild tables by reflection, which skips expression indexes
+# (they are recreated by name): as in tests/test_migrations.py
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrading_retires_the_ids_that_earlier_deletions_left_in_grants(new_database_url,
                                                                          backend):
     url = normalise_database_url(new_database_url(backend))
-    migrations.upgrade(url, "0013")  # the schema before principal ids were retired
+    # The rows are written with today's models, then the schema goes back to before
+    # principal ids were retired (0013), keeping them, and comes forward again.
+    migrations.upgrade(url)
     engine = make_engine(url)
     try:
         with Session(engine) as session:
@@ -282,6 +287,8 @@ def test_upgrading_retires_the_ids_that_earlier_deletions_left_in_grants(new_dat
                 SyncState(integration_id=left.id, run_as="scheduler")])
             session.commit()
 
+        engine.dispose()
+        migrations.downgrade(url, "0013")
         migrations.upgrade(url)
 
         with Session(engine) as session:
