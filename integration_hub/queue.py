@@ -90,7 +90,7 @@ class JobQueue:
     start_scheduled: TaskWrapper   # the minute tick (the consumer runs it by itself)
     deliver: TaskWrapper           # calling it with a delivery id enqueues an attempt
     sweep_deliveries: TaskWrapper  # the minute sweep for deliveries whose task was lost
-    prune_logs: TaskWrapper        # the hourly pruning of the audit and request logs
+    prune_logs: TaskWrapper        # the hourly pruning of the logs and of expired OAuth flows
 
     @property
     def queues(self) -> tuple[Huey, Huey]:
@@ -146,7 +146,8 @@ def init_app(app: Flask) -> None:
 
     @huey.periodic_task(crontab(minute="30"), name="logs.prune")
     def prune_logs() -> None:
-        """Every hour: forget audit entries and request-log rows past their retention."""
+        """Every hour: forget audit entries and request-log rows past their retention, and
+        OAuth flows a day past their expiry."""
         with app.app_context():
             retention.prune_logs(app.extensions["integration_hub.db"], settings, utcnow())
 

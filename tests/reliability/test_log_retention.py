@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select
 
-from integration_hub.db.models import AuditEntry, ProxyRequest
+from integration_hub.db.models import AuditEntry, OAuthState, ProxyRequest, User
 from integration_hub.db.types import utcnow
 from integration_hub.queue import job_queue
 from integration_hub.services import retention
@@ -61,7 +61,7 @@ def test_pruning_goes_in_batches_until_nothing_old_is_left(app, session, admin,
     make_session = app.extensions["integration_hub.db"]
 
     assert retention.prune_logs(make_session, short, utcnow(), batch=3) == {
-        "audit_entries": 7, "proxy_requests": 5}
+        "audit_entries": 7, "proxy_requests": 5, "oauth_states": 0}
     assert ages(session) == ([2], [2])
 
 
@@ -73,6 +73,29 @@ def test_zero_keeps_everything(app, session, admin, make_integration):
 
     retention.prune_logs(app.extensions["integration_hub.db"], forever, utcnow())
     assert ages(session) == ([1, 4000], [1, 4000])
+
+
+def test_started_oauth_flows_are_forgotten_a_day_after_they_expire(app, session, admin,
+                                                                   make_integration):
+    integration = make_integration("Provider")
+    user_id = session.scalar(select(User.id).where(User.username == admin.username))
+    now = utcnow()
+    for name, expired_ago, used in (("long-gone", timedelta(days=3), False),
+                                    ("used-long-ago", timedelta(days=2), True),
+                                    ("just-expired", timedelta(hours=2), False),
+                                    ("running", -timedelta(minutes=5), False)):
+        session.add(OAuthState(state_hash=name.ljust(64, "0"), integration_id=integration,
+                               user_id=user_id, code_verifier_encrypted="x",
+                               redirect_uri="http://hub.test/oauth2/callback",
+                               expires_at=now - expired_ago,
+                               used_at=now - expired_ago if used else None))
+    session.commit()
+
+    job_queue(app).prune_logs.call_local()
+
+    session.expire_all()
+    assert sorted(h.rstrip("0") for h in session.scalars(select(OAuthState.state_hash))) == [
+        "just-expired", "running"]
 
 
 @pytest.mark.parametrize("table, column", [("audit_entries", "at"),
