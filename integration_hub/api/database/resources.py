@@ -56,7 +56,7 @@ class TestResultSchema(ma.Schema):
     latency_ms = ma.fields.Integer(data_key="latencyMs")
     error = ma.fields.String(allow_none=True)
     code = ma.fields.String(allow_none=True, metadata={
-        "description": "The problem code of a database's failure (database_unavailable, "
+        "description": "The problem code of a database's failure (database_unreachable, "
                        "database_timeout, database_account_too_powerful ...)"})
 
 
