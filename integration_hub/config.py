@@ -168,6 +168,8 @@ class Settings:
     sync_max_records: int = 100_000
     # A sync page (decoded) holds at most this many bytes; it is refused before parsing.
     sync_max_page_bytes: int = 8 * 1024 * 1024
+    # Seconds for a whole sync page (retries included), however slowly its bytes arrive.
+    sync_page_timeout: float = 120.0
     # A sync run holds its integration this long without progress before another may start.
     sync_lease_seconds: int = 600
     # Webhook deliveries: attempts per event, the first retry's delay (doubling after
@@ -304,6 +306,8 @@ class Settings:
                                   "HUB_SYNC_MAX_RECORDS", 1),
             sync_max_page_bytes=_int(env_vars.get("HUB_SYNC_MAX_PAGE_BYTES", str(8 * 1024 * 1024)),
                                      "HUB_SYNC_MAX_PAGE_BYTES", 1024),
+            sync_page_timeout=_float(env_vars.get("HUB_SYNC_PAGE_TIMEOUT", "120"),
+                                     "HUB_SYNC_PAGE_TIMEOUT"),
             sync_lease_seconds=_int(env_vars.get("HUB_SYNC_LEASE", "600"), "HUB_SYNC_LEASE", 30),
             webhook_max_attempts=_int(env_vars.get("HUB_WEBHOOK_MAX_ATTEMPTS", "6"),
                                       "HUB_WEBHOOK_MAX_ATTEMPTS", 1),

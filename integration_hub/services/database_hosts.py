@@ -54,7 +54,7 @@ class HubDatabaseRefused(errors.ValidationFailed):
 
 
 class DatabaseHostUnknown(errors.HubError):
-    status, code, title = 502, "database_unavailable", "The database could not be reached"
+    status, code, title = 502, "database_unreachable", "The database could not be reached"
 
 
 # -- pure rules ----------------------------------------------------------------------------------

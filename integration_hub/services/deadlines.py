@@ -1,7 +1,8 @@
 """A deadline for a whole outbound call, however slowly its bytes trickle.
 
-Used for the OAuth calls (``outbound_requests``) and webhook deliveries
-(``webhook_delivery``); the connections of ``upstream_http.pool_classes`` honour it.
+Used for the OAuth calls (``outbound_requests``), webhook deliveries
+(``webhook_delivery``), the head of a proxied answer and a whole sync page (``proxy.send``);
+the connections of ``upstream_http.pool_classes`` honour it.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ class Deadline:
             previous.close()
         if expired:
             _shut(watched)
+
+    def unwatch(self) -> None:
+        """Forget the socket watched last, shutting nothing down: its connection went back to
+        the pool, where another call may take it. The next ``watch`` arms the deadline again."""
+        with self._lock:
+            watched, self._watched = self._watched, None
+        if watched is not None:
+            watched.close()
+
+    @property
+    def expired(self) -> bool:
+        """Whether the time is up (and the watched socket, if any, was shut down)."""
+        with self._lock:
+            return self._expired or self.left() <= 0
 
     def _expire(self) -> None:
         with self._lock:

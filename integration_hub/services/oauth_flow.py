@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, OAuthState, User
-from integration_hub.db.session import writing
+from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import connections, crypto, integrations, oauth_client, oauth_rules
 from integration_hub.services.integrations import Found
@@ -240,7 +240,8 @@ def finish(session: Session, params: dict[str, str], session_user: User | None,
     if not integration.enabled or user is None or not user.enabled:
         return _fail("integration_disabled", "The integration or your user is disabled.",
                      pending, integration)
-    try:  # network calls outside any write transaction
+    end_transaction(session)  # no transaction open while the provider answers
+    try:
         token = oauth_client.exchange_code(integration, params["code"], pending.redirect_uri,
                                            crypto.decrypt(pending.code_verifier_encrypted))
         account = connections.read_account(integration, token)

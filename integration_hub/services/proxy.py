@@ -1,7 +1,8 @@
 """The request proxy (docs/decisions.md, "The request proxy"): pick the connection, build a guarded URL, add
 expanded headers and credentials (to the base origin and the origins the integration
 names only), send through pooled connections, follow safe redirects, retry what may be
-retried, and hand back the upstream's answer."""
+retried, and hand back the upstream's answer: its head within a deadline, with no transaction
+open meanwhile (docs/security.md, "Outbound deadlines")."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors, metrics
 from integration_hub.config import Settings
 from integration_hub.db.models import Connection, Integration, Tenant, User
+from integration_hub.db.session import end_transaction
 from integration_hub.db.types import utcnow
 from integration_hub.services import (
     connections,
@@ -34,12 +36,14 @@ from integration_hub.services.credential_destinations import (
     receives_credentials,
 )
 from integration_hub.services.credentials import CredentialPlacement, place_credentials
+from integration_hub.services.deadlines import Deadline
 from integration_hub.services.integrations import Found
 from integration_hub.services.request_log import CallRecord, loggable_path
 from integration_hub.services.upstream_http import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
     UpstreamAddressDenied,
+    UpstreamTimeout,
     latin1_safe,
     merge_headers,
     retry_after_seconds,
@@ -84,7 +88,8 @@ class Prepared:
     credential_names: set[str]         # the headers carrying credentials (none: not sent)
     allowed_hosts: list[str]
     credential_origins: frozenset[Origin]
-    timeout: urllib3.Timeout
+    timeout: urllib3.Timeout           # connect, and each read of a streamed body
+    answer_seconds: float              # the whole head of the answer (``send``)
     record: CallRecord
 
 
@@ -155,7 +160,7 @@ def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: Pr
                     {k: latin1_safe(v) for k, v in headers.items()},
                     {name.lower() for name in placement.headers}, allowed_hosts, origins,
                     urllib3.Timeout(connect=settings.proxy_connect_timeout, read=read_timeout),
-                    record)
+                    read_timeout, record)
 
 
 def _with_params(query, params: Mapping[str, str]):
@@ -175,8 +180,29 @@ def _counted(body: Iterable[bytes], record: CallRecord, limit: int) -> Iterator[
 
 
 def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
-         session: Session, user: User) -> urllib3.BaseHTTPResponse:
-    """The upstream's answer, after safe redirects, allowed retries and one refresh on 401."""
+         session: Session, user: User, deadline: Deadline | None = None) -> urllib3.BaseHTTPResponse:
+    """The upstream's answer, after safe redirects, allowed retries and one refresh on 401,
+    with the session's transaction ended first. Its head comes before ``deadline``, else
+    504 ``upstream_timeout``; without one, the integration's timeout from now, stopped once
+    the head is in. A deadline given stays armed for the caller to read the body under."""
+    end_transaction(session)  # nothing of the hub's database is held while the upstream answers
+    head = Deadline(prepared.answer_seconds) if deadline is None else deadline
+    try:
+        answer = _send(pool, prepared, call, settings, session, head)
+    finally:
+        late = deadline is None and head.stop()
+    if late:  # the head came as the time ran out: its connection is shut down
+        answer.release_conn()
+        raise _too_late(head)
+    return answer
+
+
+def _too_late(deadline: Deadline) -> UpstreamTimeout:
+    return UpstreamTimeout(f"the upstream did not answer within {deadline.seconds:g} s")
+
+
+def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
+          session: Session, deadline: Deadline) -> urllib3.BaseHTTPResponse:
     method, url, headers, body = call.method, prepared.url, dict(prepared.headers), call.body
     credential_names = prepared.credential_names
     refreshed = False
@@ -188,22 +214,31 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
             payload = _counted(body, prepared.record, settings.proxy_max_body)
         elif isinstance(body, bytes):
             prepared.record.bytes_sent = len(body)
+        if deadline.expired:
+            raise _too_late(deadline)
+        chunked = not isinstance(payload, bytes | None) and call.content_length is None
         started = time.monotonic()
         try:
-            answer = pool.urlopen(method, url, body=payload, headers=headers,
-                                  preload_content=False, decode_content=False, redirect=False,
-                                  retries=False, timeout=prepared.timeout,
-                                  chunked=payload is not None and not isinstance(payload, bytes)
-                                  and call.content_length is None)
+            with deadline.applies():
+                answer = pool.urlopen(method, url, body=payload, headers=headers,
+                                      preload_content=False, decode_content=False,
+                                      redirect=False, retries=False, timeout=prepared.timeout,
+                                      chunked=chunked)
         except RequestTooLarge:
             raise
-        except urllib3.exceptions.HTTPError as failure:
+        except (urllib3.exceptions.HTTPError, OSError) as failure:
             metrics.UPSTREAM_SECONDS.labels("error").observe(time.monotonic() - started)
+            if deadline.expired:  # whatever the shutdown made of the call
+                raise _too_late(deadline) from None
+            if not isinstance(failure, urllib3.exceptions.HTTPError):
+                raise
             refusal = transport_error(failure)
+            wait = min(retry_wait(attempt + 1, None), settings.proxy_max_retry_wait)
             if (not isinstance(refusal, UpstreamAddressDenied) and attempt < call.retries
-                    and call.replayable and method in IDEMPOTENT_METHODS):
+                    and call.replayable and method in IDEMPOTENT_METHODS
+                    and wait < deadline.left()):
                 attempt += 1
-                time.sleep(min(retry_wait(attempt, None), settings.proxy_max_retry_wait))
+                time.sleep(wait)
                 continue
             raise refusal from None
 
@@ -213,7 +248,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
                 and prepared.connection is not None and call.replayable
                 and "authorization" in credential_names):
             refreshed = True
-            _discard(answer)
+            _discard(answer, deadline)
             connection = token_refresh.refresh_if_needed(
                 session, prepared.integration, prepared.connection,
                 timedelta(seconds=settings.token_refresh_skew), force_after=utcnow())
@@ -229,7 +264,7 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
                 method, body = "GET", None
             elif body is not None and not call.replayable:
                 return answer  # cannot send a streamed body twice: let the caller follow
-            _discard(answer)
+            _discard(answer, deadline)
             if not receives_credentials(target, prepared.base, prepared.credential_origins):
                 headers = {k: v for k, v in headers.items() if k.lower() not in credential_names}
                 credential_names = set()  # and they never come back on this call
@@ -239,18 +274,20 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
         if (status in RETRYABLE_STATUSES and attempt < call.retries and call.replayable
                 and method in IDEMPOTENT_METHODS):
             wait = retry_wait(attempt + 1, retry_after_seconds(answer.headers.get("Retry-After")))
-            if wait <= settings.proxy_max_retry_wait:
+            if wait <= settings.proxy_max_retry_wait and wait < deadline.left():
                 attempt += 1
-                _discard(answer)
+                _discard(answer, deadline)
                 time.sleep(wait)
                 continue
         return answer
 
 
-def _discard(answer: urllib3.BaseHTTPResponse) -> None:
+def _discard(answer: urllib3.BaseHTTPResponse, deadline: Deadline | None = None) -> None:
     try:
         answer.drain_conn()
     finally:
+        if deadline is not None:
+            deadline.unwatch()  # the connection goes back to the pool: not ours to shut
         answer.release_conn()
 
 

@@ -40,8 +40,8 @@ class QueryTimeout(errors.HubError):
     status, code, title = 504, "query_timeout", "The query took too long"
 
 
-class DatabaseUnavailable(errors.HubError):
-    status, code, title = 502, "database_unavailable", "The database could not be reached"
+class DatabaseUnreachable(errors.HubError):
+    status, code, title = 502, "database_unreachable", "The database could not be reached"
 
 
 
@@ -162,7 +162,7 @@ def translate(failure: DBAPIError, dialect: str) -> errors.HubError:
     if any(sign in lowered for sign in _STALLED_SIGNS):
         return database_drivers.DatabaseTimeout(said)
     if failure.connection_invalidated or _is_connect_error(failure):
-        return DatabaseUnavailable(said)
+        return DatabaseUnreachable(said)
     if any(sign in lowered or sign == code for sign in _READ_ONLY_SIGNS):
         return QueryNotReadOnly(said)
     if any(sign in lowered or sign == code for sign in _TIMEOUT_SIGNS):

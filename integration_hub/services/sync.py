@@ -7,9 +7,9 @@ UPDATE, so two triggers (two threads, two machines) cannot both win; the loser g
 takes over. The records change only at the end, in one transaction, and only while the
 run still holds its claim: a failed run leaves the previous records as they were.
 
-Pages are fetched through the request proxy's own code (``proxy.prepare`` and
-``proxy.send``): the same connection, token refresh, URL guard, network policy and
-retries (a 429 with Retry-After is waited out), and each call is in the request log.
+Pages are fetched through the request proxy's own code (``sync_pages``): the same
+connection, token refresh, URL guard, network policy and retries (a 429 with Retry-After
+is waited out), each call in the request log, and a deadline for each whole page.
 
 See docs/decisions.md, "Records, imports and syncs".
 """
@@ -17,7 +17,6 @@ See docs/decisions.md, "Records, imports and syncs".
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,23 +25,22 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import errors, json_body
+from integration_hub import errors
 from integration_hub.config import Settings
 from integration_hub.db.models import Integration, SyncRun, SyncState, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import new_uuid, utcnow
-from integration_hub.services import proxy, records, request_log, sync_principal, webhook_events
+from integration_hub.services import records, sync_principal, webhook_events
 from integration_hub.services.acl import Access, require
 from integration_hub.services.connections import require_enabled
 from integration_hub.services.integrations import Found
+from integration_hub.services.sync_pages import SyncFailed, get_page
 from integration_hub.services.sync_paging import PageInvalid, first_page, items_of, next_page
 from integration_hub.services.sync_paging import record_id as item_id
 from integration_hub.services.sync_principal import PrincipalUnusable
 from integration_hub.services.sync_settings import SyncSettings, SyncSettingsInvalid, parse
-from integration_hub.services.upstream_http import AnswerTooLarge, read_capped
 
 log = logging.getLogger(__name__)
-RETRIES = 3  # per page, for transport errors and 429/5xx answers (idempotent GETs)
 ACTIVE = ("queued", "running")
 
 
@@ -60,14 +58,6 @@ class QueueUnavailable(errors.HubError):
 
 class SyncRunNotFound(errors.NotFound):
     code, title = "sync_run_not_found", "No such sync run"
-
-
-class SyncFailed(Exception):
-    """Why a run failed, in words safe to show to anyone who may read the integration."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def settings_of(integration: Integration) -> SyncSettings:
@@ -285,8 +275,8 @@ def _fetch(session: Session, run: SyncRun, settings: Settings, pool: urllib3.Poo
         if page.number > sync_settings.max_pages:
             raise SyncFailed("sync_too_many_pages",
                              f"the listing has more than {sync_settings.max_pages} pages (maxPages)")
-        document, link, url = _get_page(session, user, tenant, found, page, settings, pool,
-                                        make_session)
+        document, link, url = get_page(session, user, tenant, found, page, settings, pool,
+                                       make_session)
         try:
             page_items = items_of(document, sync_settings.items_path)
             for item in page_items:
@@ -304,44 +294,3 @@ def _fetch(session: Session, run: SyncRun, settings: Settings, pool: urllib3.Poo
             run.fetched += len(page_items)
         page = following
     return items
-
-
-def _get_page(session, user, tenant, found, page, settings: Settings, pool,
-              make_session: sessionmaker) -> tuple[Any, str | None, str]:
-    """One page, read within ``HUB_SYNC_MAX_PAGE_BYTES`` before anything parses it."""
-    call = proxy.ProxyCall(method="GET", target=page.target, query=dict(page.params) or None,
-                           headers={"Accept": "application/json"}, retries=RETRIES)
-    try:
-        prepared = proxy.prepare(session, user, tenant, found, call, settings)
-    except errors.HubError as failure:
-        raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
-    record, limit, answer = prepared.record, settings.sync_max_page_bytes, None
-    try:
-        answer = proxy.send(pool, prepared, call, settings, session, user)
-        record.status = answer.status
-        if not 200 <= answer.status < 300:
-            answer.close()  # its body is of no use: not read at all
-            raise SyncFailed("sync_upstream_error",
-                             f"page {page.number}: the upstream answered {answer.status}")
-        body = read_capped(answer, limit)
-        record.bytes_received = len(body)
-    except AnswerTooLarge as too_large:
-        record.error, record.bytes_received = "sync_page_too_large", too_large.received
-        raise SyncFailed("sync_page_too_large", f"page {page.number} is larger than {limit} "
-                                                "bytes (HUB_SYNC_MAX_PAGE_BYTES)") from None
-    except errors.HubError as failure:
-        record.error = failure.code
-        raise SyncFailed(failure.code, f"page {page.number}: {failure.detail}") from None
-    finally:
-        if answer is not None:
-            answer.release_conn()
-        request_log.write(make_session, record, _elapsed(record))
-    try:
-        document = json_body.loads(body)
-    except ValueError:
-        raise SyncFailed("sync_page_invalid", f"page {page.number} is not JSON") from None
-    return document, answer.headers.get("Link"), prepared.url
-
-
-def _elapsed(record: request_log.CallRecord) -> int:
-    return int((time.monotonic() - record.started) * 1000)

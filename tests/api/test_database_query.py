@@ -638,8 +638,8 @@ def test_unreachable_database_is_502_and_test_says_why(hub, make_db, target, adm
     }[how]
     integration = make_db(target, **values)
 
-    failed = problem(query(hub, admin, integration, "SELECT 1 AS one"), 502, "database_unavailable")
-    problem(schema_of(hub, admin, integration), 502, "database_unavailable")
+    failed = problem(query(hub, admin, integration, "SELECT 1 AS one"), 502, "database_unreachable")
+    problem(schema_of(hub, admin, integration), 502, "database_unreachable")
     result = ok(check(hub, admin, integration))
     assert result["ok"] is False and isinstance(result["latencyMs"], int | float)
     assert isinstance(result["error"], str) and result["error"]
@@ -741,7 +741,7 @@ def test_per_user_wrong_password_never_reaches_a_query(hub, make_db, target, mem
     assert connected.status_code < 500, connected.get_data(as_text=True)
     answer = query(hub, member, integration, "SELECT 1 AS one")
     if connected.status_code in (200, 201):  # stored without a check: the query must fail
-        problem(answer, 502, "database_unavailable")
+        problem(answer, 502, "database_unreachable")
     else:  # refused at connect time: nothing stored
         problem(answer, 409, "integration_not_connected")
     assert wrong not in connected.get_data(as_text=True) + answer.get_data(as_text=True)

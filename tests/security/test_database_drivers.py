@@ -326,7 +326,7 @@ def test_the_hub_never_sends_a_file_the_server_asks_for(client, admin, make_db, 
         answer = answer_within(lambda: query(client, admin, integration, "SELECT 1 AS one"))
         assert server.infile_requests >= 1
         assert marker not in server.received and not server.file_data
-        assert_problem(answer, 502, "database_unavailable")
+        assert_problem(answer, 502, "database_unreachable")
 
         tested = answer_within(lambda: check(client, admin, integration))
         assert tested.status_code == 200, tested.get_data(as_text=True)

@@ -213,7 +213,7 @@ def test_the_hubs_client_certificate_is_never_presented(client, admin, make_db, 
             "host": "127.0.0.1", "port": server.port, "database": "shop", "username": "reader",
             "options": {"sslmode": "require"}}, PASSWORD)
         answer = query(client, admin, integration, "SELECT 1 AS one")
-        assert_problem(answer, 502, "database_unavailable")  # the fake refuses every password
+        assert_problem(answer, 502, "database_unreachable")  # the fake refuses every password
         assert server.passwords == [PASSWORD]
         assert server.client_certificates == [None], "the hub presented its machine's certificate"
 

@@ -263,7 +263,7 @@ def test_paths_to_the_hubs_files_or_out_of_the_root_are_refused_and_nothing_chan
             if target.mark:
                 assert target.mark not in read.get_data(as_text=True)
             if form == "percent-encoded":  # a literal name under the root: no such file
-                problem(read, 502, "database_unavailable")
+                problem(read, 502, "database_unreachable")
             else:
                 problem(read, 422, *PATH_CODES)
             for sql in ("PRAGMA query_only = OFF", target.write):

@@ -3,9 +3,12 @@ for someone else (docs/security.md, "The hub's database while it waits").
 
 ``held_transactions(app)`` answers what of the hub's database an open transaction holds while
 the test looks: on SQLite whether another writer could start at once (``BEGIN IMMEDIATE``
-with no busy timeout), on PostgreSQL the sessions on the hub's database that are inside a
-transaction and waiting for their client (``idle in transaction``). Both ask the database
-itself, from a connection of the test's own.
+with no busy timeout) and whether a reader's snapshot keeps the write-ahead log from being
+checkpointed (``wal_checkpoint(TRUNCATE)`` answering busy: a read transaction, which in WAL
+mode blocks no writer but pins the log, so it grows for as long as the reader waits); on
+PostgreSQL the sessions on the hub's database that are inside a transaction and waiting for
+their client (``idle in transaction``). Both ask the database itself, from a connection of
+the test's own.
 """
 
 from __future__ import annotations
@@ -35,11 +38,12 @@ def held_transactions(app) -> list[str]:
         try:
             probe.execute("BEGIN IMMEDIATE")
             probe.execute("ROLLBACK")
+            busy, _, _ = probe.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.OperationalError as refused:
             return [f"SQLite's write lock: {refused}"]
         finally:
             probe.close()
-        return []
+        return ["a read transaction's snapshot of SQLite's write-ahead log"] if busy else []
     with psycopg.connect(plain_url(url), autocommit=True) as probe:
         rows = probe.execute(
             "SELECT pid, state, left(query, 120) FROM pg_stat_activity "

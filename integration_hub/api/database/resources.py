@@ -5,7 +5,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from integration_hub.api.proxy.resources import upstream_pool
-from integration_hub.db.session import db_session
+from integration_hub.db.session import db_session, end_transaction
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_tenant, current_user
 from integration_hub.services import dbquery, integrations, proxy
@@ -56,14 +56,19 @@ class TestResultSchema(ma.Schema):
     latency_ms = ma.fields.Integer(data_key="latencyMs")
     error = ma.fields.String(allow_none=True)
     code = ma.fields.String(allow_none=True, metadata={
-        "description": "The problem code of a database's failure (database_unavailable, "
+        "description": "The problem code of a database's failure (database_unreachable, "
                        "database_timeout, database_account_too_powerful ...)"})
 
 
 def _engine(integration_id):
+    """The integration's engine, with the hub's own transaction ended: nothing of the hub's
+    database is held while the integration's database answers (or does not)."""
     session, user = db_session(), current_user()
     found = integrations.find(session, user, integration_id)
-    return dbquery.engine_for(session, user, found, SqliteFiles.of(current_app.config["HUB_SETTINGS"]))
+    engine = dbquery.engine_for(session, user, found,
+                                SqliteFiles.of(current_app.config["HUB_SETTINGS"]))
+    end_transaction(session)
+    return engine
 
 
 @blp.route("/integrations/<integration_id>/query")
@@ -74,7 +79,6 @@ class Query(MethodView):
     def post(self, query, integration_id):
         """Run a read-only query (bound parameters only)"""
         engine = _engine(integration_id)
-        db_session().close()
         return dbquery.run_query(engine, query["sql"], query["params"], query["limit"],
                                  query["timeout_ms"],
                                  current_app.config["HUB_SETTINGS"].query_max_bytes)
@@ -100,8 +104,9 @@ class Test(MethodView):
         found = integrations.find(session, user, integration_id)
         require(found.access, Access.READ)
         if dbquery.is_database(found.integration):
-            ok, latency, error, code = dbquery.ping(
-                dbquery.engine_for(session, user, found, SqliteFiles.of(settings)))
+            engine = dbquery.engine_for(session, user, found, SqliteFiles.of(settings))
+            end_transaction(session)  # nothing held while the database answers
+            ok, latency, error, code = dbquery.ping(engine)
         else:
             code = None
             ok, latency, error = proxy.health_check(session, user, current_tenant(), found,
