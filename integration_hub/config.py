@@ -7,6 +7,7 @@ so; production refuses to start without them.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -51,7 +52,9 @@ def _float(value: str, name: str, zero_allowed: bool = False) -> float:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {value!r}") from None
-    if number < 0 or (number == 0 and not zero_allowed) or number != number:
+    if not math.isfinite(number):  # an endless timeout is no timeout (and no timer takes it)
+        raise ConfigError(f"{name} must be a finite number, not {value!r}")
+    if number < 0 or (number == 0 and not zero_allowed):
         raise ConfigError(f"{name} must be {'zero or ' if zero_allowed else ''}positive")
     return number
 

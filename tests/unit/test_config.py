@@ -154,6 +154,13 @@ def test_production_never_writes_secrets_into_existing_instance(instance):
     assert list(instance.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["HUB_SYNC_PAGE_TIMEOUT", "HUB_WEBHOOK_TIMEOUT"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity", "1e400"])
+def test_timeouts_are_finite(instance, name, value):
+    with pytest.raises(ConfigError, match=f"{name} must be a finite number"):
+        Settings.from_env(production_env(instance, **{name: value}))
+
+
 @pytest.mark.parametrize("value", ["production", "PRODUCTION", " Production "])
 def test_hub_env_is_case_and_space_insensitive(instance, value):
     assert Settings.from_env(production_env(instance, HUB_ENV=value)).production is True
