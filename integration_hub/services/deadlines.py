@@ -7,10 +7,12 @@ the connections of ``upstream_http.pool_classes`` honour it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -29,7 +31,7 @@ class Deadline:
         self.seconds = seconds
         self.at = time.monotonic() + seconds
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
+        self._alarm: _Alarm | None = None
         self._watched: socket.socket | None = None  # a duplicate of the call's socket
         self._expired = False
 
@@ -53,10 +55,8 @@ class Deadline:
         watched = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
             previous, self._watched = self._watched, watched
-            if self._timer is None and not self._expired:
-                self._timer = threading.Timer(max(0.0, self.left()), self._expire)
-                self._timer.daemon = True
-                self._timer.start()
+            if self._alarm is None and not self._expired:
+                self._alarm = _WATCHDOG.at(self.at, self._expire)
             expired = self._expired
         if previous is not None:
             previous.close()
@@ -78,21 +78,18 @@ class Deadline:
             return self._expired or self.left() <= 0
 
     def _expire(self) -> None:
+        # Shut down under the lock: once ``stop`` or ``unwatch`` holds it, no shutdown is
+        # under way on a descriptor they are about to close (whose number could be reused).
         with self._lock:
             self._expired = True
-            watched = self._watched
-        if watched is not None:
-            _shut(watched)
+            if self._watched is not None:
+                _shut(self._watched)
 
     def stop(self) -> bool:
-        """Disarm (waiting for a shutdown already under way); True when time ran out."""
+        """Disarm (after a shutdown already under way); True when time ran out."""
         with self._lock:
-            timer = self._timer
-        if timer is not None:
-            timer.cancel()
-            if timer is not threading.current_thread():
-                timer.join()
-        with self._lock:
+            if self._alarm is not None:
+                _WATCHDOG.cancel(self._alarm)
             watched, self._watched = self._watched, None
             expired = self._expired
         if watched is not None:
@@ -107,6 +104,70 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
+class _Alarm:
+    __slots__ = ("action", "cancelled")
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self.action, self.cancelled = action, False
+
+
+class _Watchdog:
+    """One thread for every deadline of the process: a thread per call would cost more
+    than the rest of a proxied call's work (about 200 us to start and join one)."""
+
+    def __init__(self) -> None:
+        self._alarms: list[tuple[float, int, _Alarm]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._cancelled = 0  # alarms cancelled but still in the heap
+
+    def at(self, when: float, action: Callable[[], None]) -> _Alarm:
+        """Run ``action`` on the watchdog's thread at ``when`` (``time.monotonic()``)
+        unless the alarm is cancelled first."""
+        alarm = _Alarm(action)
+        with self._wake:
+            heapq.heappush(self._alarms, (when, next(self._order), alarm))
+            if self._thread is None or not self._thread.is_alive():  # first use, or forked
+                self._thread = threading.Thread(target=self._run, name="hub-deadlines",
+                                                daemon=True)
+                self._thread.start()
+            elif self._alarms[0][2] is alarm:
+                self._wake.notify()
+        return alarm
+
+    def cancel(self, alarm: _Alarm) -> None:
+        """The alarm will not run. Cancelled alarms leave the heap when they come first, or
+        all at once when they are most of it (most calls end long before their deadline)."""
+        with self._wake:
+            if alarm.cancelled:
+                return
+            alarm.cancelled = True
+            self._cancelled += 1
+            if self._cancelled > 256 and self._cancelled * 2 > len(self._alarms):
+                self._alarms = [entry for entry in self._alarms if not entry[2].cancelled]
+                heapq.heapify(self._alarms)
+                self._cancelled = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._alarms and self._alarms[0][2].cancelled:
+                    heapq.heappop(self._alarms)
+                    self._cancelled -= 1
+                if not self._alarms:
+                    self._wake.wait()
+                    continue
+                wait = self._alarms[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                alarm = heapq.heappop(self._alarms)[2]
+                alarm.cancelled = True  # it runs now: a later cancel has nothing to undo
+            alarm.action()
+
+
+_WATCHDOG = _Watchdog()
 _CALL = threading.local()  # the calling thread's Deadline: urllib3 connects in that thread
 
 
