@@ -322,7 +322,9 @@ def test_the_error_list_holds_the_first_lines_problems_in_order():
 # -- round trips --------------------------------------------------------------------------------
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
-IDS = TEXT.filter(lambda text: text and text == text.strip())
+# "." and ".." cannot be named in a link and are refused (docs/security.md, "Links built
+# from data"): tests/security/test_hrefs_from_data.py holds that case
+IDS = TEXT.filter(lambda text: text and text == text.strip() and text not in (".", ".."))
 JSON_VALUES = st.none() | st.booleans() | st.integers(-(2 ** 63), 2 ** 63) | TEXT \
     | st.floats(allow_nan=False, allow_infinity=False)
 
