@@ -142,7 +142,11 @@ def register_api(app: Flask) -> None:
                        "do). A request outside them is 403 token_scope_insufficient, naming "
                        "the requiredScope."})
     api.spec.components.security_scheme(
-        "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ihub_session"})
+        "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ihub_session", "description":
+                          "The session of a person signed in (the /login page or POST /api/login). "
+                          "The browser sends it by itself: there is nothing to fill in here. "
+                          "Writes with it need the X-CSRF-Token header; with a bearer token, "
+                          "none."})
     api.spec.options["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     api_package.register_blueprints(app, api)
 

@@ -150,10 +150,12 @@ class Api(flask_smorest.Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def _openapi_swagger_ui(self):
-        """Swagger UI with its assets served by the hub itself (prefix-aware)."""
-        assets = url_for("api_docs_assets", filename="_")[:-1]
+        """Swagger UI 5 with its files served by the hub itself (prefix-aware; api/docs_page.py).
+        The page has no inline script: the document's address and any
+        ``OPENAPI_SWAGGER_UI_CONFIG`` travel in data attributes to the hub's start-up script."""
         return render_template(
-            "swagger_ui.html", title=self.spec.title, swagger_ui_url=assets,
+            "api_docs.html", title=self.spec.title,
+            assets=url_for("api_docs_assets", filename="_")[:-1],
             spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
             swagger_ui_config=self.config.get("OPENAPI_SWAGGER_UI_CONFIG", {}))
 

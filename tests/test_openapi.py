@@ -61,8 +61,24 @@ def test_swagger_ui_is_served_by_the_hub_itself(client):
     html = page.get_data(as_text=True)
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
     assert assets, html
+    kinds = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
     for asset in assets:
         assert asset.startswith("/api/docs/assets/"), asset
         fetched = client.get(asset)
-        assert fetched.status_code == 200 and len(fetched.data) > 1000, asset
+        assert fetched.status_code == 200 and fetched.data, asset
+        assert fetched.mimetype == kinds[asset[asset.rindex("."):]], (asset, fetched.mimetype)
     assert "http://" not in html and "https://" not in html
+
+
+def test_the_api_docs_page_has_no_inline_script_and_the_hubs_policy(client):
+    """Swagger UI starts from a file of the hub's, so the page keeps the policy every other
+    page has: script-src 'self', nothing inline."""
+    page = client.get("/api/docs")
+    html = page.get_data(as_text=True)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
+    assert scripts and all('src="' in attributes and not body.strip()
+                           for attributes, body in scripts), scripts
+    assert not re.search(r"<[^>]*\son[a-z]+\s*=", html, re.I), html  # no onload= and the like
+    policy = page.headers["Content-Security-Policy"]
+    assert policy == client.get("/login").headers["Content-Security-Policy"]
+    assert "unsafe" not in policy

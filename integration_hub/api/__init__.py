@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, request, send_from_directory
-from swagger_ui_bundle import swagger_ui_path
+from flask import Flask, request
 
 from integration_hub.api.audit import resources as audit
 from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
 from integration_hub.api.database import resources as database
 from integration_hub.api.directories import resources as directories
+from integration_hub.api.docs_page import register_docs_assets
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
 from integration_hub.api.proxy import resources as proxy
@@ -50,10 +50,3 @@ def register_blueprints(app: Flask, api: Api) -> None:
 
     register_docs_assets(app)
 
-
-def register_docs_assets(app: Flask) -> None:
-    """Swagger UI's files come from a Python package, so /api/docs works offline."""
-
-    @app.route("/api/docs/assets/<path:filename>", endpoint="api_docs_assets")
-    def api_docs_assets(filename: str):
-        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
