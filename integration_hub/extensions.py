@@ -8,7 +8,7 @@ from typing import Any
 
 import flask_smorest
 import marshmallow as ma
-from flask import current_app, g, render_template, request, url_for
+from flask import current_app, g, json, render_template, request, url_for
 from flask_smorest.utils import prepare_response, resolve_schema_instance
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser
@@ -148,6 +148,16 @@ class Api(flask_smorest.Api):
         response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, errors.PROBLEM_JSON)
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _openapi_json(self):
+        """The document. Its paths start at /api; served under a path prefix (``HUB_PUBLIC_URL``
+        or a trusted ``X-Forwarded-Prefix``), it names that prefix as its server, so clients
+        (the API docs page's Try it out among them) call the hub where it is."""
+        document = self.spec.to_dict()
+        if request.script_root:
+            document = {**document, "servers": [{"url": request.script_root}]}
+        return current_app.response_class(
+            json.dumps(document, indent=2, sort_keys=False), mimetype="application/json")
 
     def _openapi_swagger_ui(self):
         """Swagger UI 5 with its files served by the hub itself (prefix-aware; api/docs_page.py).

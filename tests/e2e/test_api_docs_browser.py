@@ -5,7 +5,8 @@ the HAL answer in the response panel (docs/decisions.md, "The API docs page").
 Headless Chromium against the hub served over HTTP. The page must work offline (every request
 goes to the hub itself) and under the hub's Content-Security-Policy (no violation reported).
 A browser that is also signed in (session cookie) still calls with the token: a write made from
-the page with a token needs no CSRF header.
+the page with a token needs no CSRF header. Under a path prefix (the documented deployment serves
+the hub at /hub/), Try it out calls the hub's addresses under that prefix.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from werkzeug.exceptions import NotFound
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from tests import factories
 
@@ -127,3 +130,19 @@ def test_signed_in_browser_writes_with_the_token(watched, live_hub, ada_token):
     assert seen["elsewhere"] == []
     assert seen["errors"] == []
 
+
+def test_try_it_out_under_a_path_prefix(page, app, serve_wsgi, ada_token):
+    """Mounted at /hub (as nginx does: SCRIPT_NAME /hub, nothing served outside it), the page,
+    its files and Try it out all stay under /hub."""
+    base = serve_wsgi(DispatcherMiddleware(NotFound(), {"/hub": app}))
+    called: list[str] = []
+    page.on("request", lambda r: called.append(r.url))
+    page.goto(f"{base}/hub/api/docs")
+    authorize(page, ada_token)
+    status, body, _ = execute(try_it_out(page, "get", "/api"))
+
+    assert status == "200", body
+    assert json.loads(body)["_links"]["self"]["href"] == "/hub/api"
+    assert f"{base}/hub/api" in called
+    assert [url for url in called if not url.startswith(f"{base}/hub/")
+            and url != f"{base}/hub/api"] == []
