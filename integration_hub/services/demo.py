@@ -139,7 +139,7 @@ def instructions(result: DemoResult, base: str) -> str:
         f"  Sign in:    {base}/login  as admin / {result.admin_password}"
         "  (also alice, bob with the same password)",
         "              then press Connect on 'Demo OAuth provider' to try the OAuth flow",
-        f"  API docs:   {base}/api/docs",
+        f"  API docs:   {base}/api/docs  (Authorize with the API token below, then Try it out)",
         f"  API token:  {result.admin_token}",
         "",
         "Try:",
