@@ -15,7 +15,6 @@ from integration_hub.api.connections.schemas import (
     ConnectBodySchema,
     ConnectionPageSchema,
     ConnectionSchema,
-    account_of,
 )
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
@@ -174,4 +173,4 @@ class Account(MethodView):
             connection = connections.connection_of(session, user, integration)
             if connection is None:
                 raise connections.NoConnection("connect first")
-        return account_of(connection)
+        return connection

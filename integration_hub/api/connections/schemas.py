@@ -7,18 +7,31 @@ from integration_hub.hal_forms import template
 from integration_hub.security import current_user
 from integration_hub.services import connections
 from integration_hub.services.acl import caller_access
+from integration_hub.services.oauth_rules import ACCOUNT_FIELDS
 
 
-class AccountSchema(ma.Schema):
-    email = ma.fields.String(allow_none=True)
-    display_name = ma.fields.String(data_key="displayName", allow_none=True)
-    account_id = ma.fields.String(data_key="accountId", allow_none=True)
-
-
-def account_of(connection):
+def account_of(connection) -> dict:
     account = connection.account or {}
-    return {"email": account.get("email"), "displayName": account.get("displayName"),
-            "accountId": account.get("accountId")}
+    return {name: account.get(name) for name in ACCOUNT_FIELDS}
+
+
+def _account_field(name: str) -> ma.fields.Function:
+    return ma.fields.Function(lambda connection: account_of(connection)[name], data_key=name,
+                              allow_none=True)
+
+
+class AccountSchema(HalSchema):
+    """The account a connection was made with, dumped from the connection itself."""
+
+    email = _account_field("email")
+    display_name = _account_field("displayName")
+    account_id = _account_field("accountId")
+
+    def hal_links(self, connection):
+        key = connection.integration_id
+        return {"self": {"href": href("connections.Account", integration_id=key)},
+                "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
+                "inf:connection": {"href": href("connections.Connection", integration_id=key)}}
 
 
 class ConnectionSchema(HalSchema):
