@@ -43,8 +43,9 @@ RELATIONS: dict[str, str] = {
                "optional): with the browser's session it redirects to the provider, with an "
                "API token to a one-time address on the hub for the user's browser, signed in "
                "as the same user; POST hands over a code, token, key or password.",
-    "connection": "Your connection to an integration (or the shared one): status, expiry and "
-                  "account, never token values; DELETE disconnects.",
+    "connection": "Your connection to an integration (or the shared one): status, mode, the "
+                  "credentials calls send, expiry and account, never token values; status "
+                  "ready when none is stored and none is needed; DELETE disconnects.",
     "connections": "Every connection of an integration (owner or administrator).",
     "refresh": "POST refreshes the connection's OAuth token now.",
     "account": "The connected account (email, displayName, accountId); refresh=true reads it again.",

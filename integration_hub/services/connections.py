@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import (
     audit,
+    connect_rules,
     crypto,
     oauth_client,
     oauth_rules,
@@ -25,36 +27,12 @@ from integration_hub.services import (
 )
 from integration_hub.services.acl import Access, require
 from integration_hub.services.catalogue import catalogue
+from integration_hub.services.connect_rules import IntegrationDisabled, NoConnection, connect_level
 from integration_hub.services.integrations import USAGE_COUNTERS, Found
-
-
-class NotConnected(errors.Conflict):
-    code, title = "integration_not_connected", "You have no usable connection to this integration"
-    connect_link = True  # answers carry an inf:connect link
-
-
-class NoConnection(errors.NotFound):
-    code, title = "integration_not_connected", "You have no connection to this integration"
-    connect_link = True
-
-
-class ReauthRequired(errors.Conflict):
-    code, title = "connection_reauth_required", "The connection must be authorised again"
-    connect_link = True
-
-
-class IntegrationDisabled(errors.Conflict):
-    code, title = "integration_disabled", "The integration is disabled"
-
 
 USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
     select(func.count()).select_from(Connection)
     .where(Connection.integration_id == integration.id)) or 0
-
-
-def connect_level(integration: Integration) -> Access:
-    """Connecting (or disconnecting) a shared-mode integration changes it for everyone."""
-    return Access.WRITE if integration.mode == "shared" else Access.READ
 
 
 def holder_for(integration: Integration, user: User) -> str:
@@ -64,11 +42,6 @@ def holder_for(integration: Integration, user: User) -> str:
 def is_callers(connection: Connection, integration: Integration, user: User) -> bool:
     """The connection the caller's proxied calls use: their own, or the shared one."""
     return connection.holder == holder_for(integration, user)
-
-
-def uses_oauth(integration: Integration) -> bool:
-    """Connected through an OAuth2 authorization server (databases take passwords)."""
-    return integration.auth_type == "oauth2" and integration.category != DATABASE_CATEGORY
 
 
 def require_enabled(integration: Integration) -> None:
@@ -90,6 +63,41 @@ def connection_of(session: Session, user: User, integration: Integration) -> Con
 
 _CONNECTION_OF = select(Connection).where(Connection.integration_id == bindparam("integration_id"),
                                           Connection.holder == bindparam("holder"))
+
+
+@dataclass(frozen=True)
+class Ready:
+    """No connection is stored and none is needed: the caller's calls send ``credentials``
+    (``connect_rules``: nothing at all, or the integration's own)."""
+
+    integration: Integration
+    credentials: str
+    status = "ready"
+
+    @property
+    def integration_id(self) -> str:
+        return self.integration.id
+
+
+def state_of_caller(session: Session, user: User, found: Found) -> Connection | Ready:
+    """What ``GET .../connection`` describes: the caller's connection (or the shared one)
+    when one is stored, else that none is needed; 404 when the caller needs one."""
+    connection = connection_of(session, user, found.integration)
+    if connection is not None:
+        return connection
+    used = connect_rules.credentials_used(found.integration, None)
+    if used is None:
+        raise NoConnection("connect first", integration=found.integration)
+    return Ready(found.integration, used)
+
+
+def with_account(session: Session, user: User, found: Found) -> Connection:
+    """The connection whose account ``GET .../account`` shows."""
+    state = state_of_caller(session, user, found)
+    if isinstance(state, Ready):
+        raise errors.NotFound("calls to this integration need no connection, so no account "
+                              "is connected")
+    return state
 
 
 def connections_of_user(session: Session, user: User,
@@ -270,9 +278,6 @@ def attach_account(session: Session, integration: Integration, connection: Conne
             connection.account = account
 
 
-DATABASE_CATEGORY = "database"
-
-
 def disconnect(session: Session, user: User, found: Found) -> None:
     """Forget the credentials (committed here), then revoke them at the provider (best
     effort): no transaction waits for the revocation endpoint."""
@@ -280,7 +285,7 @@ def disconnect(session: Session, user: User, found: Found) -> None:
     with writing(session):
         connection = connection_of(session, user, found.integration)
         if connection is None:
-            raise NoConnection("there is no connection to remove")
+            raise NoConnection("there is no connection to remove", integration=found.integration)
         held = [(hint, crypto.decrypt(getattr(connection, f"{hint}_encrypted")))
                 for hint in ("refresh_token", "access_token")]
         webhook_events.emit(session, found.integration.tenant_id, "connection.deleted",

@@ -24,6 +24,7 @@ from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration, User
 from integration_hub.services import (
+    connect_rules,
     connections,
     crypto,
     database_accounts,
@@ -59,7 +60,8 @@ def _credentials(session: Session, user: User, integration: Integration) -> tupl
     if integration.mode == "per-user":
         own = connections.credentials_of(connections.connection_of(session, user, integration))
         if not own:
-            raise connections.NotConnected("connect with your database username and password")
+            raise connect_rules.NotConnected("connect with your database username and password",
+                                             integration=integration)
         return own.get("username"), own.get("password")
     stored = crypto.decrypt(integration.credentials_encrypted)
     secrets = json.loads(stored) if stored else {}

@@ -21,6 +21,7 @@ from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.services import (
     credential_destinations,
+    database_dialects,
     webhook_events,
 )
 from integration_hub.services.acl import (
@@ -185,7 +186,11 @@ def list_all(session: Session, user: User) -> list[Integration]:
 
 
 def usable_without_connection(integration: Integration) -> bool:
-    """The integration's own credentials (or none at all) are enough to call it."""
+    """The integration's own credentials (or none at all) are enough to call it. A
+    database, whatever its authType, logs in with its own account in shared mode and
+    with each user's in per-user mode."""
+    if integration.category == database_dialects.DATABASE:
+        return integration.mode == "shared"
     match integration.auth_type:
         case "none":
             return True

@@ -21,7 +21,14 @@ from integration_hub import errors
 from integration_hub.db.models import Connection, Integration, OAuthState, User
 from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
-from integration_hub.services import connections, crypto, integrations, oauth_client, oauth_rules
+from integration_hub.services import (
+    connect_rules,
+    connections,
+    crypto,
+    integrations,
+    oauth_client,
+    oauth_rules,
+)
 from integration_hub.services.integrations import Found
 
 
@@ -154,6 +161,7 @@ def open_start(session: Session, nonce: str, user: User | None) -> Started:
 
 def _require_oauth(found: Found) -> None:
     connections.require_connectable(found)
+    connect_rules.require_something_to_connect(found.integration)
     if found.integration.auth_type != "oauth2":
         raise NotOAuth(f"{found.integration.auth_type} integrations connect with POST .../connect")
 

@@ -214,6 +214,7 @@ def pick(document: Any, path: str | None) -> Any:
     return current
 
 
+ACCOUNT_FIELDS = ("email", "displayName", "accountId")  # what a connection keeps of its account
 DEFAULT_ACCOUNT_FIELDS = {"email": "email", "displayName": "name", "accountId": "sub"}
 
 
@@ -221,7 +222,7 @@ def account_from_userinfo(userinfo: Mapping[str, Any],
                           fields: Mapping[str, str | None] | None) -> dict[str, str | None]:
     mapping = fields or DEFAULT_ACCOUNT_FIELDS
     account = {}
-    for name in ("email", "displayName", "accountId"):
+    for name in ACCOUNT_FIELDS:
         value = pick(userinfo, mapping.get(name))
         account[name] = None if value is None else str(value)
     return account

@@ -28,7 +28,8 @@ from integration_hub.db.models import (
     User,
 )
 from integration_hub.db.types import utcnow
-from integration_hub.services import audit, browser_sessions, connections, webhook_events
+from integration_hub.services import audit, browser_sessions, webhook_events
+from integration_hub.services.connect_rules import uses_oauth
 from integration_hub.services.identity import (
     CannotDeleteSelf,
     TeamNotFound,
@@ -159,7 +160,7 @@ def _remove_connections(session: Session, actor: User, user: User, deletion: Del
     rows = session.execute(select(Connection, Integration).join(Connection.integration).where(
         Integration.tenant_id == user.tenant_id, Connection.holder == user.username)).all()
     for connection, integration in rows:
-        if connections.uses_oauth(integration) and (plan := planned(integration, connection)):
+        if uses_oauth(integration) and (plan := planned(integration, connection)):
             deletion.revocations.append(plan)
         webhook_events.emit(session, user.tenant_id, "connection.deleted", connection,
                             actor=actor.username)

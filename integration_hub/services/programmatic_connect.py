@@ -16,13 +16,16 @@ from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.services import oauth_client, proxy_url, upstream_http
-from integration_hub.services.connections import (
+from integration_hub.services.connect_rules import (
     DATABASE_CATEGORY,
+    require_something_to_connect,
+    uses_oauth,
+)
+from integration_hub.services.connections import (
     read_account,
     require_connectable,
     store_credentials,
     store_token,
-    uses_oauth,
 )
 from integration_hub.services.credentials import place_credentials
 from integration_hub.services.integrations import Found
@@ -41,19 +44,20 @@ def connect_with(session: Session, user: User, found: Found, body: Mapping[str, 
     """
     integration = found.integration
     require_connectable(found)
+    require_something_to_connect(integration)
     end_transaction(session)
     fields = _required_fields(integration)
     if uses_oauth(integration):
         return _connect_oauth(session, user, integration, body, callback_uri)
     missing = [name for name in fields if not body.get(name)]
     unknown = [name for name in body if name not in fields and body.get(name) is not None]
-    if missing or unknown or not fields:
+    if missing or unknown:  # (authType none was refused above: fields is never empty)
         problems = {name: ["Missing data for required field."] for name in missing}
         problems.update({name: [f"not used by {integration.auth_type} integrations"]
                          for name in unknown})
         raise errors.ValidationFailed(
-            f"{integration.auth_type} integrations connect with {', '.join(fields) or 'nothing'}",
-            errors=problems or {"_": ["this integration needs no connection"]})
+            f"{integration.auth_type} integrations connect with {', '.join(fields)}",
+            errors=problems)
     secrets = {"apiKey": "api_key", "token": "api_key", "username": "username",
                "password": "password"}
     stored = {secrets[name]: str(body[name]) for name in fields if name in body}

@@ -22,6 +22,7 @@ from integration_hub.db.models import Connection, Integration, Tenant, User
 from integration_hub.db.session import end_transaction
 from integration_hub.db.types import utcnow
 from integration_hub.services import (
+    connect_rules,
     connections,
     crypto,
     header_templates,
@@ -127,8 +128,8 @@ def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: Pr
                                   api_key_location=integration.api_key_location,
                                   api_key_name=integration.api_key_name, secrets=secrets)
     if placement is None:
-        raise connections.NotConnected("connect your own credentials first; the integration "
-                                       "has none to share")
+        raise connect_rules.NotConnected("connect your own credentials first; the integration "
+                                         "has none to share", integration=integration)
     variables = header_templates.template_variables(
         username=user.username, display_name=user.display_name, email=user.email,
         user_fields=user.fields or {}, tenant_id=tenant.id, tenant_name=tenant.name,

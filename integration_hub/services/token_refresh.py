@@ -32,12 +32,8 @@ from integration_hub.services import (
     outbound_requests,
     webhook_events,
 )
-from integration_hub.services.connections import (
-    NotConnected,
-    ReauthRequired,
-    apply_token,
-    connection_of,
-)
+from integration_hub.services.connect_rules import NotConnected, ReauthRequired
+from integration_hub.services.connections import apply_token, connection_of
 from integration_hub.services.upstream_http import UpstreamAddressDenied
 
 CLAIM_MARGIN = 30.0  # seconds a claim holds beyond the token request's own deadline
@@ -53,10 +49,10 @@ def usable_token_connection(session: Session, user: User, integration: Integrati
     """The caller's OAuth connection with an access token valid beyond ``skew``."""
     connection = connection_of(session, user, integration)
     if connection is None or connection.access_token_encrypted is None:
-        raise NotConnected("connect your account first")
+        raise NotConnected("connect your account first", integration=integration)
     if connection.status == "reauth_required":
         raise ReauthRequired("the authorization server refused the refresh token; "
-                             "connect again")
+                             "connect again", integration=integration)
     return refresh_if_needed(session, integration, connection, skew)
 
 
@@ -76,7 +72,7 @@ def refresh_if_needed(session: Session, integration: Integration, connection: Co
         return connection
     connection_id, pause = connection.id, FIRST_PAUSE
     while True:
-        connection = _current(session, connection_id)
+        connection = _current(session, integration, connection_id)
         if not wanted(connection):
             return connection
         if _claimed(connection, utcnow()):  # someone is refreshing it: wait for the result
@@ -84,7 +80,7 @@ def refresh_if_needed(session: Session, integration: Integration, connection: Co
             pause = min(2 * pause, LONGEST_PAUSE)
             continue
         with writing(session):
-            connection = _current(session, connection_id, lock=True)
+            connection = _current(session, integration, connection_id, lock=True)
             if not wanted(connection) or _claimed(connection, utcnow()):
                 continue
             claim = _claim(integration, connection)
@@ -98,7 +94,7 @@ def refresh_if_needed(session: Session, integration: Integration, connection: Co
             _release(session, connection_id, claim_value)
             raise
         with writing(session):
-            connection = _current(session, connection_id, lock=True)
+            connection = _current(session, integration, connection_id, lock=True)
             if connection.refresh_claim != claim_value:  # connected again meanwhile
                 continue
             outcome = _record(integration, connection, answer, asked_at)
@@ -114,7 +110,8 @@ def _refreshed_at(connection: Connection) -> datetime | None:
     return refreshed if refreshed and (authorized is None or refreshed >= authorized) else None
 
 
-def _current(session: Session, connection_id: str, lock: bool = False) -> Connection:
+def _current(session: Session, integration: Integration, connection_id: str,
+             lock: bool = False) -> Connection:
     """The connection as stored now: under its row's lock inside ``writing``, else read
     and the read transaction ended at once (a waiting request holds nothing)."""
     query = select(Connection).where(Connection.id == connection_id)
@@ -124,7 +121,7 @@ def _current(session: Session, connection_id: str, lock: bool = False) -> Connec
     if not lock:
         session.commit()
     if connection is None:
-        raise NotConnected("the connection was removed; connect again")
+        raise NotConnected("the connection was removed; connect again", integration=integration)
     return connection
 
 
@@ -139,7 +136,7 @@ def _claim(integration: Integration,
     the transaction is committed (so what it recorded is kept)."""
     now = utcnow()
     if connection.status == "reauth_required":
-        return ReauthRequired("connect again")
+        return ReauthRequired("connect again", integration=integration)
     if connection.retry_after is not None and connection.retry_after > now:
         seconds = int((connection.retry_after - now).total_seconds()) + 1
         return TokenRefreshBackoff(
@@ -150,7 +147,8 @@ def _claim(integration: Integration,
         if connection.status != "expired":  # told once, not on every call after
             connection.status = "expired"
             _tell(integration, connection, "connection.reauth_required")
-        return ReauthRequired("the token expired and there is no refresh token; connect again")
+        return ReauthRequired("the token expired and there is no refresh token; connect again",
+                              integration=integration)
     connection.refresh_claim = secrets.token_hex(16)
     connection.refresh_claimed_until = now + timedelta(
         seconds=outbound_requests.ANSWER_DEADLINE + CLAIM_MARGIN)
@@ -215,7 +213,7 @@ def _failed(integration: Integration, connection: Connection,
         connection.status = "reauth_required"
         _tell(integration, connection, "connection.reauth_required")
         return ReauthRequired("the authorization server refused the refresh token; "
-                              "connect again")
+                              "connect again", integration=integration)
     connection.failures += 1
     connection.retry_after = now + oauth_rules.backoff(connection.failures)
     if failure.kind == "timeout":

@@ -50,7 +50,7 @@ def test_connect_with_credentials(app, client, session, member, make_integration
 
 @pytest.mark.parametrize("auth_type, body, field", [
     ("apikey", {}, "apiKey"), ("apikey", {"apiKey": "k" * 9, "token": "x"}, "token"),
-    ("basic", {"username": "ada"}, "password"), ("none", {"apiKey": "x"}, "apiKey"),
+    ("basic", {"username": "ada"}, "password"),
 ])
 def test_connect_with_wrong_fields_is_422(client, session, member, make_integration, auth_type, body,
                                           field):

@@ -15,13 +15,13 @@ from integration_hub.api.connections.schemas import (
     ConnectBodySchema,
     ConnectionPageSchema,
     ConnectionSchema,
-    account_of,
 )
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.extensions import Blueprint
 from integration_hub.security import current_user, token_scope
 from integration_hub.services import (
+    connect_rules,
     connections,
     integrations,
     oauth_flow,
@@ -94,14 +94,11 @@ class Connection(MethodView):
     @blp.response(200, ConnectionSchema)
     @blp.problems(401, 404)
     def get(self, integration_id):
-        """Your connection (per-user mode) or the shared one"""
+        """Your connection (per-user mode) or the shared one; status ready when none is needed"""
         session = db_session()
         user = current_user()
-        found = integrations.find(session, user, integration_id)
-        connection = connections.connection_of(session, user, found.integration)
-        if connection is None:
-            raise connections.NoConnection("connect first")
-        return connection
+        return connections.state_of_caller(session, user,
+                                           integrations.find(session, user, integration_id))
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
@@ -125,7 +122,8 @@ class Refresh(MethodView):
         connections.require_connectable(found)
         connection = connections.connection_of(session, user, found.integration)
         if connection is None or connection.access_token_encrypted is None:
-            raise connections.NotConnected("there is no OAuth connection to refresh")
+            raise connect_rules.NotConnected("there is no OAuth connection to refresh",
+                                             integration=found.integration)
         return token_refresh.refresh_if_needed(session, found.integration, connection,
                                              refresh_skew(), force_after=utcnow())
 
@@ -171,7 +169,5 @@ class Account(MethodView):
                                                              refresh_skew())
             connections.attach_account(session, integration, connection)
         else:
-            connection = connections.connection_of(session, user, integration)
-            if connection is None:
-                raise connections.NoConnection("connect first")
-        return account_of(connection)
+            connection = connections.with_account(session, user, found)
+        return connection

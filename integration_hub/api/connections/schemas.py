@@ -5,20 +5,33 @@ import marshmallow as ma
 from integration_hub.api.common import HalSchema, href, page_schema
 from integration_hub.hal_forms import template
 from integration_hub.security import current_user
-from integration_hub.services import connections
+from integration_hub.services import connect_rules, connections
 from integration_hub.services.acl import caller_access
+from integration_hub.services.oauth_rules import ACCOUNT_FIELDS
 
 
-class AccountSchema(ma.Schema):
-    email = ma.fields.String(allow_none=True)
-    display_name = ma.fields.String(data_key="displayName", allow_none=True)
-    account_id = ma.fields.String(data_key="accountId", allow_none=True)
-
-
-def account_of(connection):
+def account_of(connection) -> dict:
     account = connection.account or {}
-    return {"email": account.get("email"), "displayName": account.get("displayName"),
-            "accountId": account.get("accountId")}
+    return {name: account.get(name) for name in ACCOUNT_FIELDS}
+
+
+def _account_field(name: str) -> ma.fields.Function:
+    return ma.fields.Function(lambda connection: account_of(connection)[name], data_key=name,
+                              allow_none=True)
+
+
+class AccountSchema(HalSchema):
+    """The account a connection was made with, dumped from the connection itself."""
+
+    email = _account_field("email")
+    display_name = _account_field("displayName")
+    account_id = _account_field("accountId")
+
+    def hal_links(self, connection):
+        key = connection.integration_id
+        return {"self": {"href": href("connections.Account", integration_id=key)},
+                "inf:integration": {"href": href("integrations.Integration", integration_id=key)},
+                "inf:connection": {"href": href("connections.Connection", integration_id=key)}}
 
 
 class ConnectionSchema(HalSchema):
@@ -27,7 +40,15 @@ class ConnectionSchema(HalSchema):
     owner_id = ma.fields.String(data_key="ownerId")
     is_shared = ma.fields.Boolean(data_key="isShared")
     status = ma.fields.String(metadata={
-        "description": "active, expired, reauth_required, revoked or error"})
+        "description": "active, expired, reauth_required, revoked or error; ready when no "
+                       "connection is stored and none is needed (then without id, ownerId, "
+                       "isShared, account, token times and dates)"})
+    mode = ma.fields.Function(lambda state: state.integration.mode, metadata={
+        "description": "The integration's mode: per-user or shared"})
+    credentials = ma.fields.Method("_credentials", allow_none=True, metadata={
+        "description": "What the caller's calls send: connection (this one), integration "
+                       "(the integration's own key or login) or none (authType none); null "
+                       "when this connection holds nothing usable"})
     scope = ma.fields.String(allow_none=True)
     token_expires_at = ma.fields.DateTime(data_key="tokenExpiresAt", allow_none=True)
     refresh_token_expires_at = ma.fields.DateTime(data_key="refreshTokenExpiresAt", allow_none=True)
@@ -36,7 +57,8 @@ class ConnectionSchema(HalSchema):
     last_used_at = ma.fields.DateTime(data_key="lastUsedAt", allow_none=True)
     last_error = ma.fields.Dict(data_key="lastError", allow_none=True, metadata={
         "description": "code and message of the last failure (never a secret)"})
-    account = ma.fields.Function(account_of, metadata={"description": "email, displayName, accountId"})
+    account = ma.fields.Method("_account", metadata={
+        "description": "email, displayName, accountId"})
     created_at = ma.fields.DateTime(data_key="createdAt")
     updated_at = ma.fields.DateTime(data_key="updatedAt")
 
@@ -45,6 +67,14 @@ class ConnectionSchema(HalSchema):
         connection (event payloads have no caller)."""
         super().__init__(*args, **kwargs)
         self.as_caller = as_caller
+
+    def _credentials(self, state):
+        if isinstance(state, connections.Ready):
+            return state.credentials
+        return connect_rules.credentials_used(state.integration, state)
+
+    def _account(self, state):
+        return ma.missing if isinstance(state, connections.Ready) else account_of(state)
 
     def _callers(self, connection) -> bool:
         """The caller's own (or the shared) connection: the one their calls use, which the
@@ -55,10 +85,12 @@ class ConnectionSchema(HalSchema):
     def _changeable(self, connection) -> bool:
         integration = connection.integration
         return (self._callers(connection)
-                and caller_access(integration) >= connections.connect_level(integration))
+                and caller_access(integration) >= connect_rules.connect_level(integration))
 
     def hal_links(self, connection):
         key = connection.integration_id
+        if isinstance(connection, connections.Ready):
+            return _ready_links(connection)
         links = {
             "self": {"href": href("connections.ListedConnection", integration_id=key,
                                   connection_id=connection.id)},
@@ -67,24 +99,37 @@ class ConnectionSchema(HalSchema):
         if self._callers(connection):
             links["inf:account"] = {"href": href("connections.Account", integration_id=key)}
         if self._changeable(connection):
-            links["inf:connect"] = {"href": href("connections.Connect", integration_id=key)}
-            if connections.uses_oauth(connection.integration):
+            if connect_rules.may_connect(connection.integration):
+                links["inf:connect"] = {"href": href("connections.Connect", integration_id=key)}
+            if connect_rules.uses_oauth(connection.integration):
                 links["inf:refresh"] = {"href": href("connections.Refresh", integration_id=key)}
         return links
 
     def hal_templates(self, connection):
         """Disconnect, and refresh OAuth2 tokens: on the caller's own connection, with the
-        access connecting needs; someone else's, listed for the owner, offers nothing."""
-        if not self._changeable(connection):
+        access connecting needs; someone else's, listed for the owner, offers nothing, and
+        neither does a state without a connection."""
+        if isinstance(connection, connections.Ready) or not self._changeable(connection):
             return {}
         integration = connection.integration
         key = connection.integration_id
         found = {"delete": template("DELETE", href("connections.Connection", integration_id=key),
                                     title="Disconnect (revokes the tokens at the provider)")}
-        if connections.uses_oauth(integration):
+        if connect_rules.uses_oauth(integration):
             found["refresh"] = template("POST", href("connections.Refresh", integration_id=key),
                                         title="Refresh the OAuth2 token now")
         return found
+
+
+def _ready_links(ready) -> dict:
+    """Nothing stored: the state is read where it is, and connecting is offered where the
+    caller may connect (a key of their own, or the shared account) all the same."""
+    key = ready.integration_id
+    links = {"self": {"href": href("connections.Connection", integration_id=key)},
+             "inf:integration": {"href": href("integrations.Integration", integration_id=key)}}
+    if connect_rules.may_connect(ready.integration):
+        links["inf:connect"] = {"href": href("connections.Connect", integration_id=key)}
+    return links
 
 
 class ConnectArgsSchema(ma.Schema):

@@ -15,7 +15,7 @@ from integration_hub.api.integrations.sharing import OwnerChangeSchema, ShareCre
 from integration_hub.api.proxy.resources import EnvelopeSchema
 from integration_hub.hal_forms import template
 from integration_hub.services import (
-    connections,
+    connect_rules,
     credential_destinations,
     integrations,
     programmatic_connect,
@@ -36,7 +36,9 @@ _OAUTH_FIELDS = ("code", "codeVerifier", "redirectUri", "refreshToken", "accessT
 
 def offers_link(rel: str, integration, access: Access) -> bool:
     if rel == "inf:connect":
-        return access >= connections.connect_level(integration)
+        return connect_rules.may_connect(integration, access)
+    if rel == "inf:account":  # no connection, no account
+        return access >= Access.READ and not connect_rules.nothing_to_connect(integration)
     return access >= LINK_LEVELS.get(rel, Access.READ)
 
 
@@ -65,7 +67,7 @@ def templates(integration, access: Access, hrefs: dict[str, str],
     if access >= Access.SHARE:
         found["share"] = template("POST", hrefs["inf:integration-shares"], ShareCreateSchema(),
                                   title="Share with a user or team")
-    if access >= connections.connect_level(integration):
+    if connect_rules.may_connect(integration, access):
         if connect := _connect_template(integration, hrefs["inf:connect"]):
             found["connect"] = connect
     found["request"] = template("POST", hrefs["inf:request"], EnvelopeSchema(),
