@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from integration_hub.config import Settings
 from integration_hub.db.models import ApiToken, IntegrationShare, Team, User, Webhook
 from integration_hub.oauth_demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from integration_hub.services import identity, integrations, tokens, webhooks
+from integration_hub.services import identity, integrations, oauth_rules, tokens, webhooks
 
 ADMIN = "admin"
 DEMO_USERS = (
@@ -59,7 +59,7 @@ def demo_integrations(base: str) -> tuple[tuple[dict, int], ...]:
               "schedule": {"intervalMinutes": 60}}}}, 2),
         ({"slug": "github", "name": "GitHub", "type": "github",
           "description": "Register an OAuth app with GitHub and set its client id and secret here",
-          "client_id": "replace-with-your-client-id", "scope": "read:user"}, 1),
+          "client_id": oauth_rules.UNSET_CLIENT_ID, "scope": "read:user"}, 1),
         ({"slug": "openai", "name": "OpenAI", "type": "openai",
           "description": "Bearer-token API; each user connects their own key"}, 1),
     )

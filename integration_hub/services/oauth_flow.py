@@ -37,6 +37,10 @@ class NotOAuth(errors.Conflict):
     connect_link = True  # to the POST form of the same address
 
 
+class NeedsSetup(errors.Conflict):
+    code, title = "integration_needs_setup", "The integration needs setup by an administrator"
+
+
 class InvalidReturnTo(errors.ValidationFailed):
     code = "invalid_return_to"
 
@@ -164,6 +168,9 @@ def _require_oauth(found: Found) -> None:
     connect_rules.require_something_to_connect(found.integration)
     if found.integration.auth_type != "oauth2":
         raise NotOAuth(f"{found.integration.auth_type} integrations connect with POST .../connect")
+    if oauth_rules.client_id_unset(found.integration.client_id):
+        raise NeedsSetup("its OAuth client id is not set yet: an administrator registers the "
+                         "hub with the provider and sets the integration's clientId")
 
 
 def _new_binding(state: str) -> tuple[Binding, str]:

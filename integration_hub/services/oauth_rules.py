@@ -35,6 +35,19 @@ TOKEN_SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "t
 FLOW_COOKIE_PREFIX = "ihub_oauth_"
 
 
+# What stands in for an OAuth client id nobody has registered yet (the demo's GitHub has it):
+# an integration with it, or with none, needs an administrator before anyone can connect.
+UNSET_CLIENT_ID = "replace-with-your-client-id"
+_UNSET_CLIENT_ID_PREFIX = "replace-with"
+
+
+def client_id_unset(client_id: str | None) -> bool:
+    """No client id, or the marker put in its place (``replace-with-...``): sending a
+    browser to the provider with it only earns an error page there."""
+    value = (client_id or "").strip().lower()
+    return not value or value.startswith(_UNSET_CLIENT_ID_PREFIX)
+
+
 def new_state() -> str:
     """256 random bits: a state, a one-time start address's nonce, a browser binding."""
     return secrets.token_urlsafe(32)

@@ -16,31 +16,22 @@ from integration_hub.services import (
     oauth_rules,
     programmatic_connect,
 )
-from integration_hub.services.integrations import usable_without_connection
-from integration_hub.web import flow_cookie
+from integration_hub.services.acl import caller_access
+from integration_hub.web import cards, flow_cookie
 
 bp = Blueprint("connect_pages", __name__, template_folder="templates")
 AFTER_SIGN_IN = "sign-in"  # ?after= of a start address the sign-in form sends the browser to
 
 
-def integration_cards(user) -> list[dict]:
+def integration_cards(user) -> list[cards.Card]:
     session = db_session()
-    readable = integrations.list_all(session, user)
-    connected = connections.connected_integration_ids(session, user, readable)
-    states = {c.integration_id: c.status for c in
-              connections.connections_of_user(session, user, readable)}
-    cards = []
-    for integration in readable:
-        cards.append({
-            "integration": integration,
-            "icon": url_for("icons.Icon", integration_id=integration.id)
-            if icons.serves_icon(integration) else None,
-            "connected": integration.id in connected,
-            "usable": integration.id in connected or usable_without_connection(integration),
-            "status": states.get(integration.id),
-            "needs": programmatic_connect.fields_to_connect(integration),
-        })
-    return cards
+    readable = integrations.list_all(session, user)  # each with the caller's access
+    held = {c.integration_id: c for c in connections.connections_of_user(session, user,
+                                                                         readable)}
+    return [cards.card_of(integration, caller_access(integration), held.get(integration.id),
+                          url_for("icons.Icon", integration_id=integration.id)
+                          if icons.serves_icon(integration) else None)
+            for integration in readable]
 
 
 @bp.get("/")
@@ -48,13 +39,13 @@ def index():
     user = session_user()
     if user is None:
         return redirect(url_for("web.login", next=request.path))
-    message = None
+    message, failed = None, request.args.get("status") == "error"
     if request.args.get("status") == "connected":
         message = "Connected."
-    elif request.args.get("status") == "error":
+    elif failed:
         message = f"Connecting failed ({request.args.get('code', 'error')})."
     return render_template("index.html", user=user, cards=integration_cards(user),
-                           csrf_token=csrf_token(), message=message)
+                           csrf_token=csrf_token(), message=message, failed=failed)
 
 
 @bp.post("/integrations/<integration_id>/connect")
@@ -76,7 +67,10 @@ def connect_with_form(integration_id):
 def disconnect(integration_id):
     user = _signed_in_with_csrf()
     session = db_session()  # disconnect commits, then revokes outside any transaction
-    connections.disconnect(session, user, integrations.find(session, user, integration_id))
+    try:
+        connections.disconnect(session, user, integrations.find(session, user, integration_id))
+    except errors.HubError as failure:
+        return redirect(url_for("connect_pages.index", status="error", code=failure.code), 303)
     return redirect(url_for("connect_pages.index"), 303)
 
 

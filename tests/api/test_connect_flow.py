@@ -16,9 +16,10 @@ import pytest
 import requests
 from sqlalchemy import select, update
 
-from integration_hub.db.models import Connection, OAuthState
+from integration_hub.db.models import Connection, Integration, OAuthState
 from integration_hub.db.types import utcnow
 from tests import factories
+from tests.support.problems import assert_problem
 
 CALLBACK = "http://localhost/oauth2/callback"
 PASSWORD = "a long enough password to sign in"
@@ -153,6 +154,40 @@ def test_shared_mode_needs_write_access_to_connect(client, member, make_caller, 
     shared = client.get(f"/api/integrations/{integration}/connection", headers=member.headers)
     assert shared.get_json()["isShared"] is True and shared.get_json()["ownerId"] == "wes"
 
+
+
+UNSET_CLIENT_ID = "replace-with-your-client-id"  # what the demo puts in place of GitHub's
+
+
+def test_an_oauth_integration_whose_client_id_is_not_set_is_not_started(
+        client, session, member, make_integration):
+    """Sending the browser to the provider with a placeholder client id only earns an error
+    page there: the hub refuses first, with a token and in the browser alike."""
+    github = make_integration("GitHub", type="github", auth_type="oauth2", client_id=UNSET_CLIENT_ID,
+                              shares={"mia": 1})
+    with_token = client.get(f"/api/integrations/{github}/connect", headers=member.headers)
+    body = assert_problem(with_token, 409, "integration_needs_setup")
+    assert "administrator" in body["detail"]
+    sign_in(client, member.username)
+    in_browser = client.get(f"/api/integrations/{github}/connect")
+    assert_problem(in_browser, 409, "integration_needs_setup")
+    assert "Location" not in in_browser.headers
+    assert session.scalars(select(OAuthState)).all() == []
+
+
+def test_a_start_address_opened_after_the_client_id_was_unset_goes_nowhere(
+        client, session, member, oauth_server, oauth_integration):
+    integration = oauth_integration(shares={"mia": 1})
+    started = client.get(f"/api/integrations/{integration}/connect", headers=member.headers)
+    assert started.status_code == 302
+    session.execute(update(Integration).where(Integration.id == integration)
+                    .values(client_id=UNSET_CLIENT_ID))
+    session.commit()
+    sign_in(client, member.username)
+    opened = client.get(urlsplit(started.headers["Location"]).path)
+    assert opened.status_code == 409
+    assert 'data-code="integration_needs_setup"' in opened.get_data(as_text=True)
+    assert oauth_server.requests("/authorize") == []
 
 # -- every way the callback can fail: nothing is exchanged, nothing stored ------------
 

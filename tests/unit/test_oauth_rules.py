@@ -225,3 +225,14 @@ def test_place_credentials_query_key_and_missing_secret():
     for auth_type in ("oauth2", "bearer", "apikey", "basic"):
         assert place_credentials(auth_type, secrets={}) is None
     assert basic_authorization("ü", "p") == "Basic w7w6cA=="
+
+
+@pytest.mark.parametrize(("client_id", "unset"), [
+    (None, True), ("", True), ("   ", True),
+    ("replace-with-your-client-id", True), ("Replace-With-Client-ID", True),
+    (" replace-with-your-client-id ", True),
+    ("hub-client", False), ("Iv1.8a61f9b3a7aba766", False), ("zebra-client-id", False),
+    ("123-abc.apps.googleusercontent.com", False), ("your-client", False),
+])
+def test_a_client_id_nobody_has_set_yet(client_id, unset):
+    assert oauth_rules.client_id_unset(client_id) is unset
