@@ -11,6 +11,7 @@ from typing import Any
 
 from integration_hub import errors
 from integration_hub.db.models import Connection, Integration
+from integration_hub.services import oauth_rules
 from integration_hub.services.acl import Access, caller_access
 from integration_hub.services.database_dialects import DATABASE as DATABASE_CATEGORY
 from integration_hub.services.integrations import usable_without_connection
@@ -37,11 +38,19 @@ def nothing_to_connect(integration: Integration) -> bool:
     return integration.auth_type == "none" and integration.category != DATABASE_CATEGORY
 
 
+def needs_setup(integration: Integration) -> bool:
+    """An OAuth2 integration whose client id is not set (or still the placeholder): no
+    browser can be sent to the provider until an administrator sets it up."""
+    return uses_oauth(integration) and oauth_rules.client_id_unset(integration.client_id)
+
+
 def may_connect(integration: Integration, access: Access | None = None) -> bool:
-    """Whether connecting is offered to (and allowed for) a caller with ``access`` (by
-    default the access the integration was loaded with for the caller)."""
+    """Whether connecting is offered to a caller with ``access`` (by default the access
+    the integration was loaded with for the caller): not where there is nothing to
+    connect, nor while the integration needs setup."""
     access = caller_access(integration) if access is None else access
-    return not nothing_to_connect(integration) and access >= connect_level(integration)
+    return (not nothing_to_connect(integration) and not needs_setup(integration)
+            and access >= connect_level(integration))
 
 
 def credentials_used(integration: Integration, connection: Connection | None) -> str | None:

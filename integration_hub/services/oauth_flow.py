@@ -168,7 +168,7 @@ def _require_oauth(found: Found) -> None:
     connect_rules.require_something_to_connect(found.integration)
     if found.integration.auth_type != "oauth2":
         raise NotOAuth(f"{found.integration.auth_type} integrations connect with POST .../connect")
-    if oauth_rules.client_id_unset(found.integration.client_id):
+    if connect_rules.needs_setup(found.integration):
         raise NeedsSetup("its OAuth client id is not set yet: an administrator registers the "
                          "hub with the provider and sets the integration's clientId")
 

@@ -2,7 +2,7 @@
 
 Pure: the integration, the caller's access to it and their connection (their own, or the
 shared one) in; words, fields and buttons out. The rules are those of the API: connecting
-or disconnecting a shared-mode integration needs write access (``connections.connect_level``),
+or disconnecting a shared-mode integration needs write access (``connect_rules``),
 ``authType: none`` needs no connection, and an OAuth2 integration whose client id is not
 set cannot be connected until an administrator sets it up.
 """
@@ -15,9 +15,14 @@ from typing import Any
 
 from integration_hub.db.models import Connection, Integration
 from integration_hub.services.acl import Access
-from integration_hub.services.connections import DATABASE_CATEGORY, connect_level, uses_oauth
+from integration_hub.services.connect_rules import (
+    DATABASE_CATEGORY,
+    connect_level,
+    needs_setup,
+    nothing_to_connect,
+    uses_oauth,
+)
 from integration_hub.services.integrations import usable_without_connection
-from integration_hub.services.oauth_rules import client_id_unset
 from integration_hub.services.programmatic_connect import fields_to_connect
 
 AUTH_LABELS = {"oauth2": "OAuth", "apikey": "API key", "bearer": "Access token",
@@ -63,18 +68,18 @@ def card_of(integration: Integration, access: Access, connection: Connection | N
             icon: str | None) -> Card:
     """``connection``: the caller's own (per-user) or the shared one, if any."""
     base = {"integration": integration, "icon": icon, "kind": kind_of(integration)}
-    if integration.auth_type == "none" and integration.category != DATABASE_CATEGORY:
+    if nothing_to_connect(integration):
         return Card(**base, state="ready", state_text="No connection needed")
     oauth = uses_oauth(integration)
     active = connection is not None and connection.status == "active"
-    needs_setup = oauth and client_id_unset(integration.client_id)
+    unset = needs_setup(integration)
     usable = usable_without_connection(integration)
     if active:
         state = {"state": "connected", "state_text": "Connected",
                  "account": account_text(connection.account or {})}
     elif connection is not None:
         state = {"state": "warn", "state_text": "Needs reconnecting"}
-    elif needs_setup:
+    elif unset:
         state = {"state": "warn", "state_text": "Needs setup by an administrator"}
     elif usable:
         state = {"state": "ready", "state_text": "Ready to use"}
@@ -85,11 +90,11 @@ def card_of(integration: Integration, access: Access, connection: Connection | N
             "Someone who manages this shared integration connects it for everyone.")
         return Card(**base, **state, note=note)
     offers: dict[str, Any] = {"disconnect": connection is not None}
-    if needs_setup and access >= Access.WRITE:
+    if unset and access >= Access.WRITE:
         offers["note"] = ("To finish it, set the OAuth client id and secret registered "
                           "with the provider.")
     if oauth:
-        if not active and not needs_setup:
+        if not active and not unset:
             offers["connect_link"] = "Connect" if connection is None else "Reconnect"
     elif not active:
         names = fields_to_connect(integration)

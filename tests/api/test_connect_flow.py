@@ -175,6 +175,22 @@ def test_an_oauth_integration_whose_client_id_is_not_set_is_not_started(
     assert session.scalars(select(OAuthState)).all() == []
 
 
+def test_an_integration_that_needs_setup_offers_no_connect(client, member, make_integration):
+    """Links and forms offer only what would work: no connect before the client id is set."""
+    github = make_integration("GitHub", type="github", auth_type="oauth2", client_id=UNSET_CLIENT_ID,
+                              shares={"mia": 1})
+    forms = {**member.headers, "Accept": "application/prs.hal-forms+json"}
+    before = client.get(f"/api/integrations/{github}", headers=forms).get_json()
+    assert "inf:connect" not in before["_links"] and "connect" not in before["_templates"]
+    missing = client.get(f"/api/integrations/{github}/connection", headers=member.headers)
+    assert "inf:connect" not in assert_problem(missing, 404, "integration_not_connected").get(
+        "_links", {})
+    set_up = make_integration("GitHub 2", type="github", auth_type="oauth2", client_id="abc",
+                              shares={"mia": 1})
+    after = client.get(f"/api/integrations/{set_up}", headers=forms).get_json()
+    assert "inf:connect" in after["_links"]
+
+
 def test_a_start_address_opened_after_the_client_id_was_unset_goes_nowhere(
         client, session, member, oauth_server, oauth_integration):
     integration = oauth_integration(shares={"mia": 1})
