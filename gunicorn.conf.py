@@ -10,7 +10,9 @@ import os
 import shutil
 import tempfile
 
-bind = os.environ.get("HUB_BIND", "127.0.0.1:8000")
+from integration_hub.serving import configured_bind
+
+bind = configured_bind()  # HUB_BIND, else 127.0.0.1:8000
 workers = int(os.environ.get("HUB_WORKERS", min(4, multiprocessing.cpu_count())))
 worker_class = "gthread"
 threads = int(os.environ.get("HUB_THREADS", "8"))
