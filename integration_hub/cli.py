@@ -211,8 +211,8 @@ def serve(config_file, bind, worker, check):
     args = [sys.executable, "-m", "gunicorn"]
     if Path(config_file).exists():
         args += ["-c", config_file]
-    if bind:
-        args += ["--bind", bind]
+    if address:  # the address checked is the one bound
+        args += ["--bind", address]
     args.append("wsgi:app")
     if worker is None:
         worker = job_queue(current_app).embedded
