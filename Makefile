@@ -1,8 +1,16 @@
 # integration-hub: `make run` serves the demo on 127.0.0.1:8000, `make test` runs every test.
+# Another port: `make run PORT=8100` (or HUB_BIND=host:port in the environment).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+PORT   ?= 8000
+# A PORT given to make wins over an inherited HUB_BIND; without one, HUB_BIND or the default.
+ifneq ($(filter command line environment,$(origin PORT)),)
+BIND   := 127.0.0.1:$(PORT)
+else
+BIND   := $(or $(HUB_BIND),127.0.0.1:$(PORT))
+endif
 
 .PHONY: run test lint serve bench clean
 
@@ -18,13 +26,15 @@ $(VENV)/.installed-test: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@ $(VENV)/.installed
 
+# The address is checked first: nothing is seeded for a port another program holds.
 run: $(VENV)/.installed
+	HUB_BIND='$(BIND)' $(BIN)/integration-hub serve --check
 	$(BIN)/integration-hub db upgrade
-	$(BIN)/integration-hub demo
-	$(BIN)/integration-hub serve
+	HUB_BIND='$(BIND)' $(BIN)/integration-hub demo
+	HUB_BIND='$(BIND)' $(BIN)/integration-hub serve
 
 serve: $(VENV)/.installed
-	$(BIN)/integration-hub serve
+	HUB_BIND='$(BIND)' $(BIN)/integration-hub serve
 
 # The test authorization server is an npm package; without npm its tests skip locally.
 node_modules/.package-lock.json: package.json package-lock.json

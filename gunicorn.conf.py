@@ -10,7 +10,10 @@ import os
 import shutil
 import tempfile
 
-bind = os.environ.get("HUB_BIND", "127.0.0.1:8000")
+# `integration-hub serve` passes this address as --bind (integration_hub/serving.py reads
+# it for serve and the demo alike); nothing of the hub is imported here, since
+# prometheus_client must see PROMETHEUS_MULTIPROC_DIR (below) before the hub loads it.
+bind = os.environ.get("HUB_BIND") or "127.0.0.1:8000"
 workers = int(os.environ.get("HUB_WORKERS", min(4, multiprocessing.cpu_count())))
 worker_class = "gthread"
 threads = int(os.environ.get("HUB_THREADS", "8"))

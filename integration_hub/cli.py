@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from integration_hub import errors
+from integration_hub import errors, serving
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
 from integration_hub.queue import job_queue
@@ -180,25 +180,39 @@ def demo_command():
     settings = _settings()
     if settings.production:
         raise click.ClickException("the demo is for development; HUB_ENV is production")
-    base = settings.public_url or f"http://{os.environ.get('HUB_BIND', '127.0.0.1:8000')}"
+    base = settings.public_url or serving.local_url(serving.configured_bind())
+    if base is None:
+        raise click.ClickException("HUB_BIND is not a TCP address; set HUB_PUBLIC_URL to the "
+                                   "address the hub is reached at")
     with transaction() as session:
         result = demo.seed(session, settings, base)
     click.echo(demo.instructions(result, base))
 
 
+GUNICORN_CONFIG = "gunicorn.conf.py"
+
+
 @click.command("serve")
-@click.option("--config", "config_file", default="gunicorn.conf.py", show_default=True)
-@click.option("--bind", help="Address to listen on (default from the gunicorn config)")
+@click.option("--config", "config_file", default=GUNICORN_CONFIG, show_default=True)
+@click.option("--bind", help="Address to listen on (default: HUB_BIND, else 127.0.0.1:8000)")
 @click.option("--worker/--no-worker", default=None,
               help="Also run a task-queue worker (default: when the queue is the embedded "
                    "SQLite one; with Redis, run workers of their own)")
-def serve(config_file, bind, worker):
+@click.option("--check", is_flag=True,
+              help="Only check that the address is free (exit status 1 when it is not)")
+def serve(config_file, bind, worker, check):
     """Serve the hub with gunicorn and the committed configuration."""
+    # The committed configuration binds HUB_BIND; another one says itself where it binds.
+    address = bind or (serving.configured_bind() if config_file == GUNICORN_CONFIG else None)
+    if address and serving.in_use(address):
+        raise click.ClickException(serving.busy_message(address))
+    if check:
+        return
     args = [sys.executable, "-m", "gunicorn"]
     if Path(config_file).exists():
         args += ["-c", config_file]
-    if bind:
-        args += ["--bind", bind]
+    if address:  # the address checked is the one bound
+        args += ["--bind", address]
     args.append("wsgi:app")
     if worker is None:
         worker = job_queue(current_app).embedded

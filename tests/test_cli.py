@@ -1,8 +1,12 @@
 """The integration-hub command: administration without the API."""
 
+import json
+
 from sqlalchemy import select
 
-from integration_hub.db.models import Team, Tenant, User
+from integration_hub.db.models import Integration, Team, Tenant, User, Webhook
+from integration_hub.services import crypto, integrations
+from integration_hub.services.integration_config import SECRETS
 
 
 def run(app, *args):
@@ -64,3 +68,108 @@ def test_demo_is_idempotent_and_its_token_works(app, client, session):
         "oauth2", "bearer", "apikey", "none"}
     password = first.output.split("as admin / ")[1].split()[0]
     assert client.post("/api/login", json={"username": "alice", "password": password}).status_code == 200
+
+
+def _demo_on(app, address: str):
+    """``integration-hub demo`` as ``make run`` starts it, serving on ``address``."""
+    done = app.test_cli_runner().invoke(args=["demo"], env={"HUB_BIND": address})
+    assert done.exit_code == 0, done.output
+    return done
+
+
+def _stored(session, slug: str) -> Integration:
+    session.rollback()  # a new transaction: sees what the command committed
+    return session.scalars(select(Integration).where(Integration.slug == slug)).one()
+
+
+def _demo_hooks(session) -> list[Webhook]:
+    session.rollback()  # a new transaction: sees what the command committed
+    return [hook for hook in session.scalars(select(Webhook)) if hook.created_by == "admin"]
+
+
+def test_demo_follows_the_address_it_is_served_on_and_leaves_the_users_own_alone(
+        app, client, session):
+    """Seeding for port A, then for port B on the same instance: what the demo made and
+    nobody changed moves to B; what a user made or changed stays as it was."""
+    assert run(app, "create-user", "ops", "--superuser").exit_code == 0
+    ops = {"Authorization": "Bearer " + run(app, "create-token", "ops").output.split()[-1]}
+    # Made by a user before the demo ever ran, under a slug the demo would use.
+    own_catalog = client.post("/api/integrations", headers=ops, json={
+        "name": "Our catalog", "slug": "product-catalog", "type": "custom",
+        "authType": "none", "apiBaseUri": "http://127.0.0.1:8301/dev/catalog"})
+    assert own_catalog.status_code == 201, own_catalog.get_json()
+
+    first = _demo_on(app, "127.0.0.1:8301")
+    assert "curl" in first.output and "http://127.0.0.1:8301/api" in first.output
+    assert _stored(session, "inventory-api").api_base_uri.startswith("http://127.0.0.1:8301/")
+    assert [h.url for h in _demo_hooks(session)] == ["http://127.0.0.1:8301/dev/echo/webhooks"]
+
+    # A user's own integration calling the demo echo, and a demo integration a user changed.
+    own_echo = client.post("/api/integrations", headers=ops, json={
+        "name": "My echo", "type": "custom", "authType": "none",
+        "apiBaseUri": "http://127.0.0.1:8301/dev/echo"})
+    assert own_echo.status_code == 201, own_echo.get_json()
+    changed = client.patch("/api/integrations/demo-provider", headers=ops,
+                           json={"description": "Ours now"})
+    assert changed.status_code == 200, changed.get_json()
+    own_hook = client.post("/api/webhooks", headers=ops, json={
+        "url": "http://127.0.0.1:8301/dev/echo/webhooks", "events": ["*"],
+        "description": "Demo: every event to the echo"})  # the demo's words, a user's hook
+    assert own_hook.status_code == 201, own_hook.get_json()
+
+    second = _demo_on(app, "127.0.0.1:8302")
+    assert "http://127.0.0.1:8302/api" in second.output
+    assert "8301" not in second.output
+
+    inventory = _stored(session, "inventory-api")
+    assert inventory.api_base_uri == "http://127.0.0.1:8302/dev/echo/inventory/v2"
+    assert inventory.has_api_key, "the demo's key stays with the re-pointed demo integration"
+    hooks = _demo_hooks(session)
+    assert [(h.url, h.hub_url) for h in hooks] == [
+        ("http://127.0.0.1:8302/dev/echo/webhooks", "http://127.0.0.1:8302")]
+
+    provider = _stored(session, "demo-provider")  # changed by a user: left as it was
+    assert provider.description == "Ours now"
+    assert {provider.auth_uri, provider.token_uri, provider.api_base_uri} == {
+        "http://127.0.0.1:8301/dev/oauth/authorize", "http://127.0.0.1:8301/dev/oauth/token",
+        "http://127.0.0.1:8301/dev/echo"}
+    assert provider.has_client_secret
+    catalog = _stored(session, "product-catalog")
+    assert (catalog.id, catalog.name, catalog.api_base_uri) == (
+        own_catalog.get_json()["id"], "Our catalog", "http://127.0.0.1:8301/dev/catalog")
+    echo = session.get(Integration, own_echo.get_json()["id"])
+    assert echo.api_base_uri == "http://127.0.0.1:8301/dev/echo"
+    assert session.get(Webhook, own_hook.get_json()["id"]).url == (
+        "http://127.0.0.1:8301/dev/echo/webhooks")
+
+    # Seeding again for the same address changes nothing.
+    before = inventory.updated_at
+    _demo_on(app, "127.0.0.1:8302")
+    assert _stored(session, "inventory-api").updated_at == before
+    assert len(_demo_hooks(session)) == 1
+
+
+def _as_configured(app, integration: Integration) -> dict:
+    """Its configuration, secrets decrypted, as JSON text."""
+    with app.app_context():
+        secrets = {name: crypto.decrypt(getattr(integration, column))
+                   for name, column in SECRETS.items()}
+    return json.dumps({**integrations.configuration(integration), **secrets}, sort_keys=True)
+
+
+def test_what_the_demo_made_moves_to_the_new_address_whole(app, session):
+    _demo_on(app, "127.0.0.1:8401")
+    slugs = [i.slug for i in session.scalars(select(Integration).order_by(Integration.slug))]
+    before = {slug: _as_configured(app, _stored(session, slug)) for slug in slugs}
+    shares = {slug: [(s.principal_id, s.access_level) for s in _stored(session, slug).shares]
+              for slug in slugs}
+    assert sum("127.0.0.1:8401" in text for text in before.values()) == 3
+
+    moved = _demo_on(app, "127.0.0.1:8402")
+
+    for slug in slugs:  # every address moved, nothing else changed, secrets kept
+        after = _stored(session, slug)
+        assert _as_configured(app, after) == before[slug].replace("8401", "8402"), slug
+        assert [(s.principal_id, s.access_level) for s in after.shares] == shares[slug]
+    assert [h.url for h in _demo_hooks(session)] == ["http://127.0.0.1:8402/dev/echo/webhooks"]
+    assert "Moved here: demo-provider, inventory-api, product-catalog, webhook" in moved.output

@@ -24,10 +24,17 @@ Whatever an integration's (allow-listed) options say, the hub sets the rest:
   variables, user variables, named locks (``GET_LOCK``) and temporary tables, then the
   hub's character set and autocommit are set again. One that cannot be reset is discarded.
   (PostgreSQL connections run ``DISCARD ALL``, see dbquery.)
+
+The drivers are installed with the hub (setup.cfg). A hub whose driver is gone anyway (a
+trimmed environment, a platform without its wheel) answers every call to such a database
+with 501 ``database_driver_missing``, naming the driver and the extra that installs it,
+before anything else is tried.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -37,6 +44,11 @@ from sqlalchemy import Engine, event
 from integration_hub import errors
 from integration_hub.services.database_hosts import Guard
 
+log = logging.getLogger(__name__)
+
+# dialect: (its name, the module the hub imports, its package, the hub's extra installing it)
+DRIVERS = {"postgresql": ("PostgreSQL", "psycopg", "psycopg[binary]", "postgres"),
+           "mysql": ("MySQL/MariaDB", "pymysql", "PyMySQL", "mysql")}
 CONNECT_TIMEOUT = 10     # seconds, unless the integration's connect_timeout says otherwise
 ANSWER_GRACE = 5         # seconds a MySQL server may take beyond a query's own timeout
 KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 30, 10, 3
@@ -51,6 +63,28 @@ _MYSQL_NEVER = ("init_command", "sql_mode", "read_default_file", "read_default_g
 
 class DatabaseTimeout(errors.HubError):
     status, code, title = 504, "database_timeout", "The database did not answer in time"
+
+
+class DatabaseDriverMissing(errors.HubError):
+    """The hub cannot load the driver of the integration's database: a fault of the hub's
+    installation, not of the request or the database (``driver`` and ``extra`` name it)."""
+    status, code, title = 501, "database_driver_missing", "The hub has no driver for this database"
+
+
+def require_driver(dialect: str) -> None:
+    """501 ``database_driver_missing`` when the driver of ``dialect`` cannot be imported."""
+    if dialect not in DRIVERS:
+        return  # SQLite: the standard library's
+    name, module, package, extra = DRIVERS[dialect]
+    try:
+        importlib.import_module(module)
+    except ImportError as missing:
+        log.warning("the %s driver %s cannot be imported: %s", name, module, missing)
+        raise DatabaseDriverMissing(
+            f"the hub cannot connect to {name}: its driver {module} is not installed (or "
+            f"cannot be loaded). Install the hub with its {extra!r} extra (pip install "
+            f"'integration-hub[{extra}]', or pip install '{package}') and restart it",
+            driver=module, extra=extra, package=package) from None
 
 
 def connect_args(backend: str, options: Mapping[str, Any]) -> dict[str, Any]:

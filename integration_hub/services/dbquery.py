@@ -161,6 +161,7 @@ def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) 
         raise NotADatabase("this integration is not a database (type postgresql, mysql, "
                            "sqlite, or database with data.dialect)")
     connections.require_enabled(integration)
+    database_drivers.require_driver(database_dialects.integration_dialect(integration))
     username, password = _credentials(session, user, integration)
     url = database_url(integration, username, password, sqlite)
     if url.get_backend_name() == "sqlite":  # never pooled: opened as just checked, per query

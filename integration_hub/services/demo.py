@@ -5,6 +5,11 @@ telling every event to the development echo (its deliveries show what is sent).
 Seeding is idempotent. The administrator's password and token are generated
 once and kept in the instance folder (development only), so every run prints
 the same, working credentials.
+
+The demo's integrations and webhook call the hub itself, so they carry its address.
+Seeding for another address (``make run PORT=...`` on the same instance) moves what the
+demo made and nobody changed since to that address; anything a user made or changed is
+left as it is (docs/decisions.md, "Demo").
 """
 
 from __future__ import annotations
@@ -18,9 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_hub.config import Settings
-from integration_hub.db.models import ApiToken, IntegrationShare, Team, User, Webhook
+from integration_hub.db.models import ApiToken, Integration, IntegrationShare, Team, User, Webhook
 from integration_hub.oauth_demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-from integration_hub.services import identity, integrations, oauth_rules, tokens, webhooks
+from integration_hub.services import crypto, identity, integrations, oauth_rules, tokens, webhooks
+from integration_hub.services.acl import Access
+from integration_hub.services.integration_config import (
+    NULL_MEANS,
+    SECRETS,
+    apply,
+    with_catalogue_defaults,
+)
 
 ADMIN = "admin"
 DEMO_USERS = (
@@ -29,6 +41,10 @@ DEMO_USERS = (
     {"username": "bob", "display_name": "Bob Example", "email": "bob@example.com",
      "fields": {"region": "us", "department": "sales"}},
 )
+HOOK_PATH = "/dev/echo/webhooks"
+HOOK_DESCRIPTION = "Demo: every event to the echo"
+
+
 def demo_integrations(base: str) -> tuple[tuple[dict, int], ...]:
     """Integrations shared with the demo team, with the access level of the share.
 
@@ -74,6 +90,7 @@ DEMO_TEAM = {"id": "team:demo", "name": "Demo team",
 class DemoResult:
     admin_password: str
     admin_token: str
+    moved: tuple[str, ...] = ()  # what the demo had made for another address, moved here
 
 
 def _kept_secret(instance: Path, name: str, make) -> str:
@@ -101,16 +118,16 @@ def seed(session: Session, settings: Settings, base: str) -> DemoResult:
     if session.scalars(select(Team.id).where(Team.tenant_id == tenant_id,
                                              Team.slug == "demo")).first() is None:
         identity.create_team(session, tenant_id, DEMO_TEAM)
+    moved = []
     for values, level in demo_integrations(base):
-        if integrations.lookup(session, tenant_id, values["slug"]) is None:
+        existing = integrations.lookup(session, tenant_id, values["slug"])
+        if existing is None:
             created = integrations.create(session, admin, values)
             created.shares.append(IntegrationShare(principal_id=DEMO_TEAM["id"], access_level=level))
-
-    echo = f"{base}/dev/echo/webhooks"
-    if session.scalars(select(Webhook.id).where(Webhook.tenant_id == tenant_id,
-                                                Webhook.url == echo)).first() is None:
-        webhooks.create(session, admin, {"url": echo, "events": ["*"],
-                                         "description": "Demo: every event to the echo"}, base)
+        elif seeded_for(existing) not in (None, base):
+            integrations.update(session, admin, integrations.Found(existing, Access.OWNER), values)
+            moved.append(existing.slug)
+    moved += _seed_webhook(session, admin, base)
 
     plain = _kept_secret(settings.instance_path, "demo-admin-token", tokens.generate_token)
     known = session.scalars(select(ApiToken).where(
@@ -120,7 +137,76 @@ def seed(session: Session, settings: Settings, base: str) -> DemoResult:
             session.delete(known)
             session.flush()
         tokens.issue_token(session, admin, "demo", plain=plain)
-    return DemoResult(password, plain)
+    return DemoResult(password, plain, tuple(moved))
+
+
+def _seed_webhook(session: Session, admin: User, base: str) -> list[str]:
+    """One demo webhook, to the echo at ``base``: the demo's own at other addresses move
+    here (or go, when one is here already: each would deliver every event once more)."""
+    echo = f"{base}{HOOK_PATH}"
+    hooks = list(session.scalars(select(Webhook).where(Webhook.tenant_id == admin.tenant_id)
+                                 .order_by(Webhook.created_at, Webhook.id)))
+    here = [hook for hook in hooks if hook.url == echo]
+    moved = []
+    for hook in hooks:
+        if hook.url == echo or hook_seeded_for(hook) is None:
+            continue
+        if here:
+            webhooks.delete(session, hook)
+        else:  # switched on again if the hub switched it off (its address did not answer)
+            webhooks.update(session, hook, {"url": echo, "enabled": True}, base)
+            here.append(hook)
+        moved.append("webhook")
+    if not here:
+        webhooks.create(session, admin, {"url": echo, "events": ["*"],
+                                         "description": HOOK_DESCRIPTION}, base)
+    return moved
+
+
+def seeded_for(integration: Integration) -> str | None:
+    """The address the demo made ``integration`` for, while it is exactly as the demo wrote
+    it: the demo administrator's, and every setting and secret what the demo gives for
+    that address. None for anything else (a user's own, or one a user changed)."""
+    if integration.owner_id != ADMIN:
+        return None
+    suffix = _demo_values("").get(integration.slug, {}).get("api_base_uri")
+    address = integration.api_base_uri or ""
+    if not suffix or not address.endswith(suffix) or len(address) == len(suffix):
+        return None  # not a demo integration that calls the hub itself
+    base = address[:-len(suffix)]
+    return base if _as_written(integration, _demo_values(base)[integration.slug]) else None
+
+
+def hook_seeded_for(hook: Webhook) -> str | None:
+    """The address the demo made ``hook`` for, while no one changed it (the hub switching
+    it off for failed deliveries is no one's change); None otherwise."""
+    if not (hook.url.endswith(HOOK_PATH) and hook.created_by == ADMIN
+            and hook.description == HOOK_DESCRIPTION and hook.events == ["*"]
+            and (hook.enabled or hook.disabled_reason is not None)):
+        return None
+    base = hook.url[:-len(HOOK_PATH)]
+    return base if base and hook.hub_url == base else None
+
+
+def _demo_values(base: str) -> dict[str, dict]:
+    return {values["slug"]: values for values, _ in demo_integrations(base)}
+
+
+def _as_written(integration: Integration, values: dict) -> bool:
+    """``integration`` holds exactly what creating it from ``values`` writes."""
+    written = Integration(headers={}, data={})
+    values = with_catalogue_defaults(written, {**values})
+    for attribute, default in NULL_MEANS.items():
+        if getattr(written, attribute) is None:
+            setattr(written, attribute, default)
+    apply(written, {name: value for name, value in values.items() if name not in SECRETS})
+    if integrations.configuration(written) != integrations.configuration(integration):
+        return False
+    try:
+        return all(crypto.decrypt(getattr(integration, column)) == (values.get(name) or None)
+                   for name, column in SECRETS.items())
+    except crypto.SecretDecryptionError:
+        return False
 
 
 def _ensure_user(session: Session, tenant_id: str, values: dict) -> User:
@@ -136,6 +222,8 @@ def instructions(result: DemoResult, base: str) -> str:
     return "\n".join([
         "",
         "Demo data ready.",
+        *([f"  Moved here: {', '.join(result.moved)} (seeded for another address before)"]
+          if result.moved else []),
         f"  Sign in:    {base}/login  as admin / {result.admin_password}"
         "  (also alice, bob with the same password)",
         "              then press Connect on 'Demo OAuth provider' to try the OAuth flow",

@@ -1,9 +1,9 @@
 """A loopback TCP listener that counts the connections it accepted, for the outbound policy tests.
 
-``start_listener()`` listens on 127.0.0.1 (ephemeral port) in this process and answers every
-connection with one fixed HTTP answer (200 ``{}`` unless told otherwise), after reading the
-request's head and its ``Content-Length`` body; whatever arrived is kept in
-:attr:`Listener.received`. A connection that sends nothing is still counted.
+``start_listener()`` listens on 127.0.0.1 (an ephemeral port, or the one given) in this
+process and answers every connection with one fixed HTTP answer (200 ``{}`` unless told
+otherwise), after reading the request's head and its ``Content-Length`` body; whatever arrived
+is kept in :attr:`Listener.received`. A connection that sends nothing is still counted.
 
 :meth:`Listener.accepted` answers how many connections were accepted before it was called,
 without waiting for time to pass: it makes one connection of its own (a probe) and waits until
@@ -37,9 +37,9 @@ class Answer:
 
 
 class Listener:
-    def __init__(self, answer: Answer | None = None) -> None:
+    def __init__(self, answer: Answer | None = None, port: int = 0) -> None:
         self.answer = answer or Answer()
-        self._socket = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._socket = socket.create_server(("127.0.0.1", port), backlog=128)
         self.port = self._socket.getsockname()[1]
         self._lock = threading.Condition()
         self._peers: list[tuple[str, int]] = []  # every accepted peer, in accept order
@@ -125,7 +125,7 @@ class Listener:
         self._socket.close()
 
 
-def start_listener(answer: Answer | None = None) -> Listener:
-    listener = Listener(answer)
+def start_listener(answer: Answer | None = None, port: int = 0) -> Listener:
+    listener = Listener(answer, port)
     atexit.register(listener.stop)
     return listener

@@ -75,7 +75,7 @@ def _engine(integration_id):
 class Query(MethodView):
     @blp.arguments(QuerySchema)
     @blp.response(200, QueryResultSchema, content_type="application/json")
-    @blp.problems(400, 401, 404, 409, 413, 415, 502, 504)
+    @blp.problems(400, 401, 404, 409, 413, 415, 501, 502, 504)
     def post(self, query, integration_id):
         """Run a read-only query (bound parameters only)"""
         engine = _engine(integration_id)
@@ -87,7 +87,7 @@ class Query(MethodView):
 @blp.route("/integrations/<integration_id>/schema")
 class Schema(MethodView):
     @blp.response(200, DatabaseSchemaSchema, content_type="application/json")
-    @blp.problems(401, 404, 409, 422, 502, 504)
+    @blp.problems(401, 404, 409, 422, 501, 502, 504)
     def get(self, integration_id):
         """Tables and columns of the database"""
         return {"tables": dbquery.describe(_engine(integration_id))}
@@ -96,7 +96,7 @@ class Schema(MethodView):
 @blp.route("/integrations/<integration_id>/test")
 class Test(MethodView):
     @blp.response(200, TestResultSchema, content_type="application/json")
-    @blp.problems(401, 404, 409, 422)
+    @blp.problems(401, 404, 409, 422, 501)
     def post(self, integration_id):
         """Check the configuration: connect to a database, or GET data.healthCheck"""
         session, user = db_session(), current_user()
