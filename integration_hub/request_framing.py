@@ -55,8 +55,8 @@ def client_socket(environ: dict[str, Any]) -> socket.socket | None:
 
 
 class RequestBody:
-    """``wsgi.input`` read as framed. ``declared`` is the Content-Length (None when the
-    body is chunked); a request with neither has an empty body (``declared`` 0)."""
+    """``wsgi.input`` read as framed. ``declared`` is how long the body is (None when it
+    is chunked): its Content-Length, or 0 when it has neither (an empty body)."""
 
     def __init__(self, stream: Any, content_length: str | None, transfer_encoding: str,
                  sock: socket.socket | None = None) -> None:
@@ -66,10 +66,12 @@ class RequestBody:
         self._ended = False    # a read answered nothing: the server saw the body's end
         self.broken = False    # a read failed, or reading was shut: the connection is spent
         self.declared: int | None = None
+        stated = (content_length or "").strip()
+        self.length: int | None = None  # the Content-Length as stated (not when chunked)
         if not self.chunked:
-            length = (content_length or "0").strip()
-            valid = length.isascii() and length.isdigit()
-            self.declared = int(length) if valid else 0
+            valid = not stated or (stated.isascii() and stated.isdigit())
+            self.declared = int(stated) if stated and valid else 0
+            self.length = self.declared if stated and valid else None
             self.broken = not valid  # where the body ends is unknown
 
     @classmethod
@@ -161,6 +163,8 @@ class RequestBody:
         with self.reading_until(outer.left() if outer else None) as deadline:
             try:
                 while piece := self.read(size):
+                    if deadline is not None and deadline.expired and not self.whole:
+                        break  # a short read at the deadline: not the body's end
                     yield piece
             except Exception:
                 if not self.whole:
