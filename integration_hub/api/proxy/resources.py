@@ -237,7 +237,7 @@ def _raw_target() -> str:
 @token_scope("proxy")
 class Raw(MethodView):
     @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
-    @blp.problems(400, 401, 403, 404, 409, 413, 502, 504)
+    @blp.problems(400, 401, 403, 404, 408, 409, 413, 502, 504)
     @blp.doc(**TOKENS_ONLY)
     def get(self, integration_id, target):
         """Call the integration: method, path, query and body are passed on, streamed"""
