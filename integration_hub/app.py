@@ -21,6 +21,7 @@ from integration_hub import (
     logs,
     ops,
     queue,
+    request_framing,
     text_guard,
     web,
 )
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     register_error_handlers(app)
     app.after_request(conditional.add_etag)
     cli.init_app(app)
+    # Outermost: whatever answers, a body left unread is drained or the connection closed.
+    app.wsgi_app = request_framing.UnreadBodies(app.wsgi_app)
     return app
 
 

@@ -2,7 +2,9 @@
 
 Used for the OAuth calls (``outbound_requests``), webhook deliveries
 (``webhook_delivery``), the head of a proxied answer and a whole sync page (``proxy.send``);
-the connections of ``upstream_http.pool_classes`` honour it.
+the connections of ``upstream_http.pool_classes`` honour it. Reading a caller's request
+body is bounded the same way, shutting down only the reading side of the caller's
+connection so that the answer can still be written (``request_framing``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ class Deadline:
     disarms it and tells whether the time ran out (what the call's failure then means).
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, shutdown: int = socket.SHUT_RDWR) -> None:
         self.seconds = seconds
+        self.shutdown = shutdown  # SHUT_RD: reading ends, what is still to write can go
         self.at = time.monotonic() + seconds
         self._lock = threading.Lock()
         self._alarm: _Alarm | None = None
@@ -61,7 +64,7 @@ class Deadline:
         if previous is not None:
             previous.close()
         if expired:
-            _shut(watched)
+            _shut(watched, self.shutdown)
 
     def unwatch(self) -> None:
         """Forget the socket watched last, shutting nothing down: its connection went back to
@@ -83,7 +86,7 @@ class Deadline:
         with self._lock:
             self._expired = True
             if self._watched is not None:
-                _shut(self._watched)
+                _shut(self._watched, self.shutdown)
 
     def stop(self) -> bool:
         """Disarm (after a shutdown already under way); True when time ran out."""
@@ -97,9 +100,9 @@ class Deadline:
         return expired
 
 
-def _shut(sock: socket.socket) -> None:
+def _shut(sock: socket.socket, how: int) -> None:
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(how)
     except OSError:
         pass
 

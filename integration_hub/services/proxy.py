@@ -45,11 +45,13 @@ from integration_hub.services.upstream_http import (
     RETRYABLE_STATUSES,
     UpstreamAddressDenied,
     UpstreamTimeout,
+    body_framing,
     latin1_safe,
     merge_headers,
     retry_after_seconds,
     retry_wait,
     transport_error,
+    without_framing,
 )
 
 MAX_REDIRECTS = 5
@@ -192,6 +194,8 @@ def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, setting
         answer = _send(pool, prepared, call, settings, session, head)
     finally:
         late = deadline is None and head.stop()
+        if callable(getattr(call.body, "close", None)):  # a stream it stopped sending (a
+            call.body.close()  # failure, a deadline): its reading and deadline end here
     if late:  # the head came as the time ran out: its connection is shut down
         answer.release_conn()
         raise _too_late(head)
@@ -204,7 +208,8 @@ def _too_late(deadline: Deadline) -> UpstreamTimeout:
 
 def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
           session: Session, deadline: Deadline) -> urllib3.BaseHTTPResponse:
-    method, url, headers, body = call.method, prepared.url, dict(prepared.headers), call.body
+    method, url, body, length = call.method, prepared.url, call.body, call.content_length
+    headers = without_framing(prepared.headers)  # body_framing alone frames the body
     credential_names = prepared.credential_names
     refreshed = False
     attempt = 0
@@ -217,11 +222,11 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
             prepared.record.bytes_sent = len(body)
         if deadline.expired:
             raise _too_late(deadline)
-        chunked = not isinstance(payload, bytes | None) and call.content_length is None
+        framing, chunked = body_framing(method, payload, length)
         started = time.monotonic()
         try:
             with deadline.applies():
-                answer = pool.urlopen(method, url, body=payload, headers=headers,
+                answer = pool.urlopen(method, url, body=payload, headers={**headers, **framing},
                                       preload_content=False, decode_content=False,
                                       redirect=False, retries=False, timeout=prepared.timeout,
                                       chunked=chunked)
@@ -262,7 +267,7 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
             target = proxy_url.redirect_target(url, answer.headers["Location"], prepared.base,
                                                prepared.allowed_hosts)
             if status == 303 or (status in (301, 302) and method not in ("GET", "HEAD")):
-                method, body = "GET", None
+                method, body, length = "GET", None, None
             elif body is not None and not call.replayable:
                 return answer  # cannot send a streamed body twice: let the caller follow
             _discard(answer, deadline)

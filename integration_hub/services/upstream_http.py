@@ -33,6 +33,9 @@ DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "set-cookie2", "strict-tr
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 PIECE = 64 * 1024  # bytes read (after decompression) at a time by ``read_capped``
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
+# Requests of these methods carry content: servers answer 411 to one that states no length.
+CONTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class UpstreamAddressDenied(errors.Forbidden):
@@ -193,6 +196,30 @@ def read_capped(answer: urllib3.BaseHTTPResponse, limit: int) -> bytes:
         answer.close()
         raise transport_error(failure) from None
     return b"".join(pieces)
+
+
+def body_framing(method: str, body: bytes | Iterable[bytes] | None,
+                 length: int | None) -> tuple[dict[str, str], bool]:
+    """The header framing a request body upstream, and whether to send it chunked: as the
+    caller framed it, never both ways. A known length is that ``Content-Length``, its body
+    streamed as it comes; a body of unknown length is chunked. Without a body,
+    ``Content-Length: 0`` when the caller declared it, or for a method whose requests carry
+    content (POST, PUT, PATCH); no framing otherwise (GET, HEAD, DELETE ...)."""
+    if isinstance(body, bytes):
+        return {"Content-Length": str(len(body))}, False
+    if body is None:
+        stated = length == 0 or method.upper() in CONTENT_METHODS
+        return ({"Content-Length": "0"} if stated else {}), False
+    if length is None:
+        return {"Transfer-Encoding": "chunked"}, True
+    return {"Content-Length": str(length)}, False
+
+
+def without_framing(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` but any Content-Length or Transfer-Encoding: only ``body_framing`` says
+    how a body is framed."""
+    return {name: value for name, value in headers.items()
+            if name.lower() not in FRAMING_HEADERS}
 
 
 def forwardable_request_headers(headers: Iterable[tuple[str, str]],

@@ -363,7 +363,8 @@ def test_a_chunked_body_over_the_limit_is_refused(client, member, integration, i
     body = (f"--{boundary}\r\n"
             'Content-Disposition: form-data; name="resources_file"; filename="a.csv"\r\n\r\n'
             + "id\r\n" + "x\r\n" * (limit + 64 * 1024) + f"--{boundary}--\r\n").encode()
-    answer = client.post(f"/api/integrations/{integration}/import", headers=member.headers,
+    answer = client.post(f"/api/integrations/{integration}/import",
+                         headers={**member.headers, "Transfer-Encoding": "chunked"},
                          input_stream=io.BytesIO(body),
                          content_type=f"multipart/form-data; boundary={boundary}",
                          environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})

@@ -302,6 +302,20 @@ def test_bodies_stream_through_nginx_both_ways(deployment, web, admin, upstream,
     assert (got, digest.hexdigest()) == (size, big_sha256(size))
 
 
+def test_a_stated_length_reaches_the_upstream_through_nginx_as_that_length(deployment, web, admin,
+                                                                          upstream, keyed):
+    """Many APIs answer 411 to a chunked body: an upload with a Content-Length keeps it end to
+    end (tests/security/test_proxy_framing.py has the cases against the hub alone)."""
+    body = os.urandom(3 * 1024 * 1024 + 5)
+    upload = web.put(f"{deployment.base}/api/integrations/{keyed}/request/upload", data=body,
+                     headers={**admin.headers, "Content-Type": "application/octet-stream"},
+                     timeout=TIMEOUT)
+    assert upload.status_code == 200, upload.text[:500]
+    received = only(upstream.requests())
+    assert received.header_all("Content-Length") == [str(len(body))] and not received.chunked
+    assert received.body_sha256 == hashlib.sha256(body).hexdigest()
+
+
 # Representative cases of tests/api/test_proxy.py's refusal list.
 ENVELOPE_TRICKS = [
     "../admin", "%2e%2e/admin", ".%2E/admin", "..%2fadmin", "a/%2e%2e%2f%2e%2e/admin",

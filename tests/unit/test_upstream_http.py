@@ -6,6 +6,7 @@ import pytest
 
 from integration_hub.services.upstream_http import (
     address_denied,
+    body_framing,
     cleaned_caller_headers,
     forwardable_request_headers,
     latin1_safe,
@@ -13,6 +14,7 @@ from integration_hub.services.upstream_http import (
     response_headers,
     retry_after_seconds,
     retry_wait,
+    without_framing,
 )
 
 
@@ -77,3 +79,26 @@ def test_retry_wait_grows_and_honours_retry_after():
 def test_latin1_safe_carries_utf8_bytes():
     assert latin1_safe("plain") == "plain"
     assert latin1_safe("Zoë ✓").encode("latin-1") == "Zoë ✓".encode()
+
+
+def _stream():
+    yield b"payload"
+
+
+@pytest.mark.parametrize(("method", "body", "length", "expected"), [
+    ("PUT", _stream(), 7, ({"Content-Length": "7"}, False)),          # a stated length stays
+    ("POST", _stream(), None, ({"Transfer-Encoding": "chunked"}, True)),  # chunked stays
+    ("PATCH", b"abc", None, ({"Content-Length": "3"}, False)),
+    ("PUT", None, 0, ({"Content-Length": "0"}, False)),
+    ("post", None, None, ({"Content-Length": "0"}, False)),  # content methods state it
+    ("DELETE", None, 0, ({"Content-Length": "0"}, False)),   # as the caller stated it
+    ("DELETE", None, None, ({}, False)),
+    ("GET", None, None, ({}, False)),
+])
+def test_a_body_is_framed_upstream_as_the_caller_framed_it(method, body, length, expected):
+    assert body_framing(method, body, length) == expected
+
+
+def test_no_header_but_the_framing_decides_how_a_body_is_framed():
+    given = {"content-length": "5", "Transfer-Encoding": "chunked", "Accept": "a"}
+    assert without_framing(given) == {"Accept": "a"}

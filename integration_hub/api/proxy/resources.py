@@ -15,6 +15,7 @@ from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.db.session import db_session
 from integration_hub.extensions import Blueprint
+from integration_hub.request_framing import RequestBody
 from integration_hub.security import api_token_only, current_tenant, current_user, token_scope
 from integration_hub.services import integrations, proxy, request_log
 from integration_hub.services.upstream_http import (
@@ -236,7 +237,7 @@ def _raw_target() -> str:
 @token_scope("proxy")
 class Raw(MethodView):
     @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
-    @blp.problems(400, 401, 403, 404, 409, 413, 502, 504)
+    @blp.problems(400, 401, 403, 404, 408, 409, 413, 502, 504)
     @blp.doc(**TOKENS_ONLY)
     def get(self, integration_id, target):
         """Call the integration: method, path, query and body are passed on, streamed"""
@@ -246,15 +247,13 @@ class Raw(MethodView):
 
     def _call(self, integration_id):
         found = _find(integration_id)  # once: also gives the forwardHeaders setting
-        length = request.content_length
-        has_body = bool(length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
-        body = iter(lambda: request.stream.read(CHUNK), b"") if has_body else None
+        body = RequestBody.of(request.environ)  # framed upstream as the caller framed it
         headers = forwardable_request_headers(
             request.headers.items(), (found.integration.data or {}).get("forwardHeaders") or ())
         answer, record, log = _run(found, proxy.ProxyCall(
             method=request.method, target=_raw_target(),
-            query=request.query_string.decode("latin-1") or None, headers=headers, body=body,
-            content_length=length))
+            query=request.query_string.decode("latin-1") or None, headers=headers,
+            body=body.pieces(CHUNK) if body.present else None, content_length=body.length))
         return _transparent(answer, record, log, request.method)
 
 
