@@ -49,6 +49,10 @@ class RequestBodyTimeout(errors.HubError):
     status, code, title = 408, "request_body_timeout", "The request body did not arrive in time"
 
 
+class TransferCodingNotSupported(errors.HubError):
+    status, code, title = 501, "transfer_coding_not_supported", "The transfer coding is not supported"
+
+
 def client_socket(environ: dict[str, Any]) -> socket.socket | None:
     """The caller's connection, as gunicorn and Werkzeug's server hand it over."""
     return environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
@@ -61,7 +65,8 @@ class RequestBody:
     def __init__(self, stream: Any, content_length: str | None, transfer_encoding: str,
                  sock: socket.socket | None = None) -> None:
         self._stream, self._socket = stream, sock
-        self.chunked = "chunked" in transfer_encoding.lower()
+        self.codings = [c.strip() for c in transfer_encoding.lower().split(",") if c.strip()]
+        self.chunked = "chunked" in self.codings
         self.received = 0
         self._ended = False    # a read answered nothing: the server saw the body's end
         self.broken = False    # a read failed, or reading was shut: the connection is spent
@@ -83,6 +88,15 @@ class RequestBody:
                        environ.get("HTTP_TRANSFER_ENCODING", ""), client_socket(environ))
             environ[ENVIRON_KEY] = environ["wsgi.input"] = body
         return body
+
+    def require_plain(self) -> None:
+        """Refuse a body under a transfer coding other than ``chunked`` (``gzip, chunked``):
+        servers undo only ``chunked``, so passing the bytes on as the content would hand
+        compressed bytes to whoever reads them (RFC 9112, 6.1: 501)."""
+        if other := [c for c in self.codings if c != "chunked"]:
+            raise TransferCodingNotSupported(
+                f"transfer coding {', '.join(other)!s} is not supported; send the body "
+                "with a Content-Length or chunked only (a Content-Encoding is passed on)")
 
     @property
     def whole(self) -> bool:

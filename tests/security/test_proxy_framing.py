@@ -260,3 +260,20 @@ class HalfwayUpstream:
 
     def stop(self) -> None:
         self._server.close()
+
+
+def test_a_transfer_coding_other_than_chunked_is_refused_not_passed_on_undeclared(
+        served, upstream):
+    """Servers undo ``chunked`` but leave ``gzip`` (or any other coding) on the bytes: passed
+    on as a plain body, the upstream would take compressed bytes for the content. RFC 9112
+    (6.1): a transfer coding the hub does not understand is 501."""
+    compressed = b"not really gzip"
+    framed = f"{len(compressed):x}\r\n".encode() + compressed + b"\r\n0\r\n\r\n"
+    with connect(served) as sock:
+        sock.sendall(head(served, "POST", served.path(served.integration, "coded"),
+                          "Transfer-Encoding: gzip, chunked") + framed)
+        status, _, body = answer_of(sock)
+    assert received(upstream, "/v1/coded") == []
+    if status == 400:  # the server refused the request itself: nothing went upstream
+        return
+    assert (status, json.loads(body)["code"]) == (501, "transfer_coding_not_supported"), body

@@ -237,7 +237,7 @@ def _raw_target() -> str:
 @token_scope("proxy")
 class Raw(MethodView):
     @blp.response(200, content_type="*/*", description="The upstream's answer, streamed")
-    @blp.problems(400, 401, 403, 404, 408, 409, 413, 502, 504)
+    @blp.problems(400, 401, 403, 404, 408, 409, 413, 501, 502, 504)
     @blp.doc(**TOKENS_ONLY)
     def get(self, integration_id, target):
         """Call the integration: method, path, query and body are passed on, streamed"""
@@ -248,6 +248,7 @@ class Raw(MethodView):
     def _call(self, integration_id):
         found = _find(integration_id)  # once: also gives the forwardHeaders setting
         body = RequestBody.of(request.environ)  # framed upstream as the caller framed it
+        body.require_plain()
         headers = forwardable_request_headers(
             request.headers.items(), (found.integration.data or {}).get("forwardHeaders") or ())
         answer, record, log = _run(found, proxy.ProxyCall(
