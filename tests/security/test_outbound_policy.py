@@ -12,7 +12,9 @@ system resolver (tests/support/dns.py), the network edge.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from integration_hub.db.models import Connection
 from integration_hub.queue import job_queue
 from integration_hub.services.upstream_http import address_denied
 from tests.support.tls import issue, serve_tls
@@ -115,8 +117,9 @@ def test_health_checks_never_connect_to_a_denied_address(guarded, session, dns, 
                           json={"apiKey": "members-own-key"})
     assert connect.status_code == 403, connect.get_data(as_text=True)
     assert connect.get_json()["code"] == "upstream_address_denied"
-    assert client.get(f"/api/integrations/{integration}/connection",
-                      headers=member.headers).status_code == 404  # nothing was stored
+    assert session.scalars(select(Connection)).all() == []  # nothing was stored
+    still = client.get(f"/api/integrations/{integration}/connection", headers=member.headers)
+    assert (still.status_code, still.get_json()["credentials"]) == (200, "integration")
 
     checked = client.post(f"/api/integrations/{integration}/test", headers=member.headers)
     assert checked.status_code == 200 and checked.get_json()["ok"] is False
