@@ -21,10 +21,10 @@ from integration_hub import (
     logs,
     ops,
     queue,
+    routing,
     text_guard,
     web,
 )
-from integration_hub.api import common as api_common
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # static files are served by the web blueprint
-    app.url_map.converters.update(api_common.CONVERTERS)  # before any route is added
+    app.url_rule_class = routing.HubRule  # before any route is added
+    app.url_map.converters.update(routing.CONVERTERS)
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     register_api(app)
     web.init_app(app)
     devtools.init_app(app)
+    routing.reserve_fixed_words(app.url_map)  # every route is added by now
     register_error_handlers(app)
     app.after_request(conditional.add_etag)
     cli.init_app(app)
