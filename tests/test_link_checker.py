@@ -1,10 +1,11 @@
 """The link check every test answer goes through (tests/secret_watch.py) finds what it
-should: hrefs that reach no route, navigation links to action-only routes, template
-flags that do not match, embedded items without self, one kind of item embedded under
-two rels, and HAL-FORMS templates no route takes; and it passes real links, templates,
-curies, embedded items and forms."""
+should: hrefs that reach no route, navigation links to action-only routes, paths that
+reach other routes by method, template flags that do not match, embedded items without
+self, one kind of item embedded under two rels, and HAL-FORMS templates no route takes;
+and it passes real links, templates, curies, embedded items and forms."""
 
 import pytest
+from flask import Flask
 
 from integration_hub.rels import RELATIONS
 from tests.secret_watch import (
@@ -42,6 +43,24 @@ def test_an_href_that_reaches_no_route_is_found(problems):
 def test_a_navigation_link_to_an_action_only_route_is_found(problems):
     assert problems({"inf:integrations": {"href": "/api/integrations/some-id/request"}}) == [
         "inf:integrations: /api/integrations/some-id/request does not answer GET"]
+
+
+def test_a_path_reaching_other_routes_by_method_is_found():
+    """Plain Werkzeug takes ``special`` for a thing's id when its own rule refuses the
+    method; the hub's routing does not (integration_hub/routing.py)."""
+    app = Flask(__name__)
+    app.add_url_rule("/things/<thing_id>", "thing", methods=["GET", "PUT"])
+    app.add_url_rule("/things/special", "special", methods=["POST"])
+    resolve = route_resolver(app, "localhost", "")
+    assert resolve("inf:provision", "/things/special") == (
+        "/things/special reaches other routes by method "
+        "(GET thing, POST special, PUT thing)")
+    assert resolve("inf:thing", "/things/other") is None
+
+
+def test_every_route_method_is_the_same_resource_in_the_hub(migrated_app):
+    resolve = route_resolver(migrated_app, "localhost", "")
+    assert resolve("inf:provision", "/api/integrations/provision") is None
 
 
 def test_template_flags_must_match(problems):
