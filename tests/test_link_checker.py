@@ -125,16 +125,16 @@ def test_one_kind_of_item_under_two_rels_is_found(embedded_problems):
         "(/api/users/ann); one kind of item has one rel"]
 
 
-def test_the_kind_of_an_embedded_item_ignores_its_id_and_query(embedded_problems):
-    # Proxy requests name their row by a fragment of the request log: all one kind.
+def test_the_kind_of_an_embedded_item_ignores_its_id_query_and_fragment(embedded_problems):
+    # Entries of the request logs of two integrations: one kind.
     log = {"_links": {"self": {"href": "/api/integrations/i1/requests"}},
-           "_embedded": {"inf:proxy-request": [_item("/api/integrations/i1/requests#r1"),
-                                               _item("/api/integrations/i2/requests#r2")]}}
+           "_embedded": {"inf:proxy-request": [_item("/api/integrations/i1/requests/r1"),
+                                               _item("/api/integrations/i2/requests/r2#a")]}}
     assert embedded_problems(log) == []
     assert embedded_problems({"_embedded": {"inf:integration": [
-        _item("/api/integrations/i1/requests?start=0#r3")]}}) == [
-        "inf:integration: /api/integrations/i1/requests?start=0#r3 is a proxy.Requests, "
-        "embedded elsewhere as inf:proxy-request (/api/integrations/i1/requests#r1); "
+        _item("/api/integrations/i1/requests/r3?start=0#b")]}}) == [
+        "inf:integration: /api/integrations/i1/requests/r3?start=0#b is a proxy.LoggedRequest, "
+        "embedded elsewhere as inf:proxy-request (/api/integrations/i1/requests/r1); "
         "one kind of item has one rel"]
 
 
