@@ -136,7 +136,8 @@ def register_api(app: Flask) -> None:
     app.config["OPENAPI_SWAGGER_UI_URL"] = "assets/"  # any value enables /api/docs
     api = Api(app, spec_kwargs={"info": {
         "description": "Register integrations once, share them, and call them through "
-                       "the hub. Every answer is HAL; start at GET /api."}})
+                       "the hub. Resources and collections are HAL; start at GET /api. "
+                       "The few plain JSON answers say so in their content type."}})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description":
                        "A hub API token (ihub_...). Its scopes bound it: read (GET and HEAD), "
