@@ -22,10 +22,10 @@ from integration_hub import (
     ops,
     queue,
     request_framing,
+    routing,
     text_guard,
     web,
 )
-from integration_hub.api import common as api_common
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.extensions import Api
@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, overrides: Mapping | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)  # static files are served by the web blueprint
-    app.url_map.converters.update(api_common.CONVERTERS)  # before any route is added
+    app.url_rule_class = routing.HubRule  # before any route is added
+    app.url_map.converters.update(routing.CONVERTERS)
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
     register_proxy_support(app, settings)
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     register_api(app)
     web.init_app(app)
     devtools.init_app(app)
+    routing.reserve_fixed_words(app.url_map)  # every route is added by now
     register_error_handlers(app)
     app.after_request(conditional.add_etag)
     cli.init_app(app)
@@ -137,7 +139,8 @@ def register_api(app: Flask) -> None:
     app.config["OPENAPI_SWAGGER_UI_URL"] = "assets/"  # any value enables /api/docs
     api = Api(app, spec_kwargs={"info": {
         "description": "Register integrations once, share them, and call them through "
-                       "the hub. Every answer is HAL; start at GET /api."}})
+                       "the hub. Resources and collections are HAL; start at GET /api. "
+                       "The few plain JSON answers say so in their content type."}})
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description":
                        "A hub API token (ihub_...). Its scopes bound it: read (GET and HEAD), "

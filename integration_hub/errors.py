@@ -7,9 +7,12 @@ SQL or stack traces.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app, json
+
+from integration_hub.field_errors import field_kinds
 
 PROBLEM_JSON = "application/problem+json"
 # A URN rather than a URL: the hub is self-hosted and owns no public domain.
@@ -115,7 +118,14 @@ class UnsupportedMediaType(HubError):
 
 
 class ValidationFailed(HubError):
+    """``errors`` maps fields to messages; ``fields`` then says which of them are missing,
+    unknown or invalid (field_errors.py)."""
     status, code, title = 422, "validation_failed", "The request is not valid"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        if isinstance(self.errors, Mapping):
+            self.extra.setdefault("fields", field_kinds(self.errors))
 
 
 class TokenLineageTooDeep(ValidationFailed):

@@ -15,7 +15,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
-from integration_hub import errors, json_body, text_guard
+from integration_hub import errors, field_errors, json_body, text_guard
 from integration_hub.api.forms import add_templates, wants_hal_forms
 from integration_hub.hal import HAL_JSON
 
@@ -35,6 +35,9 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Raw(metadata={
         "description": "For validation errors: field name -> messages; for a refused "
                        "import: a list of {line, message}"})
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                            metadata={"description": "For validation errors: the names of the "
+                                      "fields that are missing, unknown and invalid"})
 
 
 class HubParser(FlaskParser):
@@ -75,14 +78,9 @@ class HubParser(FlaskParser):
             (only,) = messages.values()
             if isinstance(only, dict):
                 messages = only
-        raise errors.ValidationFailed(_summarise(messages), errors=messages)
-
-
-def _summarise(messages: Any) -> str:
-    if isinstance(messages, dict) and messages:
-        fields = ", ".join(sorted(str(k) for k in messages))
-        return f"invalid or unknown fields: {fields}"
-    return "the request is not valid"
+        if not isinstance(messages, dict):
+            messages = {field_errors.WHOLE: messages if isinstance(messages, list) else [str(messages)]}
+        raise errors.ValidationFailed(field_errors.summary(messages), errors=messages)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -137,9 +137,10 @@ def route_resolver(app, host: str, root_path: str,
                    action_path: str | None = None) -> Callable[[str, str], str | None]:
     """Checks an href against the app's URL map, as the hub would route a request for it:
     it must reach a route (no 404), and one that answers GET unless the relation names an
-    action (no 405). Templates are expanded with sample values; curies with each known
-    relation. Hrefs to other hosts are not the hub's to answer. ``action_path``: the answer
-    is the outcome of an action (a POST that creates nothing), whose ``self`` names it."""
+    action (no 405); every method reaches that one route or is refused with 405.
+    Templates are expanded with sample values; curies with each known relation. Hrefs to
+    other hosts are not the hub's to answer. ``action_path``: the answer is the outcome of
+    an action (a POST that creates nothing), whose ``self`` names it."""
     adapter = app.url_map.bind(host)
     action = None
     if action_path:
@@ -163,9 +164,36 @@ def route_resolver(app, host: str, root_path: str,
                 return f"{href} does not answer {'GET' if rel not in ACTION_RELS else 'POST'}"
         except NotFound:
             return f"{href} reaches no route"
-        return None
+        return route_methods_problem(app.url_map, host, path)
 
     return resolve
+
+
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@functools.lru_cache(maxsize=8192)
+def route_methods_problem(url_map: Map, host: str, path: str) -> str | None:
+    """One linked path is one resource: every method it takes reaches the same route, and
+    the methods it refuses (405) name in ``Allow`` exactly those it takes. A path that
+    reaches another route by another method has a fixed word taken for an id."""
+    adapter = url_map.bind(host)
+    endpoints: dict[str, str] = {}
+    allowed: set[str] | None = None
+    for method in PROBED_METHODS:
+        try:
+            endpoints[method] = adapter.match(path, method=method)[0]
+        except MethodNotAllowed as refused:
+            allowed = set(refused.valid_methods or ())
+        except (HTTPException, RequestRedirect):
+            return None  # reported by the resolver
+    if len(set(endpoints.values())) > 1:
+        by_method = ", ".join(f"{method} {endpoint}" for method, endpoint in endpoints.items())
+        return f"{path} reaches other routes by method ({by_method})"
+    taken = set(endpoints) | {"OPTIONS"} | ({"HEAD"} if "GET" in endpoints else set())
+    if allowed is not None and allowed != taken:
+        return f"{path} answers 405 with Allow {sorted(allowed)}, but takes {sorted(taken)}"
+    return None
 
 
 @functools.lru_cache(maxsize=8192)  # pages of a test name the same items again and again
@@ -228,8 +256,8 @@ INPUT_TYPES = frozenset({"hidden", "text", "textarea", "search", "tel", "url", "
 
 def template_problems(document: Any, url_map: Map, host: str, root_path: str) -> list[str]:
     """HAL-FORMS hygiene: every template's target is a plain URL (no URI template) of a
-    route taking the template's method, a body's content type is JSON, and every property
-    is named once with an HTML input type."""
+    route taking the template's method (and every method it takes reaches that route), a
+    body's content type is JSON, and every property is named once with an HTML input type."""
     found: list[str] = []
     templates = document.get("_templates") if isinstance(document, dict) else None
     for name, template in (templates or {}).items():
@@ -247,6 +275,9 @@ def template_problems(document: Any, url_map: Map, host: str, root_path: str) ->
             except (HTTPException, RequestRedirect) as refused:
                 found.append(f"template {name}: {method} {target} reaches no route "
                              f"({type(refused).__name__})")
+            else:
+                if problem := route_methods_problem(url_map, host, path):
+                    found.append(f"template {name}: {problem}")
         properties = template.get("properties")
         if not isinstance(properties, list):
             found.append(f"template {name}: properties must be an array")

@@ -1,10 +1,11 @@
 """The link check every test answer goes through (tests/secret_watch.py) finds what it
-should: hrefs that reach no route, navigation links to action-only routes, template
-flags that do not match, embedded items without self, one kind of item embedded under
-two rels, and HAL-FORMS templates no route takes; and it passes real links, templates,
-curies, embedded items and forms."""
+should: hrefs that reach no route, navigation links to action-only routes, paths that
+reach other routes by method, template flags that do not match, embedded items without
+self, one kind of item embedded under two rels, and HAL-FORMS templates no route takes;
+and it passes real links, templates, curies, embedded items and forms."""
 
 import pytest
+from flask import Flask
 
 from integration_hub.rels import RELATIONS
 from tests.secret_watch import (
@@ -42,6 +43,24 @@ def test_an_href_that_reaches_no_route_is_found(problems):
 def test_a_navigation_link_to_an_action_only_route_is_found(problems):
     assert problems({"inf:integrations": {"href": "/api/integrations/some-id/request"}}) == [
         "inf:integrations: /api/integrations/some-id/request does not answer GET"]
+
+
+def test_a_path_reaching_other_routes_by_method_is_found():
+    """Plain Werkzeug takes ``special`` for a thing's id when its own rule refuses the
+    method; the hub's routing does not (integration_hub/routing.py)."""
+    app = Flask(__name__)
+    app.add_url_rule("/things/<thing_id>", "thing", methods=["GET", "PUT"])
+    app.add_url_rule("/things/special", "special", methods=["POST"])
+    resolve = route_resolver(app, "localhost", "")
+    assert resolve("inf:provision", "/things/special") == (
+        "/things/special reaches other routes by method "
+        "(GET thing, POST special, PUT thing)")
+    assert resolve("inf:thing", "/things/other") is None
+
+
+def test_every_route_method_is_the_same_resource_in_the_hub(migrated_app):
+    resolve = route_resolver(migrated_app, "localhost", "")
+    assert resolve("inf:provision", "/api/integrations/provision") is None
 
 
 def test_template_flags_must_match(problems):
@@ -106,16 +125,16 @@ def test_one_kind_of_item_under_two_rels_is_found(embedded_problems):
         "(/api/users/ann); one kind of item has one rel"]
 
 
-def test_the_kind_of_an_embedded_item_ignores_its_id_and_query(embedded_problems):
-    # Proxy requests name their row by a fragment of the request log: all one kind.
+def test_the_kind_of_an_embedded_item_ignores_its_id_query_and_fragment(embedded_problems):
+    # Entries of the request logs of two integrations: one kind.
     log = {"_links": {"self": {"href": "/api/integrations/i1/requests"}},
-           "_embedded": {"inf:proxy-request": [_item("/api/integrations/i1/requests#r1"),
-                                               _item("/api/integrations/i2/requests#r2")]}}
+           "_embedded": {"inf:proxy-request": [_item("/api/integrations/i1/requests/r1"),
+                                               _item("/api/integrations/i2/requests/r2#a")]}}
     assert embedded_problems(log) == []
     assert embedded_problems({"_embedded": {"inf:integration": [
-        _item("/api/integrations/i1/requests?start=0#r3")]}}) == [
-        "inf:integration: /api/integrations/i1/requests?start=0#r3 is a proxy.Requests, "
-        "embedded elsewhere as inf:proxy-request (/api/integrations/i1/requests#r1); "
+        _item("/api/integrations/i1/requests/r3?start=0#b")]}}) == [
+        "inf:integration: /api/integrations/i1/requests/r3?start=0#b is a proxy.LoggedRequest, "
+        "embedded elsewhere as inf:proxy-request (/api/integrations/i1/requests/r1); "
         "one kind of item has one rel"]
 
 

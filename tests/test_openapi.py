@@ -1,6 +1,7 @@
 """The OpenAPI document covers every API route and error; the docs work offline."""
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,19 @@ def test_the_api_docs_page_has_no_inline_script_and_the_hubs_policy(client):
     policy = page.headers["Content-Security-Policy"]
     assert policy == client.get("/login").headers["Content-Security-Policy"]
     assert "unsafe" not in policy
+
+
+def test_the_readme_names_every_answer_that_is_not_hal(spec):
+    """README says which answers are HAL: every operation the document says answers plain
+    JSON is named in "Driving the API from links and forms" (path parameters as {id})."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = readme.split("## Driving the API from links and forms", 1)[1].split("\n## ", 1)[0]
+    plain = sorted({f"{method.upper()} {re.sub(r'{[^}]+}', '{id}', path)}"
+                    for path, operations in spec["paths"].items()
+                    for method, operation in operations.items() if method in METHODS
+                    for status, response in operation["responses"].items()
+                    if status.startswith("2")
+                    and "application/json" in (response.get("content") or {})})
+    assert "GET /api/integrations-list" in plain  # what the check looks for is there
+    unnamed = [operation for operation in plain if operation.split(" ", 1)[1] not in readme]
+    assert not unnamed, f"README does not say these answer plain JSON: {unnamed}"

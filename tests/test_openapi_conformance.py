@@ -80,6 +80,7 @@ class Seed:
     doomed_tag: str = ""
     token: str = ""         # a second token of the admin's (never the one the cases use)
     run: str = ""
+    request: str = ""       # a call in the stable integration's request log
     webhook: str = ""
     doomed_webhook: str = ""
     delivery: str = ""
@@ -122,6 +123,7 @@ def seeded_value(path: str, method: str, name: str, seed: Seed) -> str | None:
         "model": "resources",
         "record_id": seed.record,
         "run_id": seed.run,
+        "request_id": seed.request,
         "webhook_id": (seed.doomed_webhook if delete and path == "/api/webhooks/{webhook_id}"
                        else seed.webhook),
         "delivery_id": seed.delivery,
@@ -194,6 +196,8 @@ def seed(app, admin, member, make_integration, upstream, tmp_path, monkeypatch) 
     _ok(api.post(f"/api/integrations/{seed.stable}/import", data={
         "resources_file": (csv, "records.csv")}, content_type="multipart/form-data", **auth))
     _ok(api.post(f"/api/integrations/{seed.stable}/request", json={"url": "/hello"}, **auth))
+    seed.request = _ok(api.get(f"/api/integrations/{seed.stable}/requests",
+                               **auth))["_embedded"]["inf:proxy-request"][0]["id"]
     seed.run = _ok(api.post(f"/api/integrations/{seed.stable}/sync", **auth), 202)["id"]
 
     hook = {"url": "http://127.0.0.1:9/hook", "events": ["*"]}

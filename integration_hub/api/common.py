@@ -7,26 +7,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import request, url_for
-from werkzeug.routing import UnicodeConverter
 
 from integration_hub import hal
 
 _PLACEHOLDER = "__hub_template_{}__"
 # Offsets past this are refused (the databases' integers end at 2**63; no list is this long).
 MAX_OFFSET = 2**31 - 1
-
-
-class SegmentConverter(UnicodeConverter):
-    """Werkzeug's default path variable (``<name>``, ``<string:name>``), built with
-    ``hal.path_segment``: Werkzeug's own leaves "/" and "." as they are, so an id from data
-    could turn into other segments of the href. Routing is unchanged: the server decodes
-    the segment before the rule matches it."""
-
-    def to_url(self, value: Any) -> str:
-        return hal.path_segment(str(value))
-
-
-CONVERTERS = {"default": SegmentConverter, "string": SegmentConverter}
 
 
 def href(endpoint: str, **values: Any) -> str:

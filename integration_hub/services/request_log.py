@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from integration_hub import errors
 from integration_hub.db.models import Connection, ProxyRequest
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
@@ -26,6 +27,10 @@ from integration_hub.services.integrations import Found
 
 CONNECTION_TOUCH_RESOLUTION = timedelta(seconds=60)
 log = logging.getLogger(__name__)
+
+
+class ProxyRequestNotFound(errors.NotFound):
+    code, title = "proxy_request_not_found", "No such call in this integration's request log"
 
 
 def loggable_path(url: str) -> str:
@@ -160,3 +165,12 @@ def list_requests(session: Session, found: Found, start: int,
     page = session.scalars(query.order_by(ProxyRequest.created_at.desc(), ProxyRequest.id)
                            .offset(start).limit(limit))
     return list(page), total
+
+
+def get_request(session: Session, found: Found, request_id: str) -> ProxyRequest:
+    """One logged call of the integration, for whoever may read its log."""
+    require(found.access, Access.OWNER)
+    row = session.get(ProxyRequest, request_id)
+    if row is None or row.integration_id != found.integration.id:
+        raise ProxyRequestNotFound("no such call in this integration's request log")
+    return row

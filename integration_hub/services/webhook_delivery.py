@@ -167,7 +167,7 @@ def _outcome(hook: Webhook, delivery: WebhookDelivery, result: AttemptResult, no
         hook.last_delivery_at, hook.last_delivery_status = now, (
             "succeeded" if result.succeeded else "failed")
     if result.succeeded:
-        _close(delivery, "delivered", now)
+        _close(delivery, "succeeded", now)
         if not is_ping:
             hook.failing_since = None
         return None

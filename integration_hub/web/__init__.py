@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from integration_hub import errors
 from integration_hub.db.session import db_session
@@ -37,6 +46,20 @@ def _security_headers(response):
         return response
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    return response
+
+
+# The hub's own icon: browsers ask every site for /favicon.ico. It is an SVG (browsers
+# read the type from the answer), inert like any icon the hub serves.
+ICON_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                "X-Content-Type-Options": "nosniff"}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    response = send_from_directory(bp.static_folder, "hub.svg", mimetype="image/svg+xml",
+                                   max_age=86400)
+    response.headers.update(ICON_HEADERS)
     return response
 
 

@@ -63,3 +63,34 @@ def test_unexpected_error_is_a_500_problem_without_details(migrated_app, tmp_pat
     assert "hunter2" not in text and "SELECT" not in text and "Traceback" not in text
     assert "RuntimeError" in caplog.text  # the operator still sees it in the log
     assert body["detail"]
+
+
+def test_a_missing_field_is_called_missing(client, admin):
+    answer = client.post("/api/webhooks", headers=admin.headers, json={"events": ["*"]})
+    body = assert_problem(answer, 422, "validation_failed")
+    assert body["detail"] == "missing required field: url"
+    assert body["fields"] == {"missing": ["url"], "unknown": [], "invalid": []}
+    assert set(body["errors"]) == {"url"}
+
+
+def test_missing_unknown_and_invalid_fields_are_told_apart(client, admin):
+    answer = client.post("/api/webhooks", headers=admin.headers,
+                         json={"events": "not-a-list", "colour": "red", "shade": 1})
+    body = assert_problem(answer, 422, "validation_failed")
+    assert body["detail"] == ("missing required field: url; unknown fields: colour, shade; "
+                              "invalid field: events")
+    assert body["fields"] == {"missing": ["url"], "unknown": ["colour", "shade"],
+                              "invalid": ["events"]}
+
+
+def test_fields_a_service_finds_missing_are_called_missing(client, admin):
+    answer = client.post("/api/integrations", headers=admin.headers, json={"authType": "none"})
+    body = assert_problem(answer, 422, "validation_failed")
+    assert body["fields"] == {"missing": ["name", "type"], "unknown": [], "invalid": []}
+
+
+def test_a_body_that_is_no_object_names_no_field(client, admin):
+    answer = client.post("/api/webhooks", headers=admin.headers, json=["url"])
+    body = assert_problem(answer, 422, "validation_failed")
+    assert "_schema" not in body["detail"] and "field" not in body["detail"]
+    assert body["fields"] == {"missing": [], "unknown": [], "invalid": []}

@@ -342,6 +342,31 @@ def test_request_log_records_calls_without_secrets(client, session, admin, membe
     assert session.scalars(select(ProxyRequest)).all()
 
 
+def test_each_logged_call_has_its_own_address(client, admin, member, upstream, keyed):
+    integration = keyed()
+    other = keyed()
+    for target in (integration, other):
+        call(client, member, target, url="items").close()  # logged once its answer is done
+    page = client.get(f"/api/integrations/{integration}/requests", headers=admin.headers)
+    listed = only(page.get_json()["_embedded"]["inf:proxy-request"])
+    where = listed["_links"]["self"]["href"]
+    assert "#" not in where and where != page.get_json()["_links"]["self"]["href"]
+
+    answer = client.get(where, headers=admin.headers)
+    assert answer.status_code == 200 and answer.mimetype == "application/hal+json"
+    assert answer.get_json() == listed
+    # the list's access rule: its owner and administrators, not those it is shared with
+    refused = client.get(where, headers=member.headers)
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "forbidden")
+    # an entry of another integration is not one of this integration's
+    theirs = only(client.get(f"/api/integrations/{other}/requests", headers=admin.headers)
+                  .get_json()["_embedded"]["inf:proxy-request"])
+    elsewhere = client.get(f"/api/integrations/{integration}/requests/{theirs['id']}",
+                           headers=admin.headers)
+    assert (elsewhere.status_code, elsewhere.get_json()["code"]) == (
+        404, "proxy_request_not_found")
+
+
 def test_connection_fields_fill_the_base_url(client, member, upstream, oauth_server,
                                              oauth_integration):
     integration = oauth_integration(shares={"mia": 1},

@@ -100,7 +100,7 @@ def test_ping_is_signed_and_its_history_holds_the_exact_body(client, admin, rece
     assert got.headers["content-type"] == "application/json"
 
     sent = client.get(answer.headers["Location"], headers=admin.headers).get_json()
-    assert (sent["status"], sent["attemptCount"], sent["nextAttemptAt"]) == ("delivered", 1, None)
+    assert (sent["status"], sent["attemptCount"], sent["nextAttemptAt"]) == ("succeeded", 1, None)
     assert sent["completedAt"]
     [first] = sent["attempts"]
     assert (first["number"], first["responseStatus"], first["outcome"]) == (1, 200, "succeeded")
@@ -124,7 +124,7 @@ def test_a_disabled_webhook_can_still_be_pinged(client, admin, receiver, run_que
     ping(client, admin, hook)
     run_queue()
     assert [d.event for d in receiver.deliveries("/hook")] == ["ping"]
-    assert delivery(client, admin, hook)["status"] == "delivered"
+    assert delivery(client, admin, hook)["status"] == "succeeded"
 
 
 @pytest.mark.parametrize("arrange, status, code", [
@@ -195,7 +195,7 @@ def test_a_failed_delivery_is_retried_with_the_same_body_until_it_succeeds(
     assert attempt_at(app, first["id"], at(second["nextAttemptAt"])) is None
 
     done = delivery(client, admin, hook)
-    assert (done["status"], done["attemptCount"], done["nextAttemptAt"]) == ("delivered", 3, None)
+    assert (done["status"], done["attemptCount"], done["nextAttemptAt"]) == ("succeeded", 3, None)
     assert statuses(done) == [503, 503, 200]
     assert [a["outcome"] for a in done["attempts"]] == ["failed", "failed", "succeeded"]
     assert [a["number"] for a in done["attempts"]] == [1, 2, 3]
@@ -247,6 +247,19 @@ def test_a_success_after_failures_clears_failing_since(app, client, admin, recei
     healthy = webhook(client, admin, hook)
     assert healthy["failingSince"] is None and healthy["lastDeliveryStatus"] == "succeeded"
     assert at(healthy["lastDeliveryAt"]) == at(first["nextAttemptAt"])
+
+
+def test_one_word_for_how_a_delivery_ended_everywhere(client, admin, receiver, run_queue,
+                                                     make_webhook):
+    """The delivery's status, its attempt's outcome and the webhook's lastDeliveryStatus
+    name the same fact with the same word, as sync runs do: succeeded or failed."""
+    hook = make_webhook(["integration.created"])
+    new_integration(client, admin)
+    run_queue()
+    sent = delivery(client, admin, hook)
+    words = {sent["status"], sent["attempts"][-1]["outcome"],
+             webhook(client, admin, hook)["lastDeliveryStatus"]}
+    assert words == {"succeeded"}
 
 
 def test_a_webhook_failing_for_a_day_is_switched_off_until_enabled_again(
@@ -323,7 +336,7 @@ def test_a_delivery_queued_twice_is_sent_once(app, client, admin, receiver, run_
     assert run_queue() == 2
     assert len(receiver.deliveries("/hook")) == 1
     sent = delivery(client, admin, hook)
-    assert (sent["status"], sent["attemptCount"]) == ("delivered", 1)
+    assert (sent["status"], sent["attemptCount"]) == ("succeeded", 1)
 
 
 def test_a_claimed_delivery_is_left_alone_until_the_claim_runs_out(app, client, admin, session,
@@ -340,7 +353,7 @@ def test_a_claimed_delivery_is_left_alone_until_the_claim_runs_out(app, client, 
     assert receiver.deliveries() == []
     assert attempt_at(app, delivery_id, now + timedelta(minutes=2)) is None  # the worker died
     assert len(receiver.deliveries("/hook")) == 1
-    assert delivery(client, admin, hook)["status"] == "delivered"
+    assert delivery(client, admin, hook)["status"] == "succeeded"
 
 
 def test_the_sweep_sends_deliveries_whose_task_was_lost(app, client, admin, session, receiver,
@@ -358,7 +371,7 @@ def test_the_sweep_sends_deliveries_whose_task_was_lost(app, client, admin, sess
 
     [got] = receiver.deliveries("/hook")
     assert got.event == "integration.created" and got.signature_valid
-    assert delivery(client, admin, hook)["status"] == "delivered"
+    assert delivery(client, admin, hook)["status"] == "succeeded"
     queue.sweep_deliveries.call_local()
     assert run_queue() == 0 and len(receiver.deliveries("/hook")) == 1
 

@@ -143,7 +143,7 @@ def test_the_demo_catalog_syncs_from_the_development_listing(app, live_hub, clie
     deliveries = client.get(hook["_links"]["inf:webhook-deliveries"]["href"],
                             headers=admin).get_json()["_embedded"]["inf:webhook-delivery"]
     completed = [d for d in deliveries if d["event"] == "sync.completed"]
-    assert [d["status"] for d in completed] == ["delivered"]
+    assert [d["status"] for d in completed] == ["succeeded"]
     assert completed[0]["attempts"][0]["responseStatus"] == 200
 
 

@@ -91,6 +91,7 @@ $I/request/<path:target>                   PUT     -       401  404  ok   ok   o
 $I/request/<path:target>                   PATCH   -       401  404  ok   ok   ok   ok   ok   404
 $I/request/<path:target>                   DELETE  -       401  404  ok   ok   ok   ok   ok   404
 $I/requests                                GET     -       401  404  403  403  403  ok   ok   404
+$I/requests/<request_id>                   GET     -       401  404  403  403  403  ok   ok   404
 $I/query                                   POST    -       401  404  ok   ok   ok   ok   ok   404
 $I/store                                   POST    -       401  404  ok   ok   ok   ok   ok   404
 $I/test                                    POST    -       401  404  ok   ok   ok   ok   ok   404
@@ -145,7 +146,8 @@ $I                                         DELETE  spare   401  404  403  403  4
 # - tokens, "other" by adm: services.tokens.get_token lets a superuser read and revoke any
 #   token of the tenant (to stop a leaked one); others, and other tenants, get 404.
 # - owner PUT needs ownership, not share level 3 (docs/decisions.md, "Transferring ownership").
-# - connections, connections/<id> and requests are the owner's and administrators' (docs/security.md,
+# - connections, connections/<id>, requests and requests/<id> are the owner's and
+#   administrators' (docs/security.md,
 #   "Who may do what"); import, starting a sync and confirming one need write
 #   (docs/decisions.md, "Access"; docs/security.md, "Whom a sync acts as").
 #   The connection of connections/<id> is none of these callers' own: a user may also read
@@ -464,9 +466,14 @@ def integration_world(client, admin: Caller, owner: Caller, make_integration, up
                                  "resources_file": (io.BytesIO(b"id,name\nr1,One\n"), "p.csv")})
     assert imported.status_code == 200, imported.get_data(as_text=True)
     run = api_id(client.post(f"{base}/sync", headers=admin.headers), 202)
+    called = client.post(f"{base}/request", headers=owner.headers, json={"url": "items"})
+    assert called.status_code == 200, called.get_data(as_text=True)
+    called.close()  # the call is logged once its answer is done
+    logged = client.get(f"{base}/requests", headers=admin.headers).get_json()
+    request = logged["_embedded"]["inf:proxy-request"][0]["id"]
 
     common = {"principal_id": "bea", "target": "items", "model": "people", "record_id": "r1",
-              "tag_id": tag, "connection_id": connection, "run_id": run}
+              "tag_id": tag, "connection_id": connection, "run_id": run, "request_id": request}
     return {"-": {**common, "integration_id": main},
             "shared": {**common, "integration_id": shared},
             "spare PUT": {**common, "integration_id": spare_owner},
@@ -619,6 +626,7 @@ def test_child_ids_only_resolve_under_their_own_parent(postgresql_only, client, 
     checks = [
         ("GET", f"{base}/connections/{theirs['connection_id']}", None, 404, "not_found"),
         ("GET", f"{base}/sync/runs/{theirs['run_id']}", None, 404, "sync_run_not_found"),
+        ("GET", f"{base}/requests/{theirs['request_id']}", None, 404, "proxy_request_not_found"),
         ("GET", f"{base}/records/people/only-theirs", None, 404, "record_not_found"),
         ("POST", f"{base}/store", {"op": "get", "model": "people", "id": "only-theirs"}, 404,
          "record_not_found"),

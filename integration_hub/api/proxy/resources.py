@@ -102,8 +102,8 @@ class ProxyRequestSchema(HalSchema):
     created_at = ma.fields.DateTime(data_key="createdAt")
 
     def hal_links(self, row):
-        return {"self": {"href": href("proxy.Requests", integration_id=row.integration_id,
-                                      _anchor=row.id)},
+        return {"self": {"href": href("proxy.LoggedRequest", integration_id=row.integration_id,
+                                      request_id=row.id)},
                 "inf:integration": {"href": href("integrations.Integration",
                                                  integration_id=row.integration_id)}}
 
@@ -272,3 +272,14 @@ class Requests(MethodView):
         items, total = request_log.list_requests(session, found, args["start"], args["limit"])
         return hal_page("proxy.Requests", "inf:proxy-request", items, args["start"],
                         args["limit"], total, integration_id=found.integration.id)
+
+
+@blp.route("/integrations/<integration_id>/requests/<request_id>")
+class LoggedRequest(MethodView):
+    @blp.response(200, ProxyRequestSchema)
+    @blp.problems(401, 403, 404)
+    def get(self, integration_id, request_id):
+        """One proxied call of the request log (owner or administrator)"""
+        session = db_session()
+        found = integrations.find(session, current_user(), integration_id)
+        return request_log.get_request(session, found, request_id)

@@ -91,7 +91,7 @@ class DeliverySchema(HalSchema):
     event_id = ma.fields.String(data_key="eventId", metadata={
         "description": "The same for every webhook told about this event (idempotency key)"})
     event = ma.fields.String(attribute="event_type")
-    status = ma.fields.String(metadata={"description": "pending, delivered or failed"})
+    status = ma.fields.String(metadata={"description": "pending, succeeded or failed"})
     attempt_count = ma.fields.Integer(data_key="attemptCount")
     max_attempts = ma.fields.Integer(data_key="maxAttempts")
     next_attempt_at = ma.fields.DateTime(data_key="nextAttemptAt", allow_none=True)

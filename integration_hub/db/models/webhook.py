@@ -60,7 +60,7 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|succeeded|failed
     attempt_count: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column()
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
