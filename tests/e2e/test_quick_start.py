@@ -166,7 +166,7 @@ def _check_the_quick_start(http: requests.Session, base: str, printed: str,
     deliveries = hooks[0]["_links"]["inf:webhook-deliveries"]["href"]
     delivered = _eventually(lambda: http.get(f"{base}{deliveries}", headers=headers,
                                              timeout=10).json(),
-                            lambda answer: any(d["status"] == "delivered" for d in
+                            lambda answer: any(d["status"] == "succeeded" for d in
                                                answer["_embedded"]["inf:webhook-delivery"]))
     statuses = [d["status"] for d in delivered["_embedded"]["inf:webhook-delivery"]]
     assert "failed" not in statuses, statuses
