@@ -206,6 +206,7 @@ def collect_ids(client, admin, member, tom, made: dict) -> dict:
         under[integration] = {
             "connection_id": [c["id"] for c in embedded(f"{base}/connections", "inf:connection")],
             "run_id": [r["id"] for r in embedded(f"{base}/sync/runs", "inf:sync-run")],
+            "request_id": [r["id"] for r in embedded(f"{base}/requests", "inf:proxy-request")],
             "records": [{"model": r["model"], "record_id": r["id"]}
                         for r in embedded(f"{base}/records", "inf:record")],
             "principal_id": [s["principalId"]
