@@ -23,6 +23,7 @@ from integration_hub import create_app
 from integration_hub.db.models import User
 from tests import factories
 from tests.conftest import make_settings
+from tests.support import browser
 
 USERNAME = "ada"
 PASSWORD = "correct horse battery staple"
@@ -42,11 +43,7 @@ def ada(session):
 
 
 def sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser.sign_in(page, base, USERNAME, PASSWORD)
 
 
 def card(page, name: str = NAME):

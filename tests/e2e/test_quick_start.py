@@ -29,7 +29,7 @@ import requests
 from integration_hub.devtools import DEMO_PRODUCTS
 from tests.conftest import REPO_ROOT, missing_component
 from tests.e2e.test_refresh_across_processes import free_port, http_session
-from tests.e2e.test_worker import _no_control_socket
+from tests.e2e.test_worker import _no_control_socket, _wait_for
 from tests.support.listener import Listener
 
 DEFAULT_PORT = 8000
@@ -105,7 +105,7 @@ def test_make_run_on_another_port_serves_everything_the_demo_prints(
     try:
         with http_session() as http:
             printed = _instructions(log, served)
-            _wait_until_serving(http, f"{base}/api", served, log)
+            _wait_for(http, f"{base}/api", served, log, wait=WAIT, what="make run")
             _check_the_quick_start(http, base, printed, tmp_path)
         assert default_port_taken.accepted() == 0, default_port_taken.received
     finally:
@@ -194,21 +194,6 @@ def _instructions(log: Path, served: subprocess.Popen) -> str:
             pytest.fail(f"make run exited with {served.returncode}:\n{text[-3000:]}")
         time.sleep(0.2)
     pytest.fail(f"make run printed no instructions within {WAIT} s:\n{log.read_text()[-3000:]}")
-
-
-def _wait_until_serving(http: requests.Session, url: str, served: subprocess.Popen,
-                        log: Path) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        if served.poll() is not None:
-            pytest.fail(f"make run exited with {served.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if http.get(url, timeout=2).status_code == 401:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"nothing answered on {url} within {WAIT} s:\n{log.read_text()[-3000:]}")
 
 
 def _eventually(read, done):

@@ -18,6 +18,7 @@ from integration_hub.db.models import Integration, User
 from integration_hub.services import connections
 from integration_hub.services.demo import demo_integrations
 from tests import factories
+from tests.support import browser
 
 USERNAME = "ada"
 PASSWORD = "a long enough password for ada"
@@ -38,11 +39,7 @@ def ada(session):
 
 
 def sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser.sign_in(page, base, USERNAME, PASSWORD)
 
 
 def card(page, name: str):

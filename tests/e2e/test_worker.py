@@ -209,15 +209,18 @@ def _no_control_socket() -> str:
             if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else "")
 
 
-def _wait_for(http: requests.Session, url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + WAIT
+def _wait_for(http: requests.Session, url: str, server: subprocess.Popen, log: Path, *,
+              wait: float = WAIT, what: str = "serve") -> None:
+    """Until ``url`` answers 401 (the hub serves, and asks who calls), or ``server`` (what
+    ``what`` started) exits."""
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"serve exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"{what} exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             if http.get(url, timeout=2).status_code == 401:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    pytest.fail(f"serve did not answer within {WAIT} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"{what} did not answer on {url} within {wait} s:\n{log.read_text()[-3000:]}")

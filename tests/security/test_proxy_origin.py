@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from integration_hub.db.models import ApiToken
 from tests import factories
+from tests.support import browser
 
 USERNAME = "ada"
 PASSWORD = "correct horse battery staple"
@@ -175,11 +176,7 @@ def test_the_hub_s_own_pages_keep_their_policy(client, hostile, ada):
 # -- in a real browser ----------------------------------------------------------------------------
 
 def sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", USERNAME)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    browser.sign_in(page, base, USERNAME, PASSWORD)
 
 
 def test_a_signed_in_browser_runs_no_upstream_script(page, live_hub, upstream, hostile, session):
