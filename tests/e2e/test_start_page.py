@@ -30,6 +30,13 @@ CALENDAR = {"auth_type": "oauth2", "auth_uri": "https://auth.example.com/authori
             "mode": "per-user"}
 
 
+@pytest.fixture(scope="session", params=["sqlite"])
+def backend(request) -> str:
+    """What a page shows does not depend on the hub's database (the statements it reads
+    with run on both in tests/api): one backend is enough."""
+    return request.param
+
+
 @pytest.fixture
 def ada(session):
     factories.user(session, USERNAME, password=PASSWORD, display_name="Ada Lovelace",

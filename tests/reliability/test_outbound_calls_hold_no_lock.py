@@ -183,11 +183,14 @@ def test_a_trickling_answer_head_ends_the_proxied_call_at_the_deadline(
         "upstream_timeout"]
 
 
-def test_a_streamed_body_has_a_timeout_per_read_not_for_all_of_it(client, member,
+def test_a_streamed_body_has_a_timeout_per_read_not_for_all_of_it(backend, client, member,
                                                                   make_integration, trickle):
-    body = b'{"ok": true, "padding": "..........."}'
+    if backend != "sqlite":
+        pytest.skip("reading an upstream's body does not touch the hub's database: SQLite only")
+    body = b'{"ok":true}'
     server = trickle("body", json_answer(body))
-    assert server.longest > 2 * DEADLINE  # longer than the head's deadline: passes all the same
+    # The body alone takes longer than the head's deadline: it passes all the same.
+    assert len(body) * server.pause > 2 * DEADLINE
     integration = api_integration(make_integration, server.url, timeout=DEADLINE)
 
     answer = client.get(f"/api/integrations/{integration}/request/slow", headers=member.headers)

@@ -219,12 +219,15 @@ IN_FLIGHT = {"postgresql": 16, "mysql": 1, "sqlite": 2}
 SLACK = 1024 * 1024
 
 
-def test_the_worker_holds_the_cap_and_one_batch_of_rows_at_most(capped_app, hub, admin,
+def test_the_worker_holds_the_cap_and_one_batch_of_rows_at_most(backend, capped_app, hub, admin,
                                                                 integration, target):
     """Rows of 256 KB after 511 small ones: a hub that grows its batches with the rows seen so
     far asks for hundreds of large rows at once (over 100 MB here, a gigabyte with rows of
     2 MB). Peak memory during the query must stay under the cap, the rows in flight, and the
     row being measured."""
+    if backend != "sqlite":
+        pytest.skip("the rows come from the integration's database, whatever the hub's own: "
+                    "measured once, with the hub on SQLite")
     import tracemalloc
 
     from integration_hub.services import dbquery, integrations
