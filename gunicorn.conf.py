@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 
-# `integration-hub serve` passes this address as --bind (integration_hub/serving.py reads
+# `integration-hub serve` passes this address as --bind (integration_hub/edge/serving.py reads
 # it for serve and the demo alike); nothing of the hub is imported here, since
 # prometheus_client must see PROMETHEUS_MULTIPROC_DIR (below) before the hub loads it.
 bind = os.environ.get("HUB_BIND") or "127.0.0.1:8000"

@@ -98,7 +98,8 @@ def seed(app, size: int) -> tuple[str, int, int]:
     """Users, teams and ``size`` integrations with their shares; returns (the caller's
     token, shares written, integrations the caller can read)."""
     from integration_hub.db.session import transaction
-    from integration_hub.services import identity, tokens
+    from integration_hub.identity import directory as identity
+    from integration_hub.identity import tokens
 
     engine = app.extensions["integration_hub.db"].kw["bind"]
     with app.app_context(), transaction() as session:

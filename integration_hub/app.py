@@ -11,25 +11,22 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
-from integration_hub import (
+from integration_hub import cli, crypto, errors, queue, web
+from integration_hub.config import Settings
+from integration_hub.db import session as db
+from integration_hub.dev import stand_ins as devtools
+from integration_hub.edge import (
     body_limits,
-    cli,
     conditional,
     cors,
-    devtools,
-    errors,
     logs,
     ops,
-    queue,
     request_framing,
     routing,
     text_guard,
-    web,
 )
-from integration_hub.config import Settings
-from integration_hub.db import session as db
 from integration_hub.extensions import Api
-from integration_hub.services import crypto, request_log
+from integration_hub.proxy import request_log
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +74,8 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
 class StrictJSONProvider(DefaultJSONProvider):
     """Flask's JSON, refusing NaN and Infinity (ValueError): they are not JSON (RFC 8259),
     and an answer holding one is a fault to find, never a document to send. Values that
-    may be beyond a double are written as strings where they arise (record_sums.py,
-    query_values.py; docs/api-conventions.md, "Numbers")."""
+    may be beyond a double are written as strings where they arise (records/sums.py,
+    databases/query_values.py; docs/api-conventions.md, "Numbers")."""
 
     def dumps(self, obj, **kwargs) -> str:
         kwargs.setdefault("allow_nan", False)

@@ -14,11 +14,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from integration_hub import errors, serving
+from integration_hub import crypto, errors
+from integration_hub.audit import entries as audit
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
+from integration_hub.dev import demo
+from integration_hub.edge import serving
+from integration_hub.identity import directory as identity
+from integration_hub.identity import token_scopes, tokens
 from integration_hub.queue import job_queue
-from integration_hub.services import audit, crypto, demo, identity, token_scopes, tokens
 
 
 def _settings():

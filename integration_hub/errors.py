@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, json
 
-from integration_hub.field_errors import field_kinds
+from integration_hub.edge.field_errors import field_kinds
 
 PROBLEM_JSON = "application/problem+json"
 # A URN rather than a URL: the hub is self-hosted and owns no public domain.
@@ -119,7 +119,7 @@ class UnsupportedMediaType(HubError):
 
 class ValidationFailed(HubError):
     """``errors`` maps fields to messages; ``fields`` then says which of them are missing,
-    unknown or invalid (field_errors.py)."""
+    unknown or invalid (edge/field_errors.py)."""
     status, code, title = 422, "validation_failed", "The request is not valid"
 
     def __init__(self, detail: str | None = None, **kwargs: Any) -> None:

@@ -25,17 +25,15 @@ from huey import Huey, SqliteHuey, crontab
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
 
+from integration_hub.audit import retention
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
 from integration_hub.private_files import private_sqlite
-from integration_hub.services import (
-    retention,
-    sync,
-    sync_schedules,
-    webhook_delivery,
-    webhook_events,
-)
-from integration_hub.services.upstream_http import shared_pool
+from integration_hub.proxy.upstream_http import shared_pool
+from integration_hub.sync import runs as sync
+from integration_hub.sync import schedules as sync_schedules
+from integration_hub.webhooks import delivery as webhook_delivery
+from integration_hub.webhooks import events as webhook_events
 
 QUEUE_NAME = "integration-hub"
 WEBHOOK_LANE = ".webhooks"  # appended to the queue's name: the deliveries' queue

@@ -20,9 +20,9 @@ from integration_hub import create_app
 from integration_hub.config import Settings
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import db_session
+from integration_hub.identity import directory as identity
+from integration_hub.proxy.request_log import RequestLogBuffer
 from integration_hub.queue import job_queue
-from integration_hub.services import identity
-from integration_hub.services.request_log import RequestLogBuffer
 from tests import factories
 from tests.secret_watch import WATCH, WatchedClient
 from tests.support.oauth_server import node_available, start_oauth_server

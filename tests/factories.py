@@ -5,7 +5,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from integration_hub.db.models import Integration, IntegrationShare, Team, User
-from integration_hub.services import identity, integrations, tokens
+from integration_hub.identity import directory as identity
+from integration_hub.identity import tokens
+from integration_hub.integrations import store as integrations
 
 
 def user(session: Session, username: str, tenant: str = "default", **values) -> User:

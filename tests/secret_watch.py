@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect
 
-from integration_hub import hal
-from integration_hub.rels import RELATIONS
+from integration_hub.hal import documents as hal
+from integration_hub.hal.relations import RELATIONS
 
 SECRET_FIELDS = frozenset({"clientSecret", "apiKey", "credentials", "password", "token", "secret",
                            "accessToken", "refreshToken", "code", "codeVerifier"})

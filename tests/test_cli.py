@@ -4,9 +4,10 @@ import json
 
 from sqlalchemy import select
 
+from integration_hub import crypto
 from integration_hub.db.models import Integration, Team, Tenant, User, Webhook
-from integration_hub.services import crypto, integrations
-from integration_hub.services.integration_config import SECRETS
+from integration_hub.integrations import store as integrations
+from integration_hub.integrations.configuration import SECRETS
 
 
 def run(app, *args):

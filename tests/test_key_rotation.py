@@ -5,7 +5,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 
 from integration_hub import create_app
-from integration_hub.services.crypto import Keyring, SecretDecryptionError, rotate_keys
+from integration_hub.crypto import Keyring, SecretDecryptionError, rotate_keys
 from tests.conftest import make_settings
 
 K1, K2, K3 = (Fernet.generate_key().decode() for _ in range(3))

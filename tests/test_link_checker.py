@@ -7,7 +7,7 @@ and it passes real links, templates, curies, embedded items and forms."""
 import pytest
 from flask import Flask
 
-from integration_hub.rels import RELATIONS
+from integration_hub.hal.relations import RELATIONS
 from tests.secret_watch import (
     embedding_checker,
     link_problems,
@@ -47,7 +47,7 @@ def test_a_navigation_link_to_an_action_only_route_is_found(problems):
 
 def test_a_path_reaching_other_routes_by_method_is_found():
     """Plain Werkzeug takes ``special`` for a thing's id when its own rule refuses the
-    method; the hub's routing does not (integration_hub/routing.py)."""
+    method; the hub's routing does not (integration_hub/edge/routing.py)."""
     app = Flask(__name__)
     app.add_url_rule("/things/<thing_id>", "thing", methods=["GET", "PUT"])
     app.add_url_rule("/things/special", "special", methods=["POST"])

@@ -51,7 +51,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.config import SchemathesisConfig
 
-from integration_hub.rels import RELATIONS
+from integration_hub.hal.relations import RELATIONS
 from tests.secret_watch import WATCH, link_problems
 
 MAX_EXAMPLES = 10

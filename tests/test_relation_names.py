@@ -1,9 +1,9 @@
 """The OpenAPI document and the relation pages agree on names: every ``inf:`` relation the
-document names is one of integration_hub/rels.py, every ``_embedded`` object names its items
+document names is one of integration_hub/hal/relations.py, every ``_embedded`` object names its items
 ``inf:<singular>`` after their schema, and every address a relation page gives is one the
 document has.
 
-Not checked here: that every relation of rels.py appears in the document. The document does
+Not checked here: that every relation of hal/relations.py appears in the document. The document does
 not describe ``_links`` (their names are not part of any schema) and no relation page names
 another, so only the embedded relations could be found; which relations the hub really
 uses is for the link check every test answer goes through (tests/secret_watch.py).
@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from integration_hub.rels import RELATIONS
+from integration_hub.hal.relations import RELATIONS
 
 METHODS = {"get", "put", "post", "delete", "patch"}
 INF = re.compile(r"inf:([A-Za-z0-9_-]+)")
@@ -49,7 +49,7 @@ def _texts(node, where=""):
 def test_every_relation_the_document_names_is_documented(spec):
     unknown = sorted(f"inf:{name} at #{where}" for where, text in _texts(spec)
                      for name in INF.findall(text) if name not in RELATIONS)
-    assert not unknown, "relations missing from integration_hub/rels.py:\n" + "\n".join(unknown)
+    assert not unknown, "relations missing from integration_hub/hal/relations.py:\n" + "\n".join(unknown)
 
 
 def _camel(rel: str) -> str:
@@ -89,7 +89,7 @@ def embedded_mismatches(spec) -> list[str]:
             where = f"{owner}._embedded[{key}]"
             rel = key.removeprefix("inf:")
             if key == rel or rel not in RELATIONS:
-                found.append(f"{where}: not an inf: relation of rels.py")
+                found.append(f"{where}: not an inf: relation of hal/relations.py")
                 continue
             if is_page and value.get("type") != "array":
                 found.append(f"{where}: a collection embeds its items as an array")

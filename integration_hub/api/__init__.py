@@ -5,27 +5,27 @@ from __future__ import annotations
 from flask import Flask, request
 
 from integration_hub.api.audit import resources as audit
-from integration_hub.api.catalogue import resources as catalogue
 from integration_hub.api.connections import resources as connections
-from integration_hub.api.database import resources as database
-from integration_hub.api.directories import resources as directories
+from integration_hub.api.databases import resources as database
 from integration_hub.api.docs_page import register_docs_assets
+from integration_hub.api.identity.session import resources as session
+from integration_hub.api.identity.teams import resources as teams
+from integration_hub.api.identity.tenant import resources as tenant
+from integration_hub.api.identity.tokens import resources as tokens
+from integration_hub.api.identity.users import resources as users
 from integration_hub.api.integrations import icons, sharing
 from integration_hub.api.integrations import resources as integrations
+from integration_hub.api.integrations.catalogue import resources as catalogue
+from integration_hub.api.integrations.tags import resources as tags
 from integration_hub.api.proxy import resources as proxy
+from integration_hub.api.proxy.directories import resources as directories
 from integration_hub.api.records import resources as records
 from integration_hub.api.root import resources as root
-from integration_hub.api.session import resources as session
 from integration_hub.api.sync import resources as sync
-from integration_hub.api.tags import resources as tags
-from integration_hub.api.teams import resources as teams
-from integration_hub.api.tenant import resources as tenant
-from integration_hub.api.tokens import resources as tokens
-from integration_hub.api.users import resources as users
 from integration_hub.api.webhooks import payloads as _payloads  # noqa: F401 (registers them)
 from integration_hub.api.webhooks import resources as webhooks
+from integration_hub.edge.security import authenticate_request
 from integration_hub.extensions import Api
-from integration_hub.security import authenticate_request
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
                     tags, catalogue, connections, proxy, database, directories, records, sync, webhooks,

@@ -18,9 +18,9 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.audit import entries as audit
 from integration_hub.db.models import AuditEntry
-from integration_hub.security import current_user
-from integration_hub.services import audit
+from integration_hub.edge.security import current_user
 
 
 @dataclass

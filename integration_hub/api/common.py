@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import request, url_for
 
-from integration_hub import hal
+from integration_hub.hal import documents as hal
 
 _PLACEHOLDER = "__hub_template_{}__"
 # Offsets past this are refused (the databases' integers end at 2**63; no list is this long).

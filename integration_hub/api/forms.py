@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Response, current_app, request
 
-from integration_hub.conditional import etag_for, representation_etag
-from integration_hub.hal import HAL_JSON
-from integration_hub.hal_forms import HAL_FORMS
+from integration_hub.edge.conditional import etag_for, representation_etag
+from integration_hub.hal.documents import HAL_JSON
+from integration_hub.hal.forms import HAL_FORMS
 
 
 def wants_hal_forms() -> bool:

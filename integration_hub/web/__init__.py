@@ -15,8 +15,8 @@ from flask import (
 
 from integration_hub import errors
 from integration_hub.db.session import db_session
-from integration_hub.security import check_csrf, csrf_token, sign_in, sign_out
-from integration_hub.services import login_throttle
+from integration_hub.edge.security import check_csrf, csrf_token, sign_in, sign_out
+from integration_hub.identity import login_throttle
 from integration_hub.web.connect import bp as connect_pages
 from integration_hub.web.redirects import local_target
 

@@ -13,17 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from integration_hub.db.models import Connection, Integration
-from integration_hub.services.acl import Access
-from integration_hub.services.connect_rules import (
+from integration_hub.connections.connect_rules import (
     DATABASE_CATEGORY,
     connect_level,
     needs_setup,
     nothing_to_connect,
     uses_oauth,
 )
-from integration_hub.services.integrations import usable_without_connection
-from integration_hub.services.programmatic_connect import fields_to_connect
+from integration_hub.connections.programmatic import fields_to_connect
+from integration_hub.db.models import Connection, Integration
+from integration_hub.integrations.acl import Access
+from integration_hub.integrations.store import usable_without_connection
 
 AUTH_LABELS = {"oauth2": "OAuth", "apikey": "API key", "bearer": "Access token",
                "basic": "Username and password", "none": "No sign-in"}

@@ -6,17 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from integration_hub import errors
+from integration_hub.connections import programmatic as programmatic_connect
+from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session
-from integration_hub.security import check_csrf, csrf_token, session_user
-from integration_hub.services import (
-    connections,
-    icons,
-    integrations,
-    oauth_flow,
-    oauth_rules,
-    programmatic_connect,
-)
-from integration_hub.services.acl import caller_access
+from integration_hub.edge.security import check_csrf, csrf_token, session_user
+from integration_hub.integrations import icons
+from integration_hub.integrations import store as integrations
+from integration_hub.integrations.acl import caller_access
+from integration_hub.oauth import flow as oauth_flow
+from integration_hub.oauth import rules as oauth_rules
 from integration_hub.web import cards, flow_cookie
 
 bp = Blueprint("connect_pages", __name__, template_folder="templates")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from flask import Response, current_app, request, url_for
 
-from integration_hub.services import oauth_rules
-from integration_hub.services.oauth_flow import Binding
+from integration_hub.oauth import rules as oauth_rules
+from integration_hub.oauth.flow import Binding
 
 MAX_AGE = int(oauth_rules.STATE_LIFETIME.total_seconds())
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from integration_hub import create_app
 from integration_hub.db.models import Integration
-from integration_hub.services.catalogue import catalogue
+from integration_hub.integrations.catalogue import catalogue
 from tests.conftest import make_settings
 
 

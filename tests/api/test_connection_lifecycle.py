@@ -6,8 +6,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from integration_hub import crypto
 from integration_hub.db.models import Connection
-from integration_hub.services import crypto
 
 
 def connect(client, caller, integration, **body):

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 import pytest
 
 from integration_hub import create_app
-from integration_hub.services import identity
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.conftest import make_settings, missing_component
 from tests.secret_watch import WATCH, WatchedClient

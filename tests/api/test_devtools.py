@@ -5,7 +5,7 @@ import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 from integration_hub import create_app
-from integration_hub.oauth_demo import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from integration_hub.dev.demo_client import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.conftest import make_settings
 
 VERIFIER = "v" * 50

@@ -1,6 +1,6 @@
 """Browsers ask every site for /favicon.ico: the hub answers with its own icon."""
 
-from integration_hub.services.svg_allowlist import svg_problems
+from integration_hub.integrations.svg_allowlist import svg_problems
 
 
 def test_the_hub_answers_favicon_with_its_own_icon(client):

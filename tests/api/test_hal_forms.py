@@ -9,7 +9,7 @@ See docs/api-conventions.md, "Affordances".
 
 from __future__ import annotations
 
-from integration_hub.services.integration_rules import MODES
+from integration_hub.integrations.rules import MODES
 from tests import factories
 from tests.support.forms import HAL_FORMS, properties, read, submit, templates
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from integration_hub.db.models import Integration
-from integration_hub.services import identity
+from integration_hub.identity import directory as identity
 from tests import factories
 
 NAME = "Zebra Secret Name"

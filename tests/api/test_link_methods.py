@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 import uritemplate
 
-from integration_hub import hal
-from integration_hub.services import identity
-from integration_hub.services.integration_rules import slug_problem
+from integration_hub.hal import documents as hal
+from integration_hub.identity import directory as identity
+from integration_hub.integrations.rules import slug_problem
 from tests import factories
 from tests.support.forms import HAL_FORMS
 

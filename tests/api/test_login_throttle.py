@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from integration_hub.db.models import RateLimitCounter
-from integration_hub.services import login_throttle
+from integration_hub.identity import login_throttle
 from tests import factories
 from tests.support.problems import assert_problem
 

@@ -9,8 +9,9 @@ import re
 
 import pytest
 
-from integration_hub import create_app, logs
+from integration_hub import create_app
 from integration_hub.db import migrations
+from integration_hub.edge import logs
 from integration_hub.queue import job_queue
 from tests.conftest import make_settings
 from tests.support.problems import assert_problem

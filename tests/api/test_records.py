@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from integration_hub.db.models import Record
 from integration_hub.db.types import utcnow
-from integration_hub.services import records
+from integration_hub.records import store as records
 from tests.support.problems import assert_problem
 
 

@@ -10,7 +10,7 @@ import uuid
 from sqlalchemy import select
 
 from integration_hub.db.models import ProxyRequest
-from integration_hub.services.request_log import CallRecord, RequestLogBuffer
+from integration_hub.proxy.request_log import CallRecord, RequestLogBuffer
 
 
 def _rows(session, integration_id: str) -> list[ProxyRequest]:

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from integration_hub import create_app, hal
+from integration_hub import create_app
 from integration_hub.db.models import ApiToken, User
 from integration_hub.db.types import utcnow
-from integration_hub.rels import RELATIONS
+from integration_hub.hal import documents as hal
+from integration_hub.hal.relations import RELATIONS
 from tests import factories
 from tests.conftest import make_settings
 

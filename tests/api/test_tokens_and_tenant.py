@@ -2,7 +2,7 @@
 
 from sqlalchemy import text
 
-from integration_hub.services.tokens import hash_token
+from integration_hub.identity.tokens import hash_token
 
 
 def test_token_is_shown_once_and_only_its_digest_is_stored(client, session, member):

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 
 from integration_hub.db.models import Connection, WebhookDelivery
 from integration_hub.db.session import db_session, transaction
+from integration_hub.identity import directory as identity
+from integration_hub.integrations import store as integrations
 from integration_hub.queue import job_queue
-from integration_hub.services import identity, integrations
 
 API_KEY = "integration-api-key-0815"
 

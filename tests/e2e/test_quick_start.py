@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from integration_hub.devtools import DEMO_PRODUCTS
+from integration_hub.dev.stand_ins import DEMO_PRODUCTS
 from tests.conftest import REPO_ROOT, missing_component
 from tests.e2e.test_refresh_across_processes import free_port, http_session
 from tests.e2e.test_worker import _no_control_socket, _wait_for

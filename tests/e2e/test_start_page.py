@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from integration_hub.connections import store as connections
 from integration_hub.db.models import Integration, User
-from integration_hub.services import connections
-from integration_hub.services.demo import demo_integrations
+from integration_hub.dev.demo import demo_integrations
 from tests import factories
 from tests.support import browser
 

@@ -24,9 +24,11 @@ import requests
 
 from integration_hub import create_app
 from integration_hub.db.session import transaction
-from integration_hub.devtools import DEMO_PRODUCTS
+from integration_hub.dev import demo
+from integration_hub.dev.stand_ins import DEMO_PRODUCTS
+from integration_hub.identity import directory as identity
+from integration_hub.identity import tokens
 from integration_hub.queue import job_queue
-from integration_hub.services import demo, identity, tokens
 from tests.conftest import REPO_ROOT, missing_component
 from tests.e2e.test_refresh_across_processes import free_port, http_session
 from tests.secret_watch import WatchedClient

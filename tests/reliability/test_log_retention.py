@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, select
 
+from integration_hub.audit import retention
 from integration_hub.db.models import AuditEntry, OAuthState, ProxyRequest, User
 from integration_hub.db.types import utcnow
 from integration_hub.queue import job_queue
-from integration_hub.services import retention
 
 
 def aged(session, integration: str, audit_days: list[float], request_days: list[float]) -> None:

@@ -18,9 +18,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from integration_hub import crypto
 from integration_hub.db.models import Connection
 from integration_hub.db.types import utcnow
-from integration_hub.services import crypto
 from tests.support.hub_database import held_transactions, wait_until
 from tests.support.upstream import Behaviour
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from integration_hub.audit import entries as audit
 from integration_hub.db.models import AuditEntry
-from integration_hub.services import audit
 
 ATTEMPTS = 500
 

@@ -22,8 +22,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from integration_hub.db.models import Connection, OAuthState
-from integration_hub.services import oauth_rules
-from integration_hub.services.demo import demo_integrations
+from integration_hub.dev.demo import demo_integrations
+from integration_hub.oauth import rules as oauth_rules
 
 PASSWORD = "a long enough password for alice"
 HUB = "http://localhost"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_hub.services import identity
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.conftest import missing_component
 from tests.secret_watch import WATCH

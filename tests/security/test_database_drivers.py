@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import update
 
 from integration_hub.db.models import Integration
-from integration_hub.services import identity
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.conftest import missing_component
 from tests.secret_watch import WATCH

@@ -19,7 +19,8 @@ import secrets
 import pytest
 from sqlalchemy.engine import make_url
 
-from integration_hub.services import dbquery, identity
+from integration_hub.databases import queries as dbquery
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.secret_watch import WATCH
 from tests.security import test_database_drivers as drivers

@@ -1,4 +1,4 @@
-"""A fixed word of a path stays fixed however it is spelled (integration_hub/routing.py).
+"""A fixed word of a path stays fixed however it is spelled (integration_hub/edge/routing.py).
 
 ``/api/integrations/provision`` is an action; the segment in its place is otherwise an
 integration's id or slug. The server decodes a path before routing, so a percent-encoded

@@ -25,7 +25,7 @@ import requests
 from urllib3.util import parse_url
 
 from integration_hub.db.types import utcnow
-from integration_hub.services import records
+from integration_hub.records import store as records
 from tests.conftest import missing_component
 from tests.support.problems import assert_problem
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from integration_hub import errors
-from integration_hub.services import login_throttle, rate_limits
+from integration_hub.identity import login_throttle
+from integration_hub.proxy import rate_limits
 from tests import factories
 from tests.support.problems import assert_problem
 

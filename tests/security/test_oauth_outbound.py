@@ -18,7 +18,7 @@ import json
 
 import pytest
 
-from integration_hub.services import outbound_requests
+from integration_hub.outbound import sessions as outbound_requests
 from tests.support.listener import Answer
 from tests.support.trickle import start_trickle
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from integration_hub.db.models import Connection
+from integration_hub.proxy.upstream_http import address_denied
 from integration_hub.queue import job_queue
-from integration_hub.services.upstream_http import address_denied
 from tests.support.tls import issue, serve_tls
 
 PUBLIC = "93.184.216.34"

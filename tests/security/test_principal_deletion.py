@@ -35,8 +35,8 @@ from integration_hub.db.models import (
     User,
 )
 from integration_hub.db.session import make_engine
+from integration_hub.identity import directory as identity
 from integration_hub.queue import job_queue
-from integration_hub.services import identity
 from tests import factories
 from tests.conftest import BACKENDS, make_settings
 from tests.secret_watch import WatchedClient

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from integration_hub import create_app
-from integration_hub.services import identity
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.conftest import make_settings, missing_component
 from tests.secret_watch import WATCH, WatchedClient
@@ -230,8 +230,9 @@ def test_the_worker_holds_the_cap_and_one_batch_of_rows_at_most(backend, capped_
                     "measured once, with the hub on SQLite")
     import tracemalloc
 
-    from integration_hub.services import dbquery, integrations
-    from integration_hub.services.sqlite_files import SqliteFiles
+    from integration_hub.databases import queries as dbquery
+    from integration_hub.databases.sqlite_files import SqliteFiles
+    from integration_hub.integrations import store as integrations
 
     big = text(target.dialect, BIG_ROW)
     sql = (f"SELECT x, CASE WHEN x <= {SMALL_ROWS} THEN '' ELSE {big} END AS padding "

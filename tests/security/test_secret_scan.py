@@ -35,7 +35,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
-from integration_hub.rels import RELATIONS
+from integration_hub.hal.relations import RELATIONS
 from tests import factories
 from tests.conftest import POSTGRES_ADMIN_URL
 

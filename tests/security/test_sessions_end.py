@@ -12,8 +12,9 @@ import requests
 from sqlalchemy import text
 
 from integration_hub.db.types import utcnow
-from integration_hub.hal_forms import HAL_FORMS
-from integration_hub.services import browser_sessions, identity
+from integration_hub.hal.forms import HAL_FORMS
+from integration_hub.identity import browser_sessions
+from integration_hub.identity import directory as identity
 from tests import factories
 from tests.support.problems import assert_problem
 from tests.support.served_hub import production_hub

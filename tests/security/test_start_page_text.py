@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from integration_hub.services.demo import demo_integrations
+from integration_hub.dev.demo import demo_integrations
 from tests import factories
 
 PASSWORD = "a long enough password for eve"

@@ -155,7 +155,7 @@ def test_a_line_of_tokens_has_an_end_and_goes_at_once(client, member, admin):
     """Each token could make the next for ever; the database would then have to cascade a
     revocation down an unbounded line (SQLite stops at 1000 levels, and the first token
     could no longer be revoked). A line holds at most MAX_LINEAGE tokens."""
-    from integration_hub.services.tokens import MAX_LINEAGE
+    from integration_hub.identity.tokens import MAX_LINEAGE
 
     line = [create(client, member.headers, name="line 2")]  # the member's token is the first
     while len(line) < MAX_LINEAGE - 1:

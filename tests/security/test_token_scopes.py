@@ -19,8 +19,8 @@ from integration_hub import create_app, errors
 from integration_hub.api import RESOURCE_MODULES
 from integration_hub.db import migrations
 from integration_hub.db.models import ApiToken
-from integration_hub.services import tokens
-from integration_hub.services.tokens import hash_token
+from integration_hub.identity import tokens
+from integration_hub.identity.tokens import hash_token
 from tests import factories
 from tests.conftest import make_settings
 from tests.support.problems import assert_problem

@@ -3,7 +3,7 @@ row per kind of change or URL."""
 
 import pytest
 
-from integration_hub.services.credential_destinations import (
+from integration_hub.integrations.credential_destinations import (
     FieldNeedsShareAccess,
     credential_origins,
     fixed_for_writers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from integration_hub.services.crypto import Keyring, SecretDecryptionError
+from integration_hub.crypto import Keyring, SecretDecryptionError
 
 K1 = Fernet.generate_key().decode()
 K2 = Fernet.generate_key().decode()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration_hub.services.database_accounts import mysql_powers, postgres_powers
+from integration_hub.databases.accounts import mysql_powers, postgres_powers
 
 
 @pytest.mark.parametrize("rows, reasons", [

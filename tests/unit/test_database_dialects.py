@@ -4,8 +4,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from integration_hub.services import credential_destinations, dbquery
-from integration_hub.services.database_dialects import DIALECTS, dialect_of, integration_dialect
+from integration_hub.databases import queries as dbquery
+from integration_hub.databases.dialects import DIALECTS, dialect_of, integration_dialect
+from integration_hub.integrations import credential_destinations
 
 # (type, category, data, dialect)
 TABLE = [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration_hub.services.database_hosts import (
+from integration_hub.databases.hosts import (
     HubDatabase,
     host_problem,
     login_problems,

@@ -6,13 +6,7 @@ from pathlib import Path
 import pytest
 
 import integration_hub
-from integration_hub.services.database_options import (
-    ALLOWED,
-    DatabaseOptionNotAllowed,
-    as_text,
-    problems,
-    read,
-)
+from integration_hub.databases.options import ALLOWED, DatabaseOptionNotAllowed, as_text, problems, read
 
 CATALOGUE_TYPES = Path(integration_hub.__file__).parent / "catalogue" / "types"
 

@@ -1,5 +1,5 @@
 """Deadlines end blocked calls at their time, and share one watchdog thread
-(integration_hub/services/deadlines.py)."""
+(integration_hub/outbound/deadlines.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from integration_hub.services import deadlines
+from integration_hub.outbound import deadlines
 
 
 def blocked_reads(count: int) -> list[tuple[socket.socket, socket.socket]]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration_hub import hal
+from integration_hub.hal import documents as hal
 
 PATH = "/api/users"
 

@@ -3,7 +3,7 @@
 import marshmallow as ma
 import pytest
 
-from integration_hub.hal_forms import prop, properties, template
+from integration_hub.hal.forms import prop, properties, template
 
 CHOICES = ("per-user", "shared")
 

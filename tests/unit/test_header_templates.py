@@ -8,7 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from integration_hub import errors
-from integration_hub.services.header_templates import (
+from integration_hub.proxy.header_templates import (
     HeaderValueInvalid,
     TemplateVariableUndefined,
     expand,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from integration_hub.services.acl import Access, effective_access
-from integration_hub.services.integration_rules import (
+from integration_hub.integrations.acl import Access, effective_access
+from integration_hub.integrations.rules import (
     configuration_errors,
     credential_header,
     header_problems,

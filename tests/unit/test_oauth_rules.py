@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from integration_hub.services import oauth_rules
-from integration_hub.services.credentials import basic_authorization, place_credentials
+from integration_hub.oauth import rules as oauth_rules
+from integration_hub.proxy.credentials import basic_authorization, place_credentials
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

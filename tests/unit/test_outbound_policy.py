@@ -10,7 +10,7 @@ are spellings of loopback and private addresses a deny-list of known blocks let 
 
 import pytest
 
-from integration_hub.services.outbound_policy import address_denied
+from integration_hub.outbound.policy import address_denied
 
 PUBLIC_V4 = "93.184.216.34"  # 5db8:d822 in hexadecimal
 

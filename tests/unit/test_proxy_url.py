@@ -11,12 +11,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from integration_hub import errors
-from integration_hub.services.proxy_url import (
-    UrlOutsideBase,
-    build_upstream_url,
-    host_allowed,
-    redirect_target,
-)
+from integration_hub.proxy.url_guard import UrlOutsideBase, build_upstream_url, host_allowed, redirect_target
 
 BASE = "https://api.example.com/v1"
 ALLOWED = ["files.example.com", "uploads.example.com:8443", "*.cdn.example.com"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from integration_hub.config import ConfigError, Settings
-from integration_hub.services.query_rows import POSTGRES_BATCH, collect
+from integration_hub.databases.query_rows import POSTGRES_BATCH, collect
 
 
 class Source:

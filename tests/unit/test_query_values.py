@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration_hub.services.query_values import MAX_DEPTH, ValueTooDeep, column_type, json_safe
+from integration_hub.databases.query_values import MAX_DEPTH, ValueTooDeep, column_type, json_safe
 
 NON_FINITE = [math.nan, math.inf, -math.inf]
 # Values a driver hands over, beside the plain JSON ones.

@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_hub.services.import_staging import (
+from integration_hub.records.files import MAX_ID_LENGTH, Row, UnreadableFile
+from integration_hub.records.import_staging import (
     BATCH_BYTES,
     BATCH_ROWS,
     MAX_ERRORS,
     StagedRows,
     stage_records_file,
 )
-from integration_hub.services.record_files import MAX_ID_LENGTH, Row, UnreadableFile
 
 MISSING = "id is missing (a non-empty string or an integer)"
 TOO_LONG = f"id is longer than {MAX_ID_LENGTH} characters"

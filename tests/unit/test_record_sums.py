@@ -1,4 +1,4 @@
-"""The pure parts of ``store sum`` (services/record_sums.py): SQLite's exact aggregate and how
+"""The pure parts of ``store sum`` (records/sums.py): SQLite's exact aggregate and how
 a total is written (docs/api-conventions.md, "Numbers")."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration_hub.services import record_sums
-from integration_hub.services.record_sums import ExactSum, as_json, digits, plain
+from integration_hub.records import sums as record_sums
+from integration_hub.records.sums import ExactSum, as_json, digits, plain
 
 LARGEST = sys.float_info.max
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from integration_hub.request_framing import DRAIN_BYTES, RequestBody, drained
+from integration_hub.edge.request_framing import DRAIN_BYTES, RequestBody, drained
 
 NEXT_REQUEST = b"GET /next HTTP/1.1\r\nHost: hub\r\n\r\n"
 

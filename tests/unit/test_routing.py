@@ -5,7 +5,7 @@ import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map
 
-from integration_hub.routing import CONVERTERS, HubRule, reserve_fixed_words
+from integration_hub.edge.routing import CONVERTERS, HubRule, reserve_fixed_words
 
 
 def _adapter(*rules: HubRule):

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from integration_hub.serving import busy_message, configured_bind, host_and_port, in_use, local_url
+from integration_hub.edge.serving import busy_message, configured_bind, host_and_port, in_use, local_url
 
 # (HUB_BIND, (host, port) as gunicorn binds it, the address the demo and curl lines use)
 TABLE = [

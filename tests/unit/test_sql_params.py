@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration_hub.services.sql_params import MissingParameter, to_pyformat
+from integration_hub.databases.sql_params import MissingParameter, to_pyformat
 
 
 @pytest.mark.parametrize("sql, params, expected, used", [

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from integration_hub.config import Settings
-from integration_hub.services.sqlite_connections import Authorizer, connect
-from integration_hub.services.sqlite_files import (
+from integration_hub.databases.sqlite_connections import Authorizer, connect
+from integration_hub.databases.sqlite_files import (
     LEAST_VALUE_LIMIT,
     SqliteFiles,
     SqlitePathHubFile,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from integration_hub.services.svg_allowlist import css_problem, svg_problems
+from integration_hub.integrations.svg_allowlist import css_problem, svg_problems
 
 NS = 'xmlns="http://www.w3.org/2000/svg"'
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_hub.services.sync_paging import (
+from integration_hub.sync.paging import (
     MAX_ID_LENGTH,
     PageInvalid,
     PageRequest,
@@ -15,7 +15,7 @@ from integration_hub.services.sync_paging import (
     record_id,
     value_at,
 )
-from integration_hub.services.sync_settings import Pagination, SyncSettings
+from integration_hub.sync.settings import Pagination, SyncSettings
 
 PARAMS = {"status": "active"}
 URL = "https://api.example.com/v1/contacts"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration_hub.services.sync_settings import (
+from integration_hub.sync.settings import (
     DEFAULT_MAX_PAGES,
     Pagination,
     Schedule,

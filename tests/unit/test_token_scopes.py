@@ -1,8 +1,8 @@
-"""The pure rules of token scopes (integration_hub/services/token_scopes.py)."""
+"""The pure rules of token scopes (integration_hub/identity/token_scopes.py)."""
 
 import pytest
 
-from integration_hub.services import token_scopes as ts
+from integration_hub.identity import token_scopes as ts
 
 
 @pytest.mark.parametrize(("requested", "expected"), [

@@ -1,4 +1,4 @@
-"""Tests for token generation and hashing in integration_hub.services.tokens."""
+"""Tests for token generation and hashing in integration_hub.identity.tokens."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from integration_hub.services.tokens import TOKEN_PREFIX, generate_token, hash_token
+from integration_hub.identity.tokens import TOKEN_PREFIX, generate_token, hash_token
 
 HEX_64 = re.compile(r"[0-9a-f]{64}")
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration_hub.services.webhook_rules import (
+from integration_hub.webhooks.rules import (
     ALL_EVENTS,
     EVENT_TYPES,
     MAX_URL_LENGTH,

@@ -3,11 +3,12 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
-from integration_hub.hal_forms import template
-from integration_hub.security import current_user
-from integration_hub.services import connect_rules, connections
-from integration_hub.services.acl import caller_access
-from integration_hub.services.oauth_rules import ACCOUNT_FIELDS
+from integration_hub.connections import connect_rules
+from integration_hub.connections import store as connections
+from integration_hub.edge.security import current_user
+from integration_hub.hal.forms import template
+from integration_hub.integrations.acl import caller_access
+from integration_hub.oauth.rules import ACCOUNT_FIELDS
 
 
 def account_of(connection) -> dict:

@@ -13,14 +13,12 @@ from typing import Any
 from integration_hub.api.connections.schemas import ConnectBodySchema
 from integration_hub.api.integrations.sharing import OwnerChangeSchema, ShareCreateSchema
 from integration_hub.api.proxy.resources import EnvelopeSchema
-from integration_hub.hal_forms import template
-from integration_hub.services import (
-    connect_rules,
-    credential_destinations,
-    integrations,
-    programmatic_connect,
-)
-from integration_hub.services.acl import Access
+from integration_hub.connections import connect_rules
+from integration_hub.connections import programmatic as programmatic_connect
+from integration_hub.hal.forms import template
+from integration_hub.integrations import credential_destinations
+from integration_hub.integrations import store as integrations
+from integration_hub.integrations.acl import Access
 
 # Links a plain reader does not get: rel -> the level following them needs.
 LINK_LEVELS = {

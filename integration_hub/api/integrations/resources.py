@@ -15,12 +15,14 @@ from integration_hub.api.integrations.schemas import (
     IntegrationSchema,
     IntegrationUpdateSchema,
 )
-from integration_hub.conditional import check_if_match
+from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session, transaction
+from integration_hub.edge.conditional import check_if_match
+from integration_hub.edge.security import current_user
 from integration_hub.extensions import Blueprint
-from integration_hub.hal_forms import template
-from integration_hub.security import current_user
-from integration_hub.services import acl, connections, integrations, provisioning
+from integration_hub.hal.forms import template
+from integration_hub.integrations import acl, provisioning
+from integration_hub.integrations import store as integrations
 
 blp = Blueprint("integrations", __name__, url_prefix="/api",
                 description="Integrations: registered external systems")

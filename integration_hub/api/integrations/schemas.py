@@ -5,10 +5,11 @@ from flask import has_request_context, request
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
 from integration_hub.api.integrations import affordances
-from integration_hub.services import dbquery, directories, icons
-from integration_hub.services.acl import Access, caller_access
-from integration_hub.services.catalogue import catalogue
-from integration_hub.services.integration_rules import (
+from integration_hub.databases import queries as dbquery
+from integration_hub.integrations import icons
+from integration_hub.integrations.acl import Access, caller_access
+from integration_hub.integrations.catalogue import catalogue
+from integration_hub.integrations.rules import (
     API_KEY_LOCATIONS,
     AUTH_TYPES,
     MODES,
@@ -16,6 +17,7 @@ from integration_hub.services.integration_rules import (
     normalise_auth_type,
     url_problem,
 )
+from integration_hub.proxy import directories
 
 
 class HttpUrl(ma.fields.String):

@@ -7,13 +7,14 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
-from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
+from integration_hub.edge.conditional import check_if_match
+from integration_hub.edge.security import current_user
 from integration_hub.extensions import Blueprint
-from integration_hub.hal_forms import template
-from integration_hub.security import current_user
-from integration_hub.services import integrations, sharing
-from integration_hub.services.acl import Access, caller_access, require
+from integration_hub.hal.forms import template
+from integration_hub.integrations import sharing
+from integration_hub.integrations import store as integrations
+from integration_hub.integrations.acl import Access, caller_access, require
 
 blp = Blueprint("sharing", __name__, url_prefix="/api",
                 description="Who an integration is shared with, and who owns it")

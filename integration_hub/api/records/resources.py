@@ -5,7 +5,7 @@ from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
-from integration_hub import errors, hal
+from integration_hub import errors
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.records.schemas import (
     ImportFormSchema,
@@ -17,9 +17,12 @@ from integration_hub.api.records.schemas import (
     StoreSchema,
 )
 from integration_hub.db.session import db_session
+from integration_hub.edge.security import current_user
 from integration_hub.extensions import Blueprint
-from integration_hub.security import current_user
-from integration_hub.services import integrations, record_imports, records
+from integration_hub.hal import documents as hal
+from integration_hub.integrations import store as integrations
+from integration_hub.records import imports as record_imports
+from integration_hub.records import store as records
 
 blp = Blueprint("records", __name__, url_prefix="/api",
                 description="Records an integration feeds into the hub: store, import")

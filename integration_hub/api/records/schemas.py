@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import MAX_OFFSET, HalSchema, PageArgsSchema, href, page_schema
-from integration_hub.services.records import DEFAULT_MODEL
+from integration_hub.records.store import DEFAULT_MODEL
 
 MODEL = {"description": "Records model (default resources): 1-64 letters, digits, '_', '.', '-'"}
 
@@ -63,7 +63,7 @@ class StoreResultSchema(ma.Schema):
     limit = ma.fields.Integer()
     record = ma.fields.Nested(StoredRecordSchema, metadata={"description": "get"})
     # Raw, not Float: an integer total stays an exact integer (beyond 2**53 too), and a
-    # total beyond a double is a string (services/record_sums.py).
+    # total beyond a double is a string (records/sums.py).
     sums = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Raw(metadata={"type": ["number", "string"]}),
         metadata={"description": "sum: field -> the exact total of its numeric values; beyond "

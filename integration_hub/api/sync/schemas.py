@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
-from integration_hub.services.acl import Access
+from integration_hub.integrations.acl import Access
 
 
 class SyncRunSchema(HalSchema):

@@ -6,8 +6,8 @@ from integration_hub.api.integrations.schemas import IntegrationSchema
 from integration_hub.api.integrations.sharing import ShareSchema, with_principals
 from integration_hub.api.sync.schemas import SyncRunSchema
 from integration_hub.api.webhooks.schemas import WebhookSchema
-from integration_hub.services.acl import Access
-from integration_hub.services.webhook_events import REPRESENTATIONS
+from integration_hub.integrations.acl import Access
+from integration_hub.webhooks.events import REPRESENTATIONS
 
 
 def _share(session, share):

@@ -14,12 +14,12 @@ from integration_hub.api.webhooks.schemas import (
     WebhookSchema,
     WebhookUpdateSchema,
 )
-from integration_hub.conditional import check_if_match
 from integration_hub.db.session import db_session, transaction
+from integration_hub.edge.conditional import check_if_match
+from integration_hub.edge.security import current_user
 from integration_hub.extensions import Blueprint
-from integration_hub.hal_forms import template
-from integration_hub.security import current_user
-from integration_hub.services import webhooks
+from integration_hub.hal.forms import template
+from integration_hub.webhooks import subscriptions as webhooks
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api",
                 description="Webhooks: signed event deliveries to your endpoints")

@@ -3,8 +3,8 @@
 import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
-from integration_hub.hal_forms import template
-from integration_hub.services.webhook_rules import ALL_EVENTS, EVENT_TYPES
+from integration_hub.hal.forms import template
+from integration_hub.webhooks.rules import ALL_EVENTS, EVENT_TYPES
 
 _EVENT_NAMES = ma.validate.OneOf((*EVENT_TYPES, ALL_EVENTS))
 

@@ -48,7 +48,7 @@ class Connection(Base):
     # After a transient token endpoint failure: no new attempt before this time.
     retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A token refresh under way: who claimed it (a random value) and until when the
-    # claim holds (services/token_refresh.py); None when no refresh is under way.
+    # claim holds (oauth/refresh.py); None when no refresh is under way.
     refresh_claim: Mapped[str | None] = mapped_column(String(32))
     refresh_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(default=0)

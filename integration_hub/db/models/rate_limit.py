@@ -14,5 +14,5 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[int] = mapped_column(primary_key=True)  # epoch seconds
     count: Mapped[int] = mapped_column(default=0)
-    # Epoch seconds when the window ends: windows differ in length (services/rate_limits.py).
+    # Epoch seconds when the window ends: windows differ in length (proxy/rate_limits.py).
     expires_at: Mapped[int] = mapped_column(index=True)

@@ -51,7 +51,7 @@ class SyncState(Base):
     # The schedule next_run_at was computed from (None: paused, or no schedule).
     schedule_key: Mapped[str | None] = mapped_column(String(200))
     # Whom every run acts as: the user who last changed or confirmed data.sync, when, and
-    # the digest of the data.sync they changed or confirmed (services/sync_principal.py).
+    # the digest of the data.sync they changed or confirmed (sync/principal.py).
     run_as: Mapped[str | None] = mapped_column(String(64))
     run_as_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     settings_digest: Mapped[str | None] = mapped_column(String(64))

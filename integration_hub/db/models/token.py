@@ -15,7 +15,7 @@ class ApiToken(Base):
 
     A token made with another token names it as ``parent_id``: deleting (revoking) the
     parent deletes it too, in the database, and so on down the line; its ``expires_at``
-    was clamped to the parent's when it was made (services/tokens.py).
+    was clamped to the parent's when it was made (identity/tokens.py).
     """
 
     __tablename__ = "api_tokens"
@@ -28,7 +28,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, so people can tell their tokens apart in listings.
     prefix: Mapped[str] = mapped_column(String(16))
-    # Scope names in their order, separated by spaces (services/token_scopes.py writes it).
+    # Scope names in their order, separated by spaces (identity/token_scopes.py writes it).
     scopes_text: Mapped[str] = mapped_column("scopes", String(64))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,8 +17,9 @@ from sqlalchemy import update
 from integration_hub.db.models import WebhookDelivery
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
+from integration_hub.proxy import upstream_http
 from integration_hub.queue import job_queue
-from integration_hub.services import upstream_http, webhook_delivery
+from integration_hub.webhooks import delivery as webhook_delivery
 from tests.conftest import drain_queue, flush_queue
 
 PATIENT = 60.0  # seconds: an attempt that runs until the test hangs the receiver up

@@ -1,0 +1,1 @@
+"""The HTTP face of identity: users, teams, tokens, the tenant, sign-in."""

@@ -1,0 +1,1 @@
+"""Connections: the credentials a principal holds for an integration, and connecting them."""

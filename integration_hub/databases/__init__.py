@@ -1,0 +1,1 @@
+"""Database integrations: drivers, hosts, options, read-only queries and schemas."""

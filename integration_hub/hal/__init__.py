@@ -1,0 +1,1 @@
+"""HAL documents, HAL-FORMS templates and the link relations the hub uses."""

@@ -1,0 +1,1 @@
+"""Integrations: their rules, access (ACL), sharing, tags, icons, catalogue and provisioning."""

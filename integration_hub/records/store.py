@@ -1,0 +1,206 @@
+"""The records store: items an integration feeds into the hub, by model and id.
+
+Reading needs read access to the integration; importing needs write access. Imports
+and syncs both go through ``upsert``; a sync also marks what its listing no longer
+holds as deleted (``replace_model``). ``sum`` adds numbers inside the stored JSON in
+SQL, exactly and alike on both databases (records/sums.py), so it costs one statement
+however many records there are.
+
+See docs/decisions.md, "Records, imports and syncs".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, String, bindparam, func, insert, select, true, update
+from sqlalchemy.orm import Session
+
+from integration_hub import errors
+from integration_hub.db.models import Integration, Record
+from integration_hub.integrations.acl import Access, require
+from integration_hub.integrations.store import USAGE_COUNTERS, Found
+from integration_hub.records import sums as record_sums
+from integration_hub.sync.settings import MODEL_PATTERN
+
+DEFAULT_MODEL = "resources"
+FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CHUNK = 500  # ids per IN (...) when looking up existing records
+
+USAGE_COUNTERS["records"] = lambda session, integration: session.scalar(
+    select(func.count()).select_from(Record).where(Record.integration_id == integration.id)) or 0
+
+
+class RecordNotFound(errors.NotFound):
+    code, title = "record_not_found", "No such record"
+
+
+def check_model(model: str) -> str:
+    if not MODEL_PATTERN.match(model or ""):
+        raise errors.ValidationFailed("model must be 1-64 letters, digits, '_', '.' or '-'",
+                                      errors={"model": ["letters, digits, '_', '.', '-' (1-64)"]})
+    return model
+
+
+def _fields(names: Iterable[str], purpose: str) -> list[str]:
+    names = list(names)
+    bad = [name for name in names if not FIELD_PATTERN.match(name)]
+    if bad:
+        raise errors.ValidationFailed(
+            f"{purpose} names are 1-64 letters, digits, '_' or '-'",
+            errors={"fields": [f"not a field name: {name[:64]}" for name in bad]})
+    return names
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+def _scope(integration_id: str, model: str | None, include_deleted: bool = False):
+    conditions = [Record.integration_id == integration_id]
+    if model is not None:
+        conditions.append(Record.model == model)
+    if not include_deleted:
+        conditions.append(Record.deleted_at.is_(None))
+    return conditions
+
+
+def page(session: Session, found: Found, model: str | None, start: int, limit: int,
+         include_deleted: bool = False) -> tuple[list[Record], int]:
+    require(found.access, Access.READ)
+    if model is not None:
+        check_model(model)
+    scope = _scope(found.integration.id, model, include_deleted)
+    total = session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
+    rows = session.scalars(select(Record).where(*scope)
+                           .order_by(Record.model, Record.record_id).offset(start).limit(limit))
+    return list(rows), total
+
+
+def get(session: Session, found: Found, model: str, record_id: str) -> Record:
+    require(found.access, Access.READ)
+    record = session.get(Record, (found.integration.id, check_model(model), record_id))
+    if record is None:
+        raise RecordNotFound(f"no record {record_id[:256]!r} in model {model!r}")
+    return record
+
+
+def represent(record: Record, names: list[str] | None = None) -> dict[str, Any]:
+    data = record.data if not names else {k: v for k, v in record.data.items() if k in names}
+    return {"id": record.record_id, "model": record.model, "data": data,
+            "updatedAt": record.updated_at.isoformat(), "deleted": record.deleted_at is not None}
+
+
+def store(session: Session, found: Found, op: str, model: str, *, limit: int = 25,
+          offset: int = 0, record_id: str | None = None,
+          names: list[str] | None = None) -> dict[str, Any]:
+    """``POST .../store``: the list, get and sum operations on one model."""
+    require(found.access, Access.READ)
+    check_model(model)
+    names = _fields(names, "field") if names else None
+    if op == "get":
+        if not record_id:
+            raise errors.ValidationFailed("get needs the record's id",
+                                          errors={"id": ["Missing data for required field."]})
+        return {"op": op, "model": model,
+                "record": represent(get(session, found, model, record_id), names)}
+    if op == "sum":
+        if not names:
+            raise errors.ValidationFailed("sum needs the fields to add",
+                                          errors={"fields": ["Missing data for required field."]})
+        totals, count = record_sums.sums(session, _scope(found.integration.id, model), names)
+        return {"op": op, "model": model, "sums": totals, "count": count}
+    rows, total = page(session, found, model, offset, limit)
+    return {"op": op, "model": model, "records": [represent(r, names) for r in rows],
+            "total": total, "offset": offset, "limit": limit}
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+def _existing(session: Session, integration_id: str, model: str,
+              ids: list[str]) -> dict[str, Any]:
+    """The records of these ids that exist: id -> (data, deleted_at), one lookup of the
+    primary key per id. PostgreSQL gets the ids as an array joined LATERAL, so that its
+    planner cannot turn the lookups into a scan of the model: with ``IN (...)`` and no
+    statistics yet (a model filled moments ago, as by the batches of an import) it read
+    every record of the model for each 500 ids."""
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = func.unnest(bindparam("ids", ids, type_=ARRAY(String))) \
+            .table_valued("record_id").render_derived(name="wanted")
+        match = select(Record.record_id, Record.data, Record.deleted_at).where(
+            Record.integration_id == integration_id, Record.model == model,
+            Record.record_id == wanted.c.record_id).limit(1).lateral("match")
+        query = select(match.c.record_id, match.c.data, match.c.deleted_at) \
+            .select_from(wanted).join(match, true())
+        return {row.record_id: row for row in session.execute(query)}
+    found: dict[str, Any] = {}
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset:offset + _CHUNK]
+        found.update((row.record_id, row) for row in session.execute(
+            select(Record.record_id, Record.data, Record.deleted_at).where(
+                Record.integration_id == integration_id, Record.model == model,
+                Record.record_id.in_(chunk))))
+    return found
+
+
+def _lock_writers(session: Session, integration_id: str) -> None:
+    """One writer of an integration's records at a time (imports, syncs): otherwise two
+    could both find an id missing and both insert it, and the second fails on the primary
+    key. PostgreSQL: a row lock on the integration until commit, FOR NO KEY UPDATE so that
+    rows referencing it can still be inserted; SQLite serialises writers already."""
+    session.execute(select(Integration.id).where(Integration.id == integration_id)
+                    .with_for_update(key_share=True))
+
+
+def upsert(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
+           now: datetime) -> tuple[int, int]:
+    """Insert new ids, update changed or deleted ones; (created, updated)."""
+    _lock_writers(session, integration_id)
+    existing = _existing(session, integration_id, model, list(items))
+    return _write(session, integration_id, model, items, existing, now)
+
+
+def replace_model(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
+                  now: datetime) -> tuple[int, int, int]:
+    """Make the model hold exactly ``items``: upsert them and mark every other live record
+    deleted; (created, updated, deleted)."""
+    _lock_writers(session, integration_id)
+    existing = {r.record_id: r for r in session.scalars(select(Record).where(
+        Record.integration_id == integration_id, Record.model == model))}
+    created, updated = _write(session, integration_id, model, items, existing, now)
+    gone = [record_id for record_id, record in existing.items()
+            if record_id not in items and record.deleted_at is None]
+    for offset in range(0, len(gone), _CHUNK):
+        session.execute(update(Record).where(
+            Record.integration_id == integration_id, Record.model == model,
+            Record.record_id.in_(gone[offset:offset + _CHUNK])).values(deleted_at=now,
+                                                                       updated_at=now))
+    return created, updated, len(gone)
+
+
+def _write(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
+           existing: Mapping[str, Any], now: datetime) -> tuple[int, int]:
+    """``existing``: id -> what has the record's ``data`` and ``deleted_at``."""
+    inserts, changes = [], []
+    for record_id, data in items.items():
+        record = existing.get(record_id)
+        if record is None:
+            inserts.append({"integration_id": integration_id, "model": model,
+                            "record_id": record_id, "data": data, "created_at": now,
+                            "updated_at": now})
+        elif record.deleted_at is not None or record.data != data:
+            changes.append({"integration_id": integration_id, "model": model,
+                            "record_id": record_id, "data": data, "deleted_at": None,
+                            "updated_at": now})
+    if inserts:
+        session.execute(insert(Record), inserts)
+    if changes:
+        session.execute(update(Record), changes)
+    session.expire_all()
+    return len(inserts), len(changes)
+
+
+def models_of(session: Session, integration: Integration) -> list[str]:
+    return list(session.scalars(select(Record.model).where(
+        Record.integration_id == integration.id).distinct().order_by(Record.model)))

@@ -1,1 +1,0 @@
-"""Business rules: each module owns one idea and the transactions it needs."""

@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, events told once a change commits, signed deliveries."""

@@ -1,0 +1,103 @@
+"""Events: a change told to the tenant's webhooks, once the change is committed.
+
+``emit`` runs inside the transaction that makes the change and adds one delivery
+row per subscribed webhook to it (a transactional outbox): a rolled-back change
+leaves no delivery behind, a committed one cannot lose its deliveries. When the
+session commits, the deliveries are handed to the task queue; a worker's minute
+sweep picks up any the queue never got (see ``webhook_delivery.sweep``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from integration_hub.config import current_settings
+from integration_hub.db.models import Webhook, WebhookDelivery
+from integration_hub.db.types import new_uuid, utcnow
+from integration_hub.webhooks.rules import EVENT_TYPES, absolute_links, subscribed
+
+log = logging.getLogger(__name__)
+# kind ("integration", "share", "connection", "sync", "webhook") -> HAL representation;
+# the API layer registers its schemas here, so payloads are what GET would answer.
+REPRESENTATIONS: dict[str, Callable[[Session, Any], dict[str, Any]]] = {}
+# Set by the task queue: hands a committed delivery id to a worker.
+DISPATCH_EXTENSION = "integration_hub.webhook_dispatch"
+_PENDING = "integration_hub.pending_deliveries"
+# Links are built against a neutral base, then joined to each webhook's hub URL.
+_NEUTRAL_BASE = "http://hub.invalid/"
+
+
+def emit(session: Session, tenant_id: str, event_type: str, subject: Any,
+         actor: str | None = None) -> None:
+    """Queue ``event_type`` about ``subject`` for every enabled webhook of the tenant
+    that subscribes to it. Call it before deleting the subject (it is represented)."""
+    assert event_type in EVENT_TYPES, event_type
+    hooks = [hook for hook in session.scalars(select(Webhook).where(
+        Webhook.tenant_id == tenant_id, Webhook.enabled.is_(True)))
+        if subscribed(hook.events, event_type)]
+    if not hooks:
+        return
+    data = represent(session, event_type.split(".", 1)[0], subject)
+    event_id, now = new_uuid(), utcnow()
+    for hook in hooks:
+        add_delivery(session, hook, event_type, event_id, now, data, actor,
+                     current_settings().webhook_max_attempts)
+
+
+def represent(session: Session, kind: str, subject: Any) -> dict[str, Any]:
+    with current_app.test_request_context("/", base_url=_NEUTRAL_BASE):
+        return REPRESENTATIONS[kind](session, subject)
+
+
+def add_delivery(session: Session, hook: Webhook, event_type: str, event_id: str, now: datetime,
+                 data: dict[str, Any], actor: str | None, max_attempts: int) -> WebhookDelivery:
+    body = json.dumps({"id": event_id, "type": event_type,
+                       "occurredAt": now.isoformat().replace("+00:00", "Z"),
+                       "tenant": hook.tenant_id, "actor": actor,
+                       "data": absolute_links(data, hook.hub_url)},
+                      separators=(",", ":"), ensure_ascii=False)
+    delivery = WebhookDelivery(webhook_id=hook.id, event_id=event_id, event_type=event_type,
+                               body=body, status="pending", attempt_count=0,
+                               max_attempts=max_attempts, next_attempt_at=now, created_at=now)
+    session.add(delivery)
+    session.flush()
+    _dispatch_after_commit(session, delivery.id)
+    return delivery
+
+
+def _dispatch_after_commit(session: Session, delivery_id: str) -> None:
+    pending = session.info.setdefault(_PENDING, [])
+    if not pending and not event.contains(session, "after_commit", _committed):
+        event.listen(session, "after_commit", _committed)
+        event.listen(session, "after_rollback", _rolled_back)
+    pending.append(delivery_id)
+
+
+def _committed(session: Session) -> None:
+    dispatch(session.info.pop(_PENDING, []))
+
+
+def dispatch(delivery_ids: list[str]) -> None:
+    """Hand committed deliveries to the task queue; when it is not reachable, the sweep
+    sends them once it is back."""
+    send = current_app.extensions.get(DISPATCH_EXTENSION) if has_app_context() else None
+    if not delivery_ids or send is None:
+        return
+    try:
+        for delivery_id in delivery_ids:
+            send(delivery_id)
+    except Exception:  # noqa: BLE001
+        log.warning("the task queue is not reachable; %d webhook deliveries wait for the sweep",
+                    len(delivery_ids))
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
