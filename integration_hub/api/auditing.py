@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.audit import entries as audit
 from integration_hub.db.models import AuditEntry
-from integration_hub.edge.security import current_user
+from integration_hub.edge.security import current_actor
 
 
 @dataclass
@@ -58,7 +58,7 @@ def audit_success(session: Session, target_id: str | None = None,
     scope: _Scope = g.audit_scope  # AttributeError: the view is not marked @audited
     if target_id is not None:
         scope.target_id = str(target_id)
-    return audit.record(session, audit.Actor.of(current_user()), scope.action, scope.target_type,
+    return audit.record(session, current_actor(), scope.action, scope.target_type,
                         scope.target_id, detail)
 
 

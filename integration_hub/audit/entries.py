@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import has_request_context, request
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,23 +38,38 @@ DISTINCT_ATTEMPTS = 20  # entries of refused or failed attempts per actor and wi
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts and through what: a user over the API, or an operator on the command line."""
+    """Who acts and through what: a user over the API or a web page, or an operator on the
+    command line. Built where the call arrives (``edge.security.current_actor`` for HTTP,
+    the CLI for itself) and passed to the use case: the rules never read the request."""
 
     tenant_id: str | None
     username: str | None
     channel: str = "api"
     source_ip: str | None = None
+    user: User | None = field(default=None, compare=False, repr=False)  # for access checks
+
+    @classmethod
+    def of_user(cls, user: User, channel: str, source_ip: str | None) -> Actor:
+        return cls(tenant_id=user.tenant_id, username=user.username, channel=channel,
+                   source_ip=source_ip, user=user)
 
     @classmethod
     def of(cls, user: User | None, channel: str | None = None) -> Actor:
-        """The user of the current request (address as seen after the trusted proxies),
-        or the command line when there is no request."""
+        """Transitional: the user of the current request. Use cases take the actor the
+        edge built instead (``edge.security.current_actor``); this goes once none calls it."""
+        from flask import has_request_context, request
         in_request = has_request_context()
         if channel is None:
             channel = ("api" if request.path.startswith("/api") else "web") if in_request else "cli"
         return cls(tenant_id=user.tenant_id if user else None,
                    username=user.username if user else None, channel=channel,
-                   source_ip=request.remote_addr if in_request else None)
+                   source_ip=request.remote_addr if in_request else None, user=user)
+
+    @classmethod
+    def operator(cls, tenant_id: str | None = None) -> Actor:
+        """The operator at the command line: no user, every tenant (``tenant_id`` names
+        the tenant an entry belongs to, if any)."""
+        return cls(tenant_id=tenant_id, username=None, channel="cli")
 
 
 def record(session: Session, actor: Actor, action: str, target_type: str | None,
@@ -99,7 +113,7 @@ def _count_attempt(session: Session, actor: Actor, action: str, target_type: str
     if entry is None and session.scalar(
             select(func.count()).select_from(AuditEntry).where(*recent)) >= DISTINCT_ATTEMPTS:
         target_id, detail = None, {"variousTargets": True}
-        actor = Actor(actor.tenant_id, actor.username, actor.channel, None)
+        actor = Actor(actor.tenant_id, actor.username, actor.channel, None, actor.user)
         entry = _newest(session, *same, AuditEntry.target_id.is_(None),
                         AuditEntry.source_ip.is_(None))
     if entry is None:

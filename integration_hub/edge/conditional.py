@@ -9,6 +9,7 @@ followed by the digest of its templates (see ``representation_etag``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, request
@@ -43,6 +44,12 @@ def add_etag(response: Response) -> Response:
 def current_etag(document: Any) -> str:
     """The ETag a GET of ``document`` (already dumped) would carry."""
     return etag_for(current_app.json.response(document).get_data())
+
+
+def if_match(represent: Callable[[Any], Any]) -> Callable[[Any], None]:
+    """The ``If-Match`` check a use case runs inside its transaction, on the object it
+    loaded, as ``represent`` (the resource's schema) shows it: 412 if it changed since."""
+    return lambda subject: check_if_match(represent(subject))
 
 
 def check_if_match(document: Any) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from flask import current_app, g, request, session, url_for
 
 from integration_hub import errors
+from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Tenant, User
 from integration_hub.db.session import db_session, writing
 from integration_hub.identity import browser_sessions, token_scopes, tokens
@@ -182,6 +183,13 @@ def current_user() -> User:
     if user is None:
         raise errors.AuthenticationRequired()
     return user
+
+
+def current_actor() -> Actor:
+    """Who is acting in this request, for use cases and their audit entries: the signed-in
+    user, through the API or a web page, from the address seen after the trusted proxies."""
+    channel = "api" if request.path.startswith("/api") else "web"
+    return Actor.of_user(current_user(), channel, request.remote_addr)
 
 
 def current_token_id() -> str | None:

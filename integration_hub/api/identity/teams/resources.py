@@ -2,7 +2,6 @@
 
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.identity.principal_deletion import (
     PrincipalDeleteArgsSchema,
@@ -15,12 +14,12 @@ from integration_hub.api.identity.teams.schemas import (
     TeamSchema,
     TeamUpdateSchema,
 )
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.extensions import Blueprint
-from integration_hub.identity import deletion as principal_deletion
 from integration_hub.identity import directory as identity
+from integration_hub.identity import teams
 
 blp = Blueprint("teams", __name__, url_prefix="/api", description="Teams and their members")
 ENTRY_POINTS = {"inf:teams": "teams.Teams"}
@@ -40,14 +39,9 @@ class Teams(MethodView):
     @blp.arguments(TeamSchema)
     @blp.response(201, TeamSchema)
     @blp.problems(400, 401, 403, 404, 409, 413, 415)
-    @audited("team.create", "team")
     def post(self, values):
         """Create a team, optionally with members (administrators)"""
-        actor = current_user()
-        identity.require_superuser(actor)
-        with transaction() as session:
-            team = identity.create_team(session, actor.tenant_id, values)
-            audit_success(session, team.principal_id, name=team.name)
+        team = teams.create(current_actor(), values)
         return team, 201, {"Location": href("teams.Team", team_id=team.principal_id)}
 
 
@@ -62,32 +56,19 @@ class Team(MethodView):
     @blp.arguments(TeamUpdateSchema)
     @blp.response(200, TeamSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("team.update", "team", "team_id")
     def put(self, changes, team_id):
         """Rename or describe a team (administrators)"""
-        actor = current_user()
-        with transaction() as session:
-            team = identity.get_team(session, actor.tenant_id, team_id)
-            identity.require_superuser(actor)
-            check_if_match(TeamSchema().dump(team))
-            identity.update_team(session, actor, team, changes)
-            audit_success(session, team.principal_id, fields=sorted(changes))
-        return team
+        return teams.update(current_actor(), team_id, changes, if_match(TeamSchema().dump))
 
     @blp.arguments(PrincipalDeleteArgsSchema, location="query")
     @blp.response(204)
     @blp.problems(401, 403, 404, 409, 412, 422)
-    @audited("team.delete", "team", "team_id")
     def delete(self, args, team_id):
         """Delete a team with its shares and memberships; what it owns goes to ?successor=
         (administrators)"""
-        actor = current_user()
-        with owned_integrations_linked(), transaction() as session:
-            team = identity.get_team(session, actor.tenant_id, team_id)
-            identity.require_superuser(actor)
-            check_if_match(TeamSchema().dump(team))
-            deletion = principal_deletion.delete_team(session, actor, team, args.get("successor"))
-            audit_success(session, team.principal_id, **deletion.detail)
+        with owned_integrations_linked():
+            teams.delete(current_actor(), team_id, args.get("successor"),
+                         if_match(TeamSchema().dump))
 
 
 @blp.route("/teams/<team_id>/members/<username>")
@@ -95,25 +76,12 @@ class TeamMember(MethodView):
     @blp.arguments(MemberRoleSchema, required=False)
     @blp.response(200, TeamSchema)
     @blp.problems(400, 401, 403, 404, 413, 415)
-    @audited("team.member_set", "team", "team_id")
     def put(self, values, team_id, username):
         """Add a member or change their role (administrators and team admins)"""
-        actor = current_user()
-        with transaction() as session:
-            team = identity.get_team(session, actor.tenant_id, team_id)
-            identity.require_team_admin(actor, team)
-            identity.set_member(session, team, username, values["role"])
-            audit_success(session, team.principal_id, username=username, role=values["role"])
-        return team
+        return teams.set_member(current_actor(), team_id, username, values["role"])
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
-    @audited("team.member_remove", "team", "team_id")
     def delete(self, team_id, username):
         """Remove a member (administrators and team admins)"""
-        actor = current_user()
-        with transaction() as session:
-            team = identity.get_team(session, actor.tenant_id, team_id)
-            identity.require_team_admin(actor, team)
-            identity.remove_member(session, team, username)
-            audit_success(session, team.principal_id, username=username)
+        teams.remove_member(current_actor(), team_id, username)
