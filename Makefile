@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-test node_modules/.package-lock.json
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check integration_hub tests alembic bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

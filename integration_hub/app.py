@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
 from integration_hub import cli, crypto, errors, queue, web
+from integration_hub.api.extensions import Api
 from integration_hub.config import Settings
 from integration_hub.db import session as db
 from integration_hub.dev import stand_ins as devtools
@@ -25,7 +26,6 @@ from integration_hub.edge import (
     routing,
     text_guard,
 )
-from integration_hub.extensions import Api
 from integration_hub.proxy import request_log
 
 log = logging.getLogger(__name__)

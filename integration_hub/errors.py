@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Response, current_app, json
 
-from integration_hub.edge.field_errors import field_kinds
+from integration_hub.field_errors import field_kinds
 
 PROBLEM_JSON = "application/problem+json"
 # A URN rather than a URL: the hub is self-hosted and owns no public domain.
@@ -71,6 +71,21 @@ class Forbidden(HubError):
     status, code, title = 403, "forbidden", "You may not do this"
 
 
+class SuperuserRequired(Forbidden):
+    """Only a tenant administrator may do this (``require_superuser`` in identity,
+    audit and webhooks: every package checks the same flag with the same answer)."""
+
+    def __init__(self, detail: str = "this needs a tenant administrator (superuser)",
+                 **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+
+
+def require_superuser(user: Any) -> None:
+    """``user`` is a tenant administrator, or the call is refused (403 ``forbidden``)."""
+    if not user.superuser:
+        raise SuperuserRequired()
+
+
 class CsrfFailed(Forbidden):
     code, title = "csrf_failed", "Missing or wrong CSRF token"
 
@@ -119,7 +134,7 @@ class UnsupportedMediaType(HubError):
 
 class ValidationFailed(HubError):
     """``errors`` maps fields to messages; ``fields`` then says which of them are missing,
-    unknown or invalid (edge/field_errors.py)."""
+    unknown or invalid (field_errors.py)."""
     status, code, title = 422, "validation_failed", "The request is not valid"
 
     def __init__(self, detail: str | None = None, **kwargs: Any) -> None:

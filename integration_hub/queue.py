@@ -28,8 +28,8 @@ from huey.consumer import Consumer
 from integration_hub.audit import retention
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
+from integration_hub.outbound.upstream_http import shared_pool
 from integration_hub.private_files import private_sqlite
-from integration_hub.proxy.upstream_http import shared_pool
 from integration_hub.sync import runs as sync
 from integration_hub.sync import schedules as sync_schedules
 from integration_hub.webhooks import delivery as webhook_delivery

@@ -8,6 +8,7 @@ from integration_hub.api.audit import resources as audit
 from integration_hub.api.connections import resources as connections
 from integration_hub.api.databases import resources as database
 from integration_hub.api.docs_page import register_docs_assets
+from integration_hub.api.extensions import Api
 from integration_hub.api.identity.session import resources as session
 from integration_hub.api.identity.teams import resources as teams
 from integration_hub.api.identity.tenant import resources as tenant
@@ -25,7 +26,6 @@ from integration_hub.api.sync import resources as sync
 from integration_hub.api.webhooks import payloads as _payloads  # noqa: F401 (registers them)
 from integration_hub.api.webhooks import resources as webhooks
 from integration_hub.edge.security import authenticate_request
-from integration_hub.extensions import Api
 
 RESOURCE_MODULES = (root, session, users, teams, tokens, tenant, integrations, sharing, icons,
                     tags, catalogue, connections, proxy, database, directories, records, sync, webhooks,

@@ -28,7 +28,6 @@ from integration_hub import errors
 from integration_hub.db.models import AuditEntry, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
-from integration_hub.identity.directory import require_superuser
 
 log = logging.getLogger(__name__)
 OUTCOMES = ("success", "denied", "failed")
@@ -139,7 +138,7 @@ class AuditEntryNotFound(errors.NotFound):
 
 
 def get(session: Session, user: User, entry_id: str) -> AuditEntry:
-    require_superuser(user)
+    errors.require_superuser(user)
     entry = session.get(AuditEntry, entry_id)
     if entry is None or entry.tenant_id not in (user.tenant_id, None):
         raise AuditEntryNotFound(f"there is no audit entry {entry_id!r}")
@@ -160,7 +159,7 @@ class AuditFilters:
 def page(session: Session, user: User, filters: AuditFilters, start: int,
          limit: int) -> tuple[list[AuditEntry], int]:
     """Newest first: the tenant's entries and the operator's (tenant-wide) ones."""
-    require_superuser(user)
+    errors.require_superuser(user)
     query = select(AuditEntry).where(or_(AuditEntry.tenant_id == user.tenant_id,
                                          AuditEntry.tenant_id.is_(None)))
     if filters.actor:

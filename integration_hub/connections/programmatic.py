@@ -28,7 +28,7 @@ from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations.store import Found
 from integration_hub.oauth import client as oauth_client
-from integration_hub.proxy import upstream_http
+from integration_hub.outbound import upstream_http
 from integration_hub.proxy import url_guard as proxy_url
 from integration_hub.proxy.credentials import place_credentials
 

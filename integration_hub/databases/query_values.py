@@ -12,8 +12,7 @@ import math
 import uuid
 from typing import Any
 
-from integration_hub import errors
-from integration_hub.edge import json_body
+from integration_hub import errors, json_body
 
 # JSON nesting the answer may hold: its writer recurses once per level, on the same stack as
 # the request, and a real document or array is never this deep.

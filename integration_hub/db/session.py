@@ -24,8 +24,7 @@ from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import errors
-from integration_hub.edge import json_body
+from integration_hub import errors, json_body
 from integration_hub.private_files import private_sqlite
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,9 @@ import time
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy import text
 
-from integration_hub import errors
+from integration_hub import errors, metrics
 from integration_hub.db import migrations
 from integration_hub.db.session import db_session
-from integration_hub.edge import metrics
 from integration_hub.queue import job_queue
 
 bp = Blueprint("ops", __name__)

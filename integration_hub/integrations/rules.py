@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from integration_hub.outbound.upstream_http import HOP_BY_HOP
+
 AUTH_TYPES = ("oauth2", "apikey", "basic", "bearer", "none")
 MODES = ("per-user", "shared")
 API_KEY_LOCATIONS = ("header", "query")
@@ -26,9 +28,6 @@ _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9._~-]+|[0-9A-Fa-f:.]+")  # names, IPv4, IPv6 (unbracketed)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Connection-level headers (RFC 9110 §7.6.1): never configured, forwarded or returned.
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
-                        "upgrade"})
 ALWAYS_FORBIDDEN = HOP_BY_HOP | {"host", "content-length"}
 
 

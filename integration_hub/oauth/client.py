@@ -15,10 +15,9 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
 
-from integration_hub import crypto, errors
+from integration_hub import crypto, errors, json_body
 from integration_hub.config import current_settings
 from integration_hub.db.models import Integration
-from integration_hub.edge import json_body
 from integration_hub.oauth import rules as oauth_rules
 from integration_hub.outbound import sessions as outbound_requests
 

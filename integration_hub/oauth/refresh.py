@@ -21,17 +21,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from integration_hub import crypto, errors
+from integration_hub import crypto, errors, metrics
 from integration_hub.connections.connect_rules import NotConnected, ReauthRequired
 from integration_hub.connections.store import apply_token, connection_of
 from integration_hub.db.models import Connection, Integration, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
-from integration_hub.edge import metrics
 from integration_hub.oauth import client as oauth_client
 from integration_hub.oauth import rules as oauth_rules
 from integration_hub.outbound import sessions as outbound_requests
-from integration_hub.proxy.upstream_http import UpstreamAddressDenied
+from integration_hub.outbound.upstream_http import UpstreamAddressDenied
 from integration_hub.webhooks import events as webhook_events
 
 CLAIM_MARGIN = 30.0  # seconds a claim holds beyond the token request's own deadline

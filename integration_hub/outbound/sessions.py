@@ -23,7 +23,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from integration_hub.outbound.deadlines import Deadline
-from integration_hub.proxy.upstream_http import DeniedAddress, pool_classes
+from integration_hub.outbound.upstream_http import DeniedAddress, pool_classes
 
 TIMEOUT = (10, 30)  # connect, read (seconds), unless a call says otherwise
 MAX_ANSWER = 1024 * 1024  # bytes: a token, a profile or a revocation answer is far smaller

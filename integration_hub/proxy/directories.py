@@ -17,10 +17,9 @@ from urllib.parse import quote
 import urllib3
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.config import Settings
 from integration_hub.db.models import Tenant, User
-from integration_hub.edge import json_body
 from integration_hub.integrations.store import Found
 from integration_hub.proxy import forwarding as proxy
 from integration_hub.proxy import request_log

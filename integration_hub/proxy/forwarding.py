@@ -16,14 +16,13 @@ from urllib.parse import urlencode
 import urllib3
 from sqlalchemy.orm import Session
 
-from integration_hub import crypto, errors
+from integration_hub import crypto, errors, metrics
 from integration_hub.config import Settings
 from integration_hub.connections import connect_rules
 from integration_hub.connections import store as connections
 from integration_hub.db.models import Connection, Integration, Tenant, User
 from integration_hub.db.session import end_transaction
 from integration_hub.db.types import utcnow
-from integration_hub.edge import metrics
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.credential_destinations import (
     Origin,
@@ -33,11 +32,7 @@ from integration_hub.integrations.credential_destinations import (
 from integration_hub.integrations.store import Found
 from integration_hub.oauth import refresh as token_refresh
 from integration_hub.outbound.deadlines import Deadline
-from integration_hub.proxy import header_templates, rate_limits
-from integration_hub.proxy import url_guard as proxy_url
-from integration_hub.proxy.credentials import CredentialPlacement, place_credentials
-from integration_hub.proxy.request_log import CallRecord, loggable_path
-from integration_hub.proxy.upstream_http import (
+from integration_hub.outbound.upstream_http import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
     UpstreamAddressDenied,
@@ -50,6 +45,10 @@ from integration_hub.proxy.upstream_http import (
     transport_error,
     without_framing,
 )
+from integration_hub.proxy import header_templates, rate_limits
+from integration_hub.proxy import url_guard as proxy_url
+from integration_hub.proxy.credentials import CredentialPlacement, place_credentials
+from integration_hub.proxy.request_log import CallRecord, loggable_path
 
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -5,7 +5,7 @@ holding a chunk of the file and the row being read, never the whole file or its 
 format is recognised by content, not by name: a file whose first non-blank character is
 ``{`` or ``[`` is JSON Lines (an array is then refused line by line), anything else is
 CSV. Every row needs an ``id`` (whether an id repeats is for the caller to find: see
-``import_staging``). A JSON line is read by the rules of request bodies (edge/json_body.py: at
+``import_staging``). A JSON line is read by the rules of request bodies (json_body.py: at
 most ``MAX_DEPTH`` levels of nesting, no number beyond the range of a double, no ``NaN``,
 no key twice in one object), and must be storable as it is on both databases: no NUL
 character (escaped as u0000) or unpaired surrogate in its strings. CSV cells are text,
@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from integration_hub.edge import json_body
+from integration_hub import json_body
 from integration_hub.hal.documents import DOT_SEGMENTS
 
 MAX_ID_LENGTH = 256

@@ -24,7 +24,7 @@ from integration_hub.db.models import Integration, Record
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import USAGE_COUNTERS, Found
 from integration_hub.records import sums as record_sums
-from integration_hub.sync.settings import MODEL_PATTERN
+from integration_hub.records.names import MODEL_PATTERN
 
 DEFAULT_MODEL = "resources"
 FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

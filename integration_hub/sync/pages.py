@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy.orm import sessionmaker
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.config import Settings
-from integration_hub.edge import json_body
 from integration_hub.outbound.deadlines import Deadline
+from integration_hub.outbound.upstream_http import AnswerTooLarge, UpstreamTimeout, read_capped
 from integration_hub.proxy import forwarding as proxy
 from integration_hub.proxy import request_log
-from integration_hub.proxy.upstream_http import AnswerTooLarge, UpstreamTimeout, read_capped
 
 RETRIES = 3  # per page, for transport errors and 429/5xx answers (idempotent GETs)
 

@@ -24,8 +24,8 @@ from typing import Any
 
 from croniter import CroniterError, croniter
 
-# \Z, not $: $ also matches before a final newline, so "contacts\n" would pass.
-MODEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+from integration_hub.records.names import MODEL_PATTERN
+
 STYLES = ("none", "cursor", "page", "link")
 DEFAULT_MAX_PAGES = 1000
 

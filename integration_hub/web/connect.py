@@ -9,13 +9,14 @@ from integration_hub import errors
 from integration_hub.connections import programmatic as programmatic_connect
 from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session
+from integration_hub.edge import flow_cookie
 from integration_hub.edge.security import check_csrf, csrf_token, session_user
 from integration_hub.integrations import icons
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import caller_access
 from integration_hub.oauth import flow as oauth_flow
 from integration_hub.oauth import rules as oauth_rules
-from integration_hub.web import cards, flow_cookie
+from integration_hub.web import cards
 
 bp = Blueprint("connect_pages", __name__, template_folder="templates")
 AFTER_SIGN_IN = "sign-in"  # ?after= of a start address the sign-in form sends the browser to

@@ -30,7 +30,7 @@ from integration_hub.db.models import Webhook, WebhookAttempt, WebhookDelivery
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
 from integration_hub.outbound.deadlines import Deadline
-from integration_hub.proxy.upstream_http import DeniedAddress
+from integration_hub.outbound.upstream_http import DeniedAddress
 from integration_hub.webhooks import claims as webhook_claims
 from integration_hub.webhooks import events as webhook_events
 from integration_hub.webhooks.rules import PING, SIGNATURE_HEADER, failing_too_long, retry_delay, signature

@@ -14,7 +14,6 @@ from integration_hub import crypto, errors
 from integration_hub.config import current_settings
 from integration_hub.db.models import User, Webhook, WebhookDelivery
 from integration_hub.db.types import new_uuid, utcnow
-from integration_hub.identity.directory import require_superuser
 from integration_hub.webhooks.events import add_delivery, represent
 from integration_hub.webhooks.rules import PING, target_problem, unknown_events
 
@@ -34,7 +33,7 @@ class WebhookTargetInvalid(errors.ValidationFailed):
 
 
 def list_page(session: Session, user: User, start: int, limit: int) -> tuple[list[Webhook], int]:
-    require_superuser(user)
+    errors.require_superuser(user)
     query = select(Webhook).where(Webhook.tenant_id == user.tenant_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return list(session.scalars(query.order_by(Webhook.created_at, Webhook.id)
@@ -42,7 +41,7 @@ def list_page(session: Session, user: User, start: int, limit: int) -> tuple[lis
 
 
 def get(session: Session, user: User, webhook_id: str) -> Webhook:
-    require_superuser(user)
+    errors.require_superuser(user)
     hook = session.get(Webhook, webhook_id)
     if hook is None or hook.tenant_id != user.tenant_id:
         raise WebhookNotFound(f"there is no webhook {webhook_id!r} in this tenant")
@@ -52,7 +51,7 @@ def get(session: Session, user: User, webhook_id: str) -> Webhook:
 def create(session: Session, user: User, values: Mapping[str, Any],
            hub_url: str) -> tuple[Webhook, str | None]:
     """Answers the webhook and the secret when the hub generated it (shown this once)."""
-    require_superuser(user)
+    errors.require_superuser(user)
     generated = None if values.get("secret") else secrets.token_urlsafe(32)
     hook = Webhook(id=new_uuid(), tenant_id=user.tenant_id, description="", enabled=True,
                    created_by=user.username, hub_url=hub_url,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from integration_hub.edge.json_body import MAX_DEPTH, deeper_than
+from integration_hub.json_body import MAX_DEPTH, deeper_than
 from tests.support.problems import assert_problem
 
 HAL_FORMS = "application/prs.hal-forms+json"

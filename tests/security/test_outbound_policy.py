@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from integration_hub.db.models import Connection
-from integration_hub.proxy.upstream_http import address_denied
+from integration_hub.outbound.upstream_http import address_denied
 from integration_hub.queue import job_queue
 from tests.support.tls import issue, serve_tls
 

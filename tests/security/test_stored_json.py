@@ -12,7 +12,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from integration_hub.edge.json_body import MAX_DEPTH
+from integration_hub.json_body import MAX_DEPTH
 from tests.api import test_database_query as database_integrations
 from tests.api.test_database_query import query
 

@@ -1,6 +1,6 @@
 """How a validation problem names its fields: missing, unknown or invalid."""
 
-from integration_hub.edge.field_errors import field_kinds, summary
+from integration_hub.field_errors import field_kinds, summary
 
 
 def test_each_field_is_of_one_kind():

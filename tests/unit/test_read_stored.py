@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from integration_hub.edge.json_body import MAX_DEPTH, read_stored
+from integration_hub.json_body import MAX_DEPTH, read_stored
 
 
 def arrays(depth: int, inner: str = "") -> str:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from integration_hub.proxy.upstream_http import (
+from integration_hub.outbound.upstream_http import (
     address_denied,
     body_framing,
     cleaned_caller_headers,

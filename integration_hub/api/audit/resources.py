@@ -4,10 +4,10 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.api.extensions import Blueprint
 from integration_hub.audit import entries as audit
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 
 blp = Blueprint("audit", __name__, url_prefix="/api",
                 description="Audit log: administrative actions, who did them and how they ended")

@@ -16,17 +16,17 @@ from integration_hub.api.connections.schemas import (
     ConnectionPageSchema,
     ConnectionSchema,
 )
+from integration_hub.api.extensions import Blueprint
 from integration_hub.connections import connect_rules
 from integration_hub.connections import programmatic as programmatic_connect
 from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
+from integration_hub.edge import flow_cookie
 from integration_hub.edge.security import current_user, token_scope
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import store as integrations
 from integration_hub.oauth import flow as oauth_flow
 from integration_hub.oauth import refresh as token_refresh
-from integration_hub.web import flow_cookie
 
 blp = Blueprint("connections", __name__, url_prefix="/api",
                 description="Connections: the credentials users hold for integrations")

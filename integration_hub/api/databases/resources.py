@@ -4,12 +4,12 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.proxy.resources import upstream_pool
 from integration_hub.databases import queries as dbquery
 from integration_hub.databases.sqlite_files import SqliteFiles
 from integration_hub.db.session import db_session, end_transaction
 from integration_hub.edge.security import current_tenant, current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access, require
 from integration_hub.proxy import forwarding as proxy

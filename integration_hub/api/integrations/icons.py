@@ -6,11 +6,11 @@ import hashlib
 from flask import current_app, request
 from flask.views import MethodView
 
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.integrations.catalogue.resources import SVG_HEADERS
 from integration_hub.api.integrations.schemas import IntegrationSchema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import icons
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.catalogue import catalogue

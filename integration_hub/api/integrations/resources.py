@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.integrations.schemas import (
     DeleteArgsSchema,
     IntegrationCreateSchema,
@@ -19,7 +20,6 @@ from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.hal.forms import template
 from integration_hub.integrations import acl, provisioning
 from integration_hub.integrations import store as integrations

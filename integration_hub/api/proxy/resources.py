@@ -11,21 +11,21 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
+from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
+from integration_hub.api.extensions import Blueprint
 from integration_hub.db.session import db_session
-from integration_hub.edge import json_body
 from integration_hub.edge.request_framing import RequestBody
 from integration_hub.edge.security import api_token_only, current_tenant, current_user, token_scope
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import store as integrations
-from integration_hub.proxy import forwarding as proxy
-from integration_hub.proxy import request_log
-from integration_hub.proxy.upstream_http import (
+from integration_hub.outbound.upstream_http import (
     cleaned_caller_headers,
     forwardable_request_headers,
     response_headers,
     shared_pool,
 )
+from integration_hub.proxy import forwarding as proxy
+from integration_hub.proxy import request_log
 
 blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")

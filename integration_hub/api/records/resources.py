@@ -7,6 +7,7 @@ from werkzeug.routing import PathConverter
 
 from integration_hub import errors
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.records.schemas import (
     ImportFormSchema,
     ImportResultSchema,
@@ -18,7 +19,6 @@ from integration_hub.api.records.schemas import (
 )
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.hal import documents as hal
 from integration_hub.integrations import store as integrations
 from integration_hub.records import imports as record_imports

@@ -5,9 +5,9 @@ from flask import current_app, g, render_template
 from flask.views import MethodView
 
 from integration_hub.api.common import href, template_href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.edge.security import public
 from integration_hub.errors import NotFound
-from integration_hub.extensions import Blueprint
 from integration_hub.hal import documents as hal
 from integration_hub.hal import relations as rels
 

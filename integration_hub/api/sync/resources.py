@@ -5,10 +5,10 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.sync.schemas import SyncRunPageSchema, SyncRunSchema, SyncStatusSchema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import store as integrations
 from integration_hub.queue import job_queue
 from integration_hub.sync import runs as sync

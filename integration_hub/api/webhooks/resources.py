@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.webhooks.schemas import (
     CreatedWebhookSchema,
     DeliveryPageSchema,
@@ -17,7 +18,6 @@ from integration_hub.api.webhooks.schemas import (
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.hal.forms import template
 from integration_hub.webhooks import subscriptions as webhooks
 

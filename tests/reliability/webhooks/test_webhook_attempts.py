@@ -17,7 +17,7 @@ from sqlalchemy import update
 from integration_hub.db.models import WebhookDelivery
 from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
-from integration_hub.proxy import upstream_http
+from integration_hub.outbound import upstream_http
 from integration_hub.queue import job_queue
 from integration_hub.webhooks import delivery as webhook_delivery
 from tests.conftest import drain_queue, flush_queue

@@ -4,10 +4,10 @@ import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
 
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.users.schemas import MeSchema
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import check_csrf, public, session_user, sign_in, sign_out
-from integration_hub.extensions import Blueprint
 from integration_hub.identity import login_throttle
 
 blp = Blueprint("session", __name__, url_prefix="/api", description="Browser sessions")

@@ -3,6 +3,7 @@
 from flask.views import MethodView
 
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.principal_deletion import (
     PrincipalDeleteArgsSchema,
     owned_integrations_linked,
@@ -17,7 +18,6 @@ from integration_hub.api.identity.teams.schemas import (
 from integration_hub.db.session import db_session
 from integration_hub.edge.conditional import if_match
 from integration_hub.edge.security import current_actor, current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.identity import directory as identity
 from integration_hub.identity import teams
 

@@ -5,10 +5,10 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.db.session import transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_tenant, current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.identity import directory as identity
 
 blp = Blueprint("tenant", __name__, url_prefix="/api", description="Your tenant")

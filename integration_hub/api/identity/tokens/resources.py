@@ -4,11 +4,11 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.tokens.schemas import IssuedTokenSchema, TokenPageSchema, TokenSchema
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_token_id, current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.hal.forms import template
 from integration_hub.identity import tokens
 

@@ -5,6 +5,7 @@ from flask.views import MethodView
 
 from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.principal_deletion import (
     PrincipalDeleteArgsSchema,
     owned_integrations_linked,
@@ -20,7 +21,6 @@ from integration_hub.api.identity.users.schemas import (
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.identity import deletion as principal_deletion
 from integration_hub.identity import directory as identity
 

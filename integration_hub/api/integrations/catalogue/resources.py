@@ -5,8 +5,8 @@ from flask import current_app
 from flask.views import MethodView
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, hal_page, href, page_schema
+from integration_hub.api.extensions import Blueprint
 from integration_hub.edge.security import public
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations.catalogue import catalogue
 
 blp = Blueprint("catalogue", __name__, url_prefix="/api",

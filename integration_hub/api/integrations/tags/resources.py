@@ -4,10 +4,10 @@ import marshmallow as ma
 from flask.views import MethodView
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, hal_page, href, page_schema
+from integration_hub.api.extensions import Blueprint
 from integration_hub.db.session import db_session, transaction
 from integration_hub.edge.conditional import check_if_match
 from integration_hub.edge.security import current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.hal.forms import template
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations import tags

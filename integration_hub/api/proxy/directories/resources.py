@@ -5,10 +5,10 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 
+from integration_hub.api.extensions import Blueprint
 from integration_hub.api.proxy.resources import upstream_pool
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_tenant, current_user
-from integration_hub.extensions import Blueprint
 from integration_hub.integrations import store as integrations
 from integration_hub.proxy import directories
 

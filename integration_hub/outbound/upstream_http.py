@@ -20,13 +20,16 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 from integration_hub import errors
-from integration_hub.integrations.rules import HOP_BY_HOP
 from integration_hub.outbound.deadlines import current_deadline
 from integration_hub.outbound.policy import address_denied
 
 # Caller headers the raw proxy forwards (plus If-* and data.forwardHeaders).
 FORWARDED_REQUEST_HEADERS = frozenset({"accept", "accept-language", "content-type", "range",
                                        "cache-control"})
+# Headers of one connection, never of a message (RFC 9110 7.6.1).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
+                        "upgrade"})
 NEVER_FORWARDED = HOP_BY_HOP | {"authorization", "cookie", "host", "content-length", "forwarded",
                                 "x-real-ip", "proxy-authorization"}
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "set-cookie2", "strict-transport-security"}

@@ -15,9 +15,9 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import HTTPException
 
-from integration_hub import errors
+from integration_hub import errors, field_errors, json_body
 from integration_hub.api.forms import add_templates, wants_hal_forms
-from integration_hub.edge import field_errors, json_body, text_guard
+from integration_hub.edge import text_guard
 from integration_hub.hal.documents import HAL_JSON
 
 
@@ -45,7 +45,7 @@ class HubParser(FlaskParser):
     """webargs parser answering in the hub's own error vocabulary.
 
     A body that is not JSON where JSON is expected is refused with 415 rather
-    than read as "no fields"; unparsable or hostile JSON is 400 (see edge/json_body.py);
+    than read as "no fields"; unparsable or hostile JSON is 400 (see json_body.py);
     JSON that parses but breaks the schema is 422 (see docs/api-conventions.md).
     """
 
