@@ -46,5 +46,5 @@ json_object = Annotated[dict[str, Any], mapped_column(JSON, default=dict)]
 json_list = Annotated[list[Any], mapped_column(JSON, default=list)]
 
 # A secret at rest: Fernet ciphertext written and read only through
-# services.crypto. ``info["encrypted"]`` lets key rotation find every such column.
+# crypto.py. ``info["encrypted"]`` lets key rotation find every such column.
 encrypted_secret = Annotated[str | None, mapped_column(Text, info={"encrypted": True})]

@@ -17,7 +17,7 @@ class Connection(Base):
     """Credentials for one integration held by one user, or the one shared connection.
 
     Token values and credentials are Fernet ciphertext, read only through
-    ``services.crypto``; answers show status and timestamps, never secrets.
+    ``crypto``; answers show status and timestamps, never secrets.
     """
 
     __tablename__ = "connections"

@@ -12,7 +12,7 @@ class Integration(Base):
     """A registered external system: how to authorise against it and where to call it.
 
     Secrets are Fernet ciphertext (``*_encrypted``), written and read only
-    through ``services.crypto``.
+    through ``crypto``.
     """
 
     __tablename__ = "integrations"
@@ -67,7 +67,7 @@ class Integration(Base):
         secondary="integration_tags", order_by="Tag.name", passive_deletes=True)
 
     # Not a column: the access level of the caller this integration was loaded for
-    # (services.acl.Access), set by the service that checked it. Its representation
+    # (integrations.acl.Access), set by the service that checked it. Its representation
     # offers only the links and forms that level allows; None offers the read level's.
     caller_access = None
 
