@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from integration_hub import api as api_package
 from integration_hub import (
     body_limits,
-    cli,
+    commands,
     conditional,
     cors,
     devtools,
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     routing.reserve_fixed_words(app.url_map)  # every route is added by now
     register_error_handlers(app)
     app.after_request(conditional.add_etag)
-    cli.init_app(app)
+    commands.init_app(app)
     # Outermost: whatever answers, a body left unread is drained or the connection closed.
     app.wsgi_app = request_framing.UnreadBodies(app.wsgi_app)
     return app
