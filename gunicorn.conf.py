@@ -5,27 +5,31 @@ the database, so a few processes with several threads each keep memory low
 while serving many slow proxied calls at once. See docs/deployment.md.
 """
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 
-# `integration-hub serve` passes this address as --bind (integration_hub/edge/serving.py reads
-# it for serve and the demo alike); nothing of the hub is imported here, since
+# The HUB_* variables, their defaults and their checks are the settings table's
+# (integration_hub/config/table.py); reading them loads none of the app, since
 # prometheus_client must see PROMETHEUS_MULTIPROC_DIR (below) before the hub loads it.
-bind = os.environ.get("HUB_BIND") or "127.0.0.1:8000"
-workers = int(os.environ.get("HUB_WORKERS", min(4, multiprocessing.cpu_count())))
+from integration_hub.config import serving_settings
+
+hub = serving_settings()
+# `integration-hub serve` passes this address as --bind (integration_hub/edge/serving.py reads
+# it for serve and the demo alike).
+bind = hub.bind
+workers = hub.workers
 worker_class = "gthread"
-threads = int(os.environ.get("HUB_THREADS", "8"))
-timeout = int(os.environ.get("HUB_WORKER_TIMEOUT", "120"))
+threads = hub.threads
+timeout = hub.worker_timeout
 graceful_timeout = 30
 keepalive = 5
 # Trust X-Forwarded-* only from these addresses (nginx on the same machine by default);
 # the app's ProxyFix applies HUB_TRUSTED_PROXIES hops on top.
-forwarded_allow_ips = os.environ.get("HUB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = hub.forwarded_allow_ips
 # The hub logs every request itself (with its request id); gunicorn's own access log is
 # off unless HUB_ACCESS_LOG names a file (or - for stdout).
-accesslog = os.environ.get("HUB_ACCESS_LOG") or None
+accesslog = hub.access_log
 errorlog = "-"
 
 # Every worker process writes its metrics into this directory; a scrape of /metrics

@@ -11,9 +11,9 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
-from integration_hub import cli, crypto, errors, queue, web
+from integration_hub import commands, crypto, errors, queue, web
 from integration_hub.api.extensions import Api
-from integration_hub.config import Settings
+from integration_hub.config import LogSettings, Settings, WebSettings
 from integration_hub.db import session as db
 from integration_hub.dev import stand_ins as devtools
 from integration_hub.edge import (
@@ -37,9 +37,9 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     app.url_map.converters.update(routing.CONVERTERS)
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
-    register_proxy_support(app, settings)
+    register_proxy_support(app, settings.web)
     db.init_app(app, settings.database_url, settings.database_busy_timeout)
-    register_request_log(app, settings)
+    register_request_log(app, settings.logs)
     crypto.init_app(app, settings.encryption_keys)
     queue.init_app(app)
     logs.init_app(app)
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     routing.reserve_fixed_words(app.url_map)  # every route is added by now
     register_error_handlers(app)
     app.after_request(conditional.add_etag)
-    cli.init_app(app)
+    commands.init_app(app)
     # Outermost: whatever answers, a body left unread is drained or the connection closed.
     app.wsgi_app = request_framing.UnreadBodies(app.wsgi_app)
     return app
@@ -68,7 +68,7 @@ def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False
     app.json.compact = True
-    logs.configure_logging(settings)
+    logs.configure_logging(settings.logs)
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -116,20 +116,20 @@ class PublicUrl:
         return self.wsgi_app(environ, start_response)
 
 
-def register_proxy_support(app: Flask, settings: Settings) -> None:
+def register_proxy_support(app: Flask, web: WebSettings) -> None:
     # PublicUrl inside ProxyFix: forwarded headers are applied first (the client's
     # address among them), then HUB_PUBLIC_URL pins scheme, host and prefix.
-    if settings.public_url:
-        app.wsgi_app = PublicUrl(app.wsgi_app, settings.public_url)
-    hops = settings.trusted_proxies
+    if web.public_url:
+        app.wsgi_app = PublicUrl(app.wsgi_app, web.public_url)
+    hops = web.trusted_proxies
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops, x_prefix=hops)
 
 
-def register_request_log(app: Flask, settings: Settings) -> None:
+def register_request_log(app: Flask, log_settings: LogSettings) -> None:
     app.extensions["integration_hub.request_log"] = request_log.RequestLogBuffer(
-        app.extensions["integration_hub.db"], settings.request_log_flush_seconds)
+        app.extensions["integration_hub.db"], log_settings.request_log_flush_seconds)
 
 
 def register_api(app: Flask) -> None:

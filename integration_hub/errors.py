@@ -71,19 +71,11 @@ class Forbidden(HubError):
     status, code, title = 403, "forbidden", "You may not do this"
 
 
-class SuperuserRequired(Forbidden):
-    """Only a tenant administrator may do this (``require_superuser`` in identity,
-    audit and webhooks: every package checks the same flag with the same answer)."""
-
-    def __init__(self, detail: str = "this needs a tenant administrator (superuser)",
-                 **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-
-
 def require_superuser(user: Any) -> None:
-    """``user`` is a tenant administrator, or the call is refused (403 ``forbidden``)."""
+    """``user`` is a tenant administrator, or the call is refused (403 ``forbidden``). Here,
+    not in identity, so that every package (audit and webhooks too) asks the same rule."""
     if not user.superuser:
-        raise SuperuserRequired()
+        raise Forbidden("this needs a tenant administrator (superuser)")
 
 
 class CsrfFailed(Forbidden):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
 
-from integration_hub.config import Settings
+from integration_hub.config import LogSettings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,128}$")
@@ -64,7 +64,7 @@ QUIET_LOGGERS = ("urllib3", "requests_oauthlib", "authlib")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: LogSettings) -> None:
     """One handler of the hub's on the root logger (replaced when an app is made again)."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:

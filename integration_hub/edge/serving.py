@@ -1,19 +1,20 @@
 """Where ``integration-hub serve`` listens, and the address the hub is reached at from here.
 
 ``HUB_BIND`` (gunicorn's ``bind``: ``host:port``, ``[v6]:port``, ``unix:path``) is read
-here once for gunicorn.conf.py, ``serve`` and ``demo``, so the demo's integrations and the
-printed ``curl`` lines name the address actually served. A port that another program holds
+from the settings table (integration_hub/config/table.py) by gunicorn.conf.py, ``serve`` and
+``demo`` alike, so the demo's integrations and the printed ``curl`` lines name the address
+actually served. A port that another program holds
 is told before anything starts, with a free one to pick instead.
 """
 
 from __future__ import annotations
 
 import errno
-import os
 import socket
 from collections.abc import Mapping
 
-DEFAULT_BIND = "127.0.0.1:8000"
+from integration_hub.config import table
+
 DEFAULT_PORT = 8000  # gunicorn's, for a bind that names only a host
 SUGGESTIONS = 100    # ports tried after a busy one, to suggest a free one
 # Addresses that listen everywhere: the hub is reached on the loopback of the same family.
@@ -21,9 +22,8 @@ _WILDCARDS = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}
 
 
 def configured_bind(environ: Mapping[str, str] | None = None) -> str:
-    """``HUB_BIND``, or 127.0.0.1:8000."""
-    environ = os.environ if environ is None else environ
-    return (environ.get("HUB_BIND") or "").strip() or DEFAULT_BIND
+    """``HUB_BIND``, or 127.0.0.1:8000 (read alone: a wrong HUB_WORKERS is gunicorn's to report)."""
+    return table.value("HUB_BIND", environ)
 
 
 def host_and_port(bind: str) -> tuple[str, int] | None:
