@@ -8,6 +8,9 @@ otherwise). Served SVGs also carry a Content-Security-Policy that forbids script
 Without an upload the hub serves a catalogue icon: the one ``imageUrl`` names, or without
 an ``imageUrl`` the one of the integration's type or name. An ``imageUrl`` elsewhere is a
 link in the integration's representation, never a redirect of the hub's.
+
+``upload`` and ``remove`` are the use cases (each owns its transaction; icons are not
+audited); ``served_icon`` is what ``GET .../icon`` answers.
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
-from integration_hub.db.models import Integration, IntegrationIcon
+from integration_hub.audit.entries import Actor
+from integration_hub.db.models import Integration, IntegrationIcon, User
+from integration_hub.db.session import transaction
+from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.catalogue import catalogue
 from integration_hub.integrations.store import Found
@@ -48,6 +55,13 @@ class IconTooLarge(errors.PayloadTooLarge):
 
 class IconNotFound(errors.NotFound):
     code, title = "icon_not_found", "The integration has no icon"
+
+
+@dataclass(frozen=True)
+class Image:
+    content: bytes
+    content_type: str
+    etag: str
 
 
 def raster_type(content: bytes) -> str | None:
@@ -136,3 +150,32 @@ def delete_icon(session: Session, found: Found) -> None:
         session.delete(icon)
     found.integration.has_icon = False
     session.flush()
+
+
+def served_icon(session: Session, user: User, integration_id: str) -> Image:
+    """The upload, else the catalogue icon ``imageUrl`` names or the integration's type or
+    name matches; 404 ``icon_not_found`` when there is neither."""
+    found = store.find(session, user, integration_id)
+    icon = uploaded_icon(session, found)
+    if icon is not None:
+        return Image(icon.content, icon.content_type, icon.etag)
+    type_name = catalogue_icon_type(found.integration)
+    svg = catalogue().icon_svg(type_name) if type_name else None
+    if svg is None:
+        raise IconNotFound("the hub has no icon for this integration; an imageUrl "
+                           "elsewhere is a link for clients to follow")
+    return Image(svg, SVG, hashlib.sha256(svg).hexdigest()[:40])
+
+
+def upload(actor: Actor, integration_id: str, read: Callable[[], bytes]) -> Integration:
+    """Store the image ``read`` gives, read only once write access is established: a
+    refusal comes before any complaint about the body."""
+    with transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        store_icon(session, found, read)
+    return found.integration
+
+
+def remove(actor: Actor, integration_id: str) -> None:
+    with transaction() as session:
+        delete_icon(session, store.find(session, actor.user, integration_id))

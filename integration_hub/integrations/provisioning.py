@@ -6,9 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
-from integration_hub.config import Settings
+from integration_hub.audit.actions import audited
+from integration_hub.audit.entries import Actor
+from integration_hub.config import Settings, current_settings
 from integration_hub.db.locks import serialise_tenant_writes
 from integration_hub.db.models import Integration, User
+from integration_hub.db.session import transaction
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import can_create, readable_clause
 from integration_hub.integrations.catalogue import ProviderType, catalogue
@@ -18,8 +21,21 @@ class ProviderNotConfigured(errors.Conflict):
     code, title = "provider_not_configured", "The hub has no OAuth client for this provider"
 
 
-def provision(session: Session, user: User, driver_type: str,
-              settings: Settings) -> tuple[Integration, bool]:
+def provision(actor: Actor, driver_type: str) -> tuple[Integration, bool]:
+    """The actor's readable integration of the catalogue type (``driver_type``, or an
+    alias), or a new one they own: (integration, created). Only a creation is audited."""
+    with audited(actor, "integration.create", "integration") as action, \
+            transaction() as session:
+        integration, created = _get_or_create(session, actor.user, driver_type,
+                                              current_settings())
+        if created:
+            action.succeeded(session, integration.id, name=integration.name,
+                             type=integration.type, provisioned=True)
+    return integration, created
+
+
+def _get_or_create(session: Session, user: User, driver_type: str,
+                   settings: Settings) -> tuple[Integration, bool]:
     """The caller's readable integration of the type, or a new one: (integration, created)."""
     provider = catalogue().resolve(driver_type)
     if provider is None:

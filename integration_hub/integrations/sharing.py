@@ -1,18 +1,35 @@
-"""Shares and ownership: which principals (users, teams) hold an integration."""
+"""Shares and ownership: which principals (users, teams) hold an integration.
+
+The use cases (``share``, ``unshare``, ``transfer``) each own their transaction and audit
+entry, as ``lifecycle``'s do; ``precondition`` is the caller's ``If-Match`` check of the
+share or ownership as it stood, run inside the transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.audit.actions import audited
+from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Integration, IntegrationShare, Team, User
 from integration_hub.db.models.user import TEAM_PREFIX
+from integration_hub.db.session import transaction
+from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
 from integration_hub.webhooks import events as webhook_events
+
+Precondition = Callable[[Any], None]
+
+
+def _none(_subject: Any) -> None:
+    return None
 
 
 class PrincipalNotFound(errors.NotFound):
@@ -60,6 +77,25 @@ def describe_principals(session: Session, tenant_id: str, ids: set[str]) -> dict
         kind, key = principal_kind(principal_id)
         result[principal_id] = Principal(principal_id, kind, names.get(principal_id), key)
     return result
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Who owns an integration."""
+
+    integration_id: str
+    principal: Principal
+
+
+def with_principals(session: Session, integration: Integration,
+                    shares: Iterable[IntegrationShare]) -> list[IntegrationShare]:
+    """The shares, each with its ``principal`` described, in one round of queries."""
+    shares = list(shares)
+    described = describe_principals(session, integration.tenant_id,
+                                    {s.principal_id for s in shares})
+    for share in shares:
+        share.principal = described[share.principal_id]
+    return shares
 
 
 def existing_principal(session: Session, tenant_id: str, principal_id: str) -> Principal:
@@ -121,3 +157,73 @@ def transfer_ownership(session: Session, found: Found, principal_id: str,
     webhook_events.emit(session, found.integration.tenant_id, "integration.updated",
                         found.integration, actor=actor)
     return principal
+
+
+def ownership(session: Session, integration: Integration) -> Ownership:
+    return Ownership(integration.id, owner_of(session, integration))
+
+
+# -- reads -------------------------------------------------------------------
+
+def shares_page(session: Session, user: User, integration_id: str, start: int,
+                limit: int) -> tuple[Integration, list[IntegrationShare], int]:
+    """A page of the integration's shares with their principals, and how many it has."""
+    integration = store.find(session, user, integration_id).integration
+    page = with_principals(session, integration, integration.shares[start:start + limit])
+    return integration, page, len(integration.shares)
+
+
+def share_of(session: Session, user: User, integration_id: str,
+             principal_id: str) -> IntegrationShare:
+    found = store.find(session, user, integration_id)
+    return with_principals(session, found.integration, [get_share(found, principal_id)])[0]
+
+
+def owner(session: Session, user: User, integration_id: str) -> Ownership:
+    return ownership(session, store.find(session, user, integration_id).integration)
+
+
+# -- use cases ---------------------------------------------------------------
+
+def share(actor: Actor, integration_id: str, principal_id: str, access_level: int,
+          precondition: Precondition = _none) -> tuple[IntegrationShare, bool]:
+    """Share with a user or team, or change their level: the share and whether it is new."""
+    with audited(actor, "share.grant", "integration", integration_id) as action, \
+            transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        existing = next((s for s in found.integration.shares
+                         if s.principal_id == principal_id), None)
+        if existing is not None:
+            precondition(with_principals(session, found.integration, [existing])[0])
+        granted, created = put_share(session, found, principal_id, access_level,
+                                     actor=actor.username)
+        action.succeeded(session, found.integration.id, principalId=principal_id,
+                         accessLevel=granted.access_level, created=created)
+        with_principals(session, found.integration, [granted])
+    return granted, created
+
+
+def unshare(actor: Actor, integration_id: str, principal_id: str,
+            precondition: Precondition = _none) -> None:
+    with audited(actor, "share.revoke", "integration", integration_id) as action, \
+            transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        require(found.access, Access.SHARE)  # before revealing whether the share exists
+        existing = get_share(found, principal_id)
+        precondition(with_principals(session, found.integration, [existing])[0])
+        delete_share(session, found, principal_id, actor=actor.username)
+        action.succeeded(session, found.integration.id, principalId=principal_id)
+
+
+def transfer(actor: Actor, integration_id: str, principal_id: str,
+             precondition: Precondition = _none) -> Ownership:
+    """Make a user or team the owner (owner or administrator)."""
+    with audited(actor, "integration.transfer", "integration", integration_id) as action, \
+            transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        precondition(ownership(session, found.integration))
+        previous = found.integration.owner_id
+        principal = transfer_ownership(session, found, principal_id, actor=actor.username)
+        action.succeeded(session, found.integration.id, previousOwner=previous,
+                         owner=found.integration.owner_id)
+    return Ownership(found.integration.id, principal)

@@ -1,17 +1,25 @@
-"""Tenant tags and their assignment to integrations."""
+"""Tenant tags and their assignment to integrations.
+
+The use cases at the end each own their transaction (tags are not audited);
+``precondition`` is the caller's ``If-Match`` check of the tag, run inside it.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Tag, User, integration_tags
+from integration_hub.db.session import transaction
+from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
 
@@ -103,7 +111,7 @@ def tag_integration(session: Session, found: Found, tag_id: str) -> tuple[Tag, b
 def untag_integration(session: Session, found: Found, tag_id: str) -> None:
     require(found.access, Access.WRITE)
     tag = get_tag(session, found.integration.tenant_id, tag_id)
-    removed = session.execute(delete(integration_tags).where(
+    removed = session.execute(delete_rows(integration_tags).where(
         integration_tags.c.integration_id == found.integration.id,
         integration_tags.c.tag_id == tag.id)).rowcount
     if not removed:
@@ -111,4 +119,43 @@ def untag_integration(session: Session, found: Found, tag_id: str) -> None:
     session.expire(found.integration, ["tags"])
 
 
+# -- use cases ---------------------------------------------------------------
 
+Precondition = Callable[[Tag], None]
+
+
+def _none(_tag: Tag) -> None:
+    return None
+
+
+def create(actor: Actor, values: Mapping[str, Any]) -> Tag:
+    with transaction() as session:
+        return create_tag(session, actor.user, values)
+
+
+def update(actor: Actor, tag_id: str, changes: Mapping[str, Any],
+           precondition: Precondition = _none) -> Tag:
+    """Rename or recolour a tag (its creator or an administrator)."""
+    with transaction() as session:
+        tag = get_tag(session, actor.tenant_id, tag_id)
+        precondition(tag)
+        return update_tag(session, actor.user, tag, changes)
+
+
+def delete(actor: Actor, tag_id: str, precondition: Precondition = _none) -> None:
+    """Delete a tag and take it off every integration (its creator or an administrator)."""
+    with transaction() as session:
+        tag = get_tag(session, actor.tenant_id, tag_id)
+        precondition(tag)
+        delete_tag(session, actor.user, tag)
+
+
+def tag(actor: Actor, integration_id: str, tag_id: str) -> tuple[Tag, bool]:
+    """Put a tag on an integration (write access): the tag and whether it was new there."""
+    with transaction() as session:
+        return tag_integration(session, store.find(session, actor.user, integration_id), tag_id)
+
+
+def untag(actor: Actor, integration_id: str, tag_id: str) -> None:
+    with transaction() as session:
+        untag_integration(session, store.find(session, actor.user, integration_id), tag_id)

@@ -342,19 +342,20 @@ def test_a_change_that_fails_leaves_no_success_entry(world, client, admin, sessi
 
 def test_a_change_rolled_back_after_its_entry_was_written_leaves_no_success_entry(
         world, client, admin, session, monkeypatch):
-    from integration_hub.api.integrations import sharing as sharing_api
+    from integration_hub.audit.actions import AuditedAction
+    from integration_hub.integrations import sharing
 
-    sharing_api_audit_success = sharing_api.audit_success
+    succeeded = AuditedAction.succeeded
 
     integration = world.keyed()
 
-    def fail_late(*args, **kwargs):  # runs after audit_success, inside the transaction
+    def fail_late(*args, **kwargs):  # runs after the success entry, inside the transaction
         raise errors.Conflict("failed after the entry was written")
 
     written = []
-    monkeypatch.setattr(sharing_api, "with_principals", fail_late)
-    monkeypatch.setattr(sharing_api, "audit_success",
-                        lambda *a, **kw: written.append(sharing_api_audit_success(*a, **kw)))
+    monkeypatch.setattr(sharing, "with_principals", fail_late)
+    monkeypatch.setattr(AuditedAction, "succeeded",
+                        lambda *a, **kw: written.append(succeeded(*a, **kw)))
     answer = client.put(f"/api/integrations/{integration}/shares/root", headers=admin.headers,
                         json={"accessLevel": 2})
 

@@ -1,19 +1,15 @@
 """``/api/integrations/{id}/icon``: an uploaded image, else a catalogue icon; never a
 redirect (an ``imageUrl`` elsewhere is a link in the integration's representation)."""
 
-import hashlib
-
 from flask import current_app, request
 from flask.views import MethodView
 
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.integrations.catalogue.resources import SVG_HEADERS
 from integration_hub.api.integrations.schemas import IntegrationSchema
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.integrations import icons
-from integration_hub.integrations import store as integrations
-from integration_hub.integrations.catalogue import catalogue
 
 blp = Blueprint("icons", __name__, url_prefix="/api", description="Integration icons")
 
@@ -58,33 +54,18 @@ class Icon(MethodView):
     def get(self, integration_id):
         """The integration's icon: the upload, else the catalogue icon imageUrl names or its
         type or name matches"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        icon = icons.uploaded_icon(session, found)
-        if icon is not None:
-            return _image(icon.content, icon.content_type, icon.etag)
-        type_name = icons.catalogue_icon_type(found.integration)
-        svg = catalogue().icon_svg(type_name) if type_name else None
-        if svg is None:
-            raise icons.IconNotFound("the hub has no icon for this integration; an imageUrl "
-                                     "elsewhere is a link for clients to follow")
-        return _image(svg, icons.SVG, hashlib.sha256(svg).hexdigest()[:40])
+        image = icons.served_icon(db_session(), current_user(), integration_id)
+        return _image(image.content, image.content_type, image.etag)
 
     @blp.doc(requestBody=ICON_UPLOAD)
     @blp.response(200, IntegrationSchema)
     @blp.problems(401, 403, 404, 413, 415, 422)
     def put(self, integration_id):
         """Upload an icon: PNG, JPEG, GIF, WebP or SVG (<= 512 KiB), as multipart 'file' or raw body"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            icons.store_icon(session, found, _uploaded_bytes)
-        return found.integration
+        return icons.upload(current_actor(), integration_id, _uploaded_bytes)
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
     def delete(self, integration_id):
         """Remove the uploaded icon"""
-        user = current_user()
-        with transaction() as session:
-            icons.delete_icon(session, integrations.find(session, user, integration_id))
+        icons.remove(current_actor(), integration_id)

@@ -1,10 +1,8 @@
 """``/api/integrations``: the integrations the caller may see, and changing them."""
 
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.integrations.schemas import (
@@ -17,11 +15,11 @@ from integration_hub.api.integrations.schemas import (
     IntegrationUpdateSchema,
 )
 from integration_hub.connections import store as connections
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal.forms import template
-from integration_hub.integrations import acl, provisioning
+from integration_hub.integrations import acl, lifecycle, provisioning
 from integration_hub.integrations import store as integrations
 
 blp = Blueprint("integrations", __name__, url_prefix="/api",
@@ -45,13 +43,9 @@ class Integrations(MethodView):
     @blp.arguments(IntegrationCreateSchema)
     @blp.response(201, IntegrationSchema)
     @blp.problems(400, 401, 403, 404, 409, 413, 415)
-    @audited("integration.create", "integration")
     def post(self, values):
         """Register an integration (superusers and integrations.create)"""
-        with transaction() as session:
-            integration = integrations.create(session, current_user(), values)
-            audit_success(session, integration.id, name=integration.name, type=integration.type,
-                          fields=sorted(values))
+        integration = lifecycle.register(current_actor(), values)
         return integration, 201, {
             "Location": href("integrations.Integration", integration_id=integration.id)}
 
@@ -68,15 +62,9 @@ class Provision(MethodView):
     @blp.response(200, IntegrationSchema, description="An integration of the type already exists")
     @blp.alt_response(201, schema=IntegrationSchema, description="Created from the catalogue")
     @blp.problems(400, 401, 403, 409, 413, 415)
-    @audited("integration.create", "integration")
     def post(self, values):
         """Get or create the integration for a catalogue type (idempotent)"""
-        with transaction() as session:
-            integration, created = provisioning.provision(
-                session, current_user(), values["driver_type"], current_app.config["HUB_SETTINGS"])
-            if created:
-                audit_success(session, integration.id, name=integration.name,
-                              type=integration.type, provisioned=True)
+        integration, created = provisioning.provision(current_actor(), values["driver_type"])
         if created:
             return integration, 201, {
                 "Location": href("integrations.Integration", integration_id=integration.id)}
@@ -108,32 +96,26 @@ class Integration(MethodView):
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("integration.update", "integration", "integration_id")
     def put(self, changes, integration_id):
         """Change an integration; omitted fields and secrets keep their value, null clears"""
-        return _update(changes, integration_id)
+        return lifecycle.update(current_actor(), integration_id, changes,
+                                if_match(IntegrationSchema().dump))
 
     @blp.arguments(IntegrationUpdateSchema)
     @blp.response(200, IntegrationSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("integration.update", "integration", "integration_id")
     def patch(self, changes, integration_id):
         """Same as PUT"""
-        return _update(changes, integration_id)
+        return lifecycle.update(current_actor(), integration_id, changes,
+                                if_match(IntegrationSchema().dump))
 
     @blp.arguments(DeleteArgsSchema, location="query")
     @blp.response(204)
     @blp.problems(401, 403, 404, 409, 412)
-    @audited("integration.delete", "integration", "integration_id")
     def delete(self, args, integration_id):
         """Delete an integration (owner or administrator)"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            check_if_match(IntegrationSchema().dump(found.integration))
-            integrations.delete(session, user, found, force=args["force"])
-            audit_success(session, found.integration.id, name=found.integration.name,
-                          forced=args["force"])
+        lifecycle.delete(current_actor(), integration_id, args["force"],
+                         if_match(IntegrationSchema().dump))
 
 
 def _collection_templates() -> dict:
@@ -145,13 +127,3 @@ def _collection_templates() -> dict:
                                     IntegrationCreateSchema(), title="Register an integration",
                                     required=("name", "type"))
     return found
-
-
-def _update(changes, integration_id):
-    user = current_user()
-    with transaction() as session:
-        found = integrations.find(session, user, integration_id)
-        check_if_match(IntegrationSchema().dump(found.integration))
-        integration = integrations.update(session, user, found, changes)
-        audit_success(session, integration.id, fields=sorted(changes))
-    return integration

@@ -1,20 +1,19 @@
 """Shares and the owner of an integration."""
 
-from dataclasses import dataclass
-
 import marshmallow as ma
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.api.extensions import Blueprint
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal.forms import template
 from integration_hub.integrations import sharing
-from integration_hub.integrations import store as integrations
-from integration_hub.integrations.acl import Access, caller_access, require
+from integration_hub.integrations.acl import Access, caller_access
+
+# The renderer of share events (api/webhooks/payloads.py) imports it from here.
+from integration_hub.integrations.sharing import with_principals as with_principals
 
 blp = Blueprint("sharing", __name__, url_prefix="/api",
                 description="Who an integration is shared with, and who owns it")
@@ -55,12 +54,6 @@ class _PrincipalEmbedded(ma.fields.Nested):
 
     def get_value(self, obj, attr, accessor=None, default=ma.missing):
         return {f"inf:{obj.principal.type}": obj.principal}
-
-
-@dataclass(frozen=True)
-class OwnerDocument:
-    integration_id: str
-    principal: sharing.Principal
 
 
 class OwnerSchema(HalSchema):
@@ -126,15 +119,6 @@ class OwnerChangeSchema(ma.Schema):
 SharePageSchema = page_schema(ShareSchema, "inf:integration-share", "SharePage")
 
 
-def with_principals(session, integration, shares):
-    """Attach principal names to shares in one round of queries."""
-    described = sharing.describe_principals(session, integration.tenant_id,
-                                            {s.principal_id for s in shares})
-    for share in shares:
-        share.principal = described[share.principal_id]
-    return shares
-
-
 @blp.route("/integrations/<integration_id>/shares")
 class Shares(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
@@ -142,20 +126,17 @@ class Shares(MethodView):
     @blp.problems(401, 404)
     def get(self, args, integration_id):
         """Who the integration is shared with"""
-        session = db_session()
-        integration = integrations.find(session, current_user(), integration_id).integration
         start, limit = args["start"], args["limit"]
-        shares = with_principals(session, integration,
-                                  integration.shares[start:start + limit])
+        integration, shares, total = sharing.shares_page(db_session(), current_user(),
+                                                         integration_id, start, limit)
         return hal_page("sharing.Shares", "inf:integration-share", shares, start, limit,
-                        len(integration.shares), integration_id=integration.id,
+                        total, integration_id=integration.id,
                         templates=lambda: _shares_templates(integration))
 
     @blp.arguments(ShareCreateSchema)
     @blp.response(200, ShareSchema, description="The principal's share was changed")
     @blp.alt_response(201, schema=ShareSchema, description="Created")
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("share.grant", "integration", "integration_id")
     def post(self, values, integration_id):
         """Share with a user or team, or change their level (share access needed)"""
         return _put_share(integration_id, values["principal_id"], values.get("access_level", 1))
@@ -174,33 +155,22 @@ class Share(MethodView):
     @blp.problems(401, 404)
     def get(self, integration_id, principal_id):
         """One share"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        return with_principals(session, found.integration,
-                                [sharing.get_share(found, principal_id)])[0]
+        return sharing.share_of(db_session(), current_user(), integration_id, principal_id)
 
     @blp.arguments(ShareSchema, required=False)
     @blp.response(200, ShareSchema)
     @blp.alt_response(201, schema=ShareSchema, description="Created")
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("share.grant", "integration", "integration_id")
     def put(self, values, integration_id, principal_id):
         """Share with a user or team, or change the level (share access needed)"""
         return _put_share(integration_id, principal_id, values.get("access_level", 1))
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
-    @audited("share.revoke", "integration", "integration_id")
     def delete(self, integration_id, principal_id):
         """Stop sharing with a principal (share access needed)"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            require(found.access, Access.SHARE)  # before revealing whether the share exists
-            share = sharing.get_share(found, principal_id)
-            check_if_match(ShareSchema().dump(with_principals(session, found.integration, [share])[0]))
-            sharing.delete_share(session, found, principal_id, actor=user.username)
-            audit_success(session, found.integration.id, principalId=principal_id)
+        sharing.unshare(current_actor(), integration_id, principal_id,
+                        if_match(ShareSchema().dump))
 
 
 @blp.route("/integrations/<integration_id>/owner")
@@ -209,45 +179,20 @@ class Owner(MethodView):
     @blp.problems(401, 404)
     def get(self, integration_id):
         """The owning user or team"""
-        session = db_session()
-        integration = integrations.find(session, current_user(), integration_id).integration
-        return _owner(session, integration)
+        return sharing.owner(db_session(), current_user(), integration_id)
 
     @blp.arguments(OwnerChangeSchema)
     @blp.response(200, OwnerSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("integration.transfer", "integration", "integration_id")
     def put(self, values, integration_id):
         """Transfer ownership to a user or team (owner or administrator)"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            check_if_match(OwnerSchema().dump(_owner(session, found.integration)))
-            previous = found.integration.owner_id
-            sharing.transfer_ownership(session, found, values["principal_id"], actor=user.username)
-            audit_success(session, found.integration.id, previousOwner=previous,
-                          owner=found.integration.owner_id)
-        return _owner(session, found.integration)
+        return sharing.transfer(current_actor(), integration_id, values["principal_id"],
+                                if_match(OwnerSchema().dump))
 
 
 def _put_share(integration_id: str, principal_id: str, access_level: int):
-    user = current_user()
-    with transaction() as session:
-        found = integrations.find(session, user, integration_id)
-        existing = next((s for s in found.integration.shares
-                         if s.principal_id == principal_id), None)
-        if existing is not None:
-            check_if_match(ShareSchema().dump(with_principals(session, found.integration,
-                                                               [existing])[0]))
-        share, created = sharing.put_share(session, found, principal_id, access_level,
-                                           actor=user.username)
-        audit_success(session, found.integration.id, principalId=principal_id,
-                      accessLevel=share.access_level, created=created)
-        with_principals(session, found.integration, [share])
+    share, created = sharing.share(current_actor(), integration_id, principal_id, access_level,
+                                   if_match(ShareSchema().dump))
     if created:
         return share, 201, {"Location": _share_href(share)}
     return share
-
-
-def _owner(session, integration) -> OwnerDocument:
-    return OwnerDocument(integration.id, sharing.owner_of(session, integration))

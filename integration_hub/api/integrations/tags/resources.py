@@ -5,9 +5,9 @@ from flask.views import MethodView
 
 from integration_hub.api.common import HalSchema, SearchPageArgsSchema, hal_page, href, page_schema
 from integration_hub.api.extensions import Blueprint
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal.forms import template
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations import tags
@@ -63,8 +63,7 @@ class Tags(MethodView):
     @blp.problems(400, 401, 409, 413, 415)
     def post(self, values):
         """Create a tag (names are unique per tenant, ignoring case)"""
-        with transaction() as session:
-            tag = tags.create_tag(session, current_user(), values)
+        tag = tags.create(current_actor(), values)
         return tag, 201, {"Location": href("tags.Tag", tag_id=tag.id)}
 
 
@@ -81,22 +80,13 @@ class Tag(MethodView):
     @blp.problems(400, 401, 403, 404, 409, 412, 413, 415)
     def put(self, changes, tag_id):
         """Rename or recolour a tag (its creator or an administrator)"""
-        user = current_user()
-        with transaction() as session:
-            tag = tags.get_tag(session, user.tenant_id, tag_id)
-            check_if_match(TagSchema().dump(tag))
-            tags.update_tag(session, user, tag, changes)
-        return tag
+        return tags.update(current_actor(), tag_id, changes, if_match(TagSchema().dump))
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
     def delete(self, tag_id):
         """Delete a tag and remove it from every integration (its creator or an administrator)"""
-        user = current_user()
-        with transaction() as session:
-            tag = tags.get_tag(session, user.tenant_id, tag_id)
-            check_if_match(TagSchema().dump(tag))
-            tags.delete_tag(session, user, tag)
+        tags.delete(current_actor(), tag_id, if_match(TagSchema().dump))
 
 
 @blp.route("/integrations/<integration_id>/tags")
@@ -118,16 +108,11 @@ class IntegrationTag(MethodView):
     @blp.problems(401, 403, 404)
     def put(self, integration_id, tag_id):
         """Tag an integration (write access)"""
-        user = current_user()
-        with transaction() as session:
-            found = integrations.find(session, user, integration_id)
-            tag, added = tags.tag_integration(session, found, tag_id)
+        tag, added = tags.tag(current_actor(), integration_id, tag_id)
         return tag, 201 if added else 200
 
     @blp.response(204)
     @blp.problems(401, 403, 404)
     def delete(self, integration_id, tag_id):
         """Remove a tag from an integration (write access)"""
-        user = current_user()
-        with transaction() as session:
-            tags.untag_integration(session, integrations.find(session, user, integration_id), tag_id)
+        tags.untag(current_actor(), integration_id, tag_id)

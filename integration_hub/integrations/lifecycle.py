@@ -1,0 +1,60 @@
+"""Integration use cases: register one (or a copy of another), change it, delete it.
+
+Each is one function owning its transaction and its audit entry; the rules it applies and
+the event it emits are ``store``'s. A view parses the request, builds the acting
+principal (``edge.security.current_actor``), calls one of these and renders the answer.
+``precondition`` is the caller's check that the integration is still the version it read
+(``If-Match``), run inside the transaction before the change's own checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from integration_hub.audit.actions import audited
+from integration_hub.audit.entries import Actor
+from integration_hub.db.models import Integration
+from integration_hub.db.session import transaction
+from integration_hub.integrations import store
+
+Precondition = Callable[[Integration], None]
+
+
+def _none(_integration: Integration) -> None:
+    return None
+
+
+def register(actor: Actor, values: Mapping[str, Any]) -> Integration:
+    """A new integration the actor owns; a copy of another when ``values`` names one in
+    ``copy_from``."""
+    with audited(actor, "integration.create", "integration") as action, \
+            transaction() as session:
+        integration = store.create(session, actor.user, values)
+        action.succeeded(session, integration.id, name=integration.name, type=integration.type,
+                         fields=sorted(values))
+    return integration
+
+
+def update(actor: Actor, integration_id: str, changes: Mapping[str, Any],
+           precondition: Precondition = _none) -> Integration:
+    """Change an integration (by id or slug): omitted fields keep their value."""
+    with audited(actor, "integration.update", "integration", integration_id) as action, \
+            transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        precondition(found.integration)
+        integration = store.update(session, actor.user, found, changes)
+        action.succeeded(session, integration.id, fields=sorted(changes))
+    return integration
+
+
+def delete(actor: Actor, integration_id: str, force: bool = False,
+           precondition: Precondition = _none) -> None:
+    """Delete an integration; ``force`` also removes what still depends on it."""
+    with audited(actor, "integration.delete", "integration", integration_id) as action, \
+            transaction() as session:
+        found = store.find(session, actor.user, integration_id)
+        precondition(found.integration)
+        store.delete(session, actor.user, found, force=force)
+        action.succeeded(session, found.integration.id, name=found.integration.name,
+                         forced=force)
