@@ -5,7 +5,7 @@ named successor, and its id is retired so it never names anyone else
 One transaction removes the principal's shares, per-user connections, API tokens,
 browser sessions, pending OAuth flows and team memberships, hands its integrations
 over and retires its id. Revoking the removed connections' tokens upstream is left to
-the caller, after the commit (``Deletion.revocations``, ``upstream_revocation``).
+the use case, after the commit (``Deletion.revocations``, identity/users.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub import errors
 from integration_hub.audit import entries as audit
+from integration_hub.audit.entries import Actor
 from integration_hub.connections.connect_rules import uses_oauth
 from integration_hub.db.locks import serialise_tenant_writes
 from integration_hub.db.models import (
@@ -63,10 +64,10 @@ class Deletion:
                 "removed": self.removed}
 
 
-def delete_user(session: Session, actor: User, user: User, successor: str | None) -> Deletion:
+def delete_user(session: Session, actor: Actor, user: User, successor: str | None) -> Deletion:
     """Delete ``user`` with every grant they hold (administrators; never oneself)."""
-    require_superuser(actor)
-    if user.id == actor.id:
+    require_superuser(actor.user)
+    if user.id == actor.user.id:
         raise CannotDeleteSelf()
     serialise_tenant_writes(session, user.tenant_id)
     if session.scalar(select(User.id).where(User.id == user.id)) is None:
@@ -85,9 +86,9 @@ def delete_user(session: Session, actor: User, user: User, successor: str | None
     return deletion
 
 
-def delete_team(session: Session, actor: User, team: Team, successor: str | None) -> Deletion:
+def delete_team(session: Session, actor: Actor, team: Team, successor: str | None) -> Deletion:
     """Delete ``team`` with its shares and memberships (administrators)."""
-    require_superuser(actor)
+    require_superuser(actor.user)
     serialise_tenant_writes(session, team.tenant_id)
     if session.scalar(select(Team.id).where(Team.id == team.id)) is None:
         raise TeamNotFound(f"team {team.principal_id!r} does not exist")  # deleted meanwhile
@@ -99,7 +100,7 @@ def delete_team(session: Session, actor: User, team: Team, successor: str | None
     return deletion
 
 
-def _start(session: Session, actor: User, tenant_id: str, principal_id: str,
+def _start(session: Session, actor: Actor, tenant_id: str, principal_id: str,
            successor_id: str | None) -> Deletion:
     """What every deletion does first: refuse, or hand over what the principal owns; then
     remove the shares granted to it."""
@@ -117,7 +118,7 @@ def _start(session: Session, actor: User, tenant_id: str, principal_id: str,
         session.flush()
         webhook_events.emit(session, tenant_id, "integration.updated", integration,
                             actor=actor.username)
-        audit.record(session, audit.Actor.of(actor), "integration.transfer", "integration",
+        audit.record(session, actor, "integration.transfer", "integration",
                      integration.id, {"previousOwner": principal_id, "owner": successor.id,
                                       "reason": "principal deleted"})
         deletion.transferred.append(integration.id)
@@ -141,7 +142,7 @@ def _invalid_successor(message: str) -> errors.ValidationFailed:
     return errors.ValidationFailed(f"successor: {message}", errors={"successor": [message]})
 
 
-def _remove_shares(session: Session, actor: User, tenant_id: str, principal_id: str) -> int:
+def _remove_shares(session: Session, actor: Actor, tenant_id: str, principal_id: str) -> int:
     shares = session.scalars(select(IntegrationShare).join(IntegrationShare.integration).where(
         Integration.tenant_id == tenant_id, IntegrationShare.principal_id == principal_id)).all()
     for share in shares:
@@ -151,7 +152,7 @@ def _remove_shares(session: Session, actor: User, tenant_id: str, principal_id: 
     return len(shares)
 
 
-def _remove_connections(session: Session, actor: User, user: User, deletion: Deletion) -> int:
+def _remove_connections(session: Session, actor: Actor, user: User, deletion: Deletion) -> int:
     """The user's own connections (not the shared ones: those serve everyone, see
     docs/decisions.md, "Deleting users and teams"), each planned for revocation."""
     rows = session.execute(select(Connection, Integration).join(Connection.integration).where(

@@ -52,7 +52,7 @@ def delete(actor: Actor, team_id: str, successor: str | None,
         team = directory.get_team(session, actor.tenant_id, team_id)
         directory.require_superuser(actor.user)
         precondition(team)
-        removed = deletion.delete_team(session, actor.user, team, successor)
+        removed = deletion.delete_team(session, actor, team, successor)
         action.succeeded(session, team.principal_id, **removed.detail)
     return removed
 

@@ -1,6 +1,6 @@
 """``DELETE /api/users/{username}`` and ``DELETE /api/teams/{teamId}`` share this: the
-``successor`` argument, the links of a refusal, and revoking removed tokens once the
-deletion has committed (docs/security.md, "Deleted principals")."""
+``successor`` argument and the links of a refusal (docs/security.md, "Deleted
+principals")."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from contextlib import contextmanager
 import marshmallow as ma
 
 from integration_hub.api.common import href
-from integration_hub.config import current_settings
 from integration_hub.identity import deletion as principal_deletion
-from integration_hub.oauth import revocation as upstream_revocation
 
 
 class PrincipalDeleteArgsSchema(ma.Schema):
@@ -35,8 +33,3 @@ def owned_integrations_linked() -> Iterator[None]:
              "id": key, "name": name}
             for key, name in refused.owned]}
         raise
-
-
-def revoke_removed_tokens(deletion: principal_deletion.Deletion) -> None:
-    """After the commit: the removed connections' tokens, at their servers, best effort."""
-    upstream_revocation.revoke_all(deletion.revocations, current_settings().revocation_deadline)

@@ -3,13 +3,11 @@
 import marshmallow as ma
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import HalSchema, href
 from integration_hub.api.extensions import Blueprint
-from integration_hub.db.session import transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_tenant, current_user
-from integration_hub.identity import directory as identity
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_tenant
+from integration_hub.identity import tenants
 
 blp = Blueprint("tenant", __name__, url_prefix="/api", description="Your tenant")
 ENTRY_POINTS = {"inf:tenant": "tenant.Tenant"}
@@ -43,12 +41,6 @@ class Tenant(MethodView):
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
     @blp.problems(400, 401, 403, 412, 413, 415)
-    @audited("tenant.update", "tenant", lambda: current_user().tenant_id)
     def put(self, changes):
         """Rename the tenant or replace its settings (administrators)"""
-        with transaction() as session:
-            tenant = current_tenant()
-            check_if_match(TenantSchema().dump(tenant))
-            identity.update_tenant(session, current_user(), tenant, changes)
-            audit_success(session, fields=sorted(changes))
-        return tenant
+        return tenants.update(current_actor(), changes, if_match(TenantSchema().dump))

@@ -2,15 +2,14 @@
 
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.tokens.schemas import IssuedTokenSchema, TokenPageSchema, TokenSchema
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_token_id, current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_token_id, current_user
 from integration_hub.hal.forms import template
-from integration_hub.identity import tokens
+from integration_hub.identity import api_tokens, tokens
 
 blp = Blueprint("tokens", __name__, url_prefix="/api", description="Hub API tokens")
 ENTRY_POINTS = {"inf:tokens": "tokens.Tokens"}
@@ -33,17 +32,11 @@ class Tokens(MethodView):
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)
     @blp.problems(400, 401, 403, 413, 415)
-    @audited("token.create", "token")
     def post(self, values):
         """Create a token; the answer is the only time it is shown. Made with a token, it
         is that token's child: no broader, expiring no later, revoked with it"""
-        with transaction() as session:
-            issued = tokens.issue_token(session, current_user(), values.get("name", ""),
-                                        values.get("expires_at"), scopes=values.get("scopes"),
-                                        parent_id=current_token_id())
-            record = issued.record
-            audit_success(session, record.id, name=record.name, prefix=record.prefix,
-                          scopes=record.scopes, parentId=record.parent_id)
+        issued = api_tokens.create(current_actor(), values, parent_id=current_token_id())
+        record = issued.record
         record.token = issued.plain
         return record, 201, {"Location": href("tokens.Token", token_id=record.id),
                              "Cache-Control": "no-store"}
@@ -59,10 +52,6 @@ class Token(MethodView):
 
     @blp.response(204)
     @blp.problems(401, 404, 412)
-    @audited("token.delete", "token", "token_id")
     def delete(self, token_id):
         """Revoke a token and every token made with it, down the line"""
-        with transaction() as session:
-            check_if_match(TokenSchema().dump(tokens.get_token(session, current_user(), token_id)))
-            descendants = tokens.revoke_token(session, current_user(), token_id)
-            audit_success(session, descendants=descendants)
+        api_tokens.revoke(current_actor(), token_id, if_match(TokenSchema().dump))

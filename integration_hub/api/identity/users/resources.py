@@ -3,13 +3,11 @@
 from flask import session as browser_cookie
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.principal_deletion import (
     PrincipalDeleteArgsSchema,
     owned_integrations_linked,
-    revoke_removed_tokens,
 )
 from integration_hub.api.identity.users.schemas import (
     MeSchema,
@@ -18,11 +16,11 @@ from integration_hub.api.identity.users.schemas import (
     UserSchema,
     UserUpdateSchema,
 )
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
-from integration_hub.identity import deletion as principal_deletion
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.identity import directory as identity
+from integration_hub.identity import users
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Users and the signed-in user")
 ENTRY_POINTS = {"inf:me": "users.Me", "inf:users": "users.Users"}
@@ -41,14 +39,10 @@ class Me(MethodView):
 class MySessions(MethodView):
     @blp.response(204)
     @blp.problems(401, 403)
-    @audited("user.sign_out_everywhere", "user", lambda: current_user().username)
     def delete(self):
         """Sign out everywhere: end every browser session of yours (API tokens stay valid)"""
-        actor = current_user()
-        with transaction() as session:
-            identity.end_sessions(session, actor, actor)
-            audit_success(session)
-        if browser_cookie:
+        users.end_own_sessions(current_actor())
+        if browser_cookie:  # this browser's session ended with the others
             browser_cookie.clear()
 
 
@@ -59,21 +53,16 @@ class Users(MethodView):
     @blp.problems(401)
     def get(self, args):
         """List the users of your tenant"""
-        users, total = identity.list_users(db_session(), current_user().tenant_id, args.get("q"),
+        found, total = identity.list_users(db_session(), current_user().tenant_id, args.get("q"),
                                            args["start"], args["limit"])
-        return hal_page("users.Users", "inf:user", users, args["start"], args["limit"], total)
+        return hal_page("users.Users", "inf:user", found, args["start"], args["limit"], total)
 
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
     @blp.problems(400, 401, 403, 409, 413, 415)
-    @audited("user.create", "user")
     def post(self, values):
         """Create a user (administrators)"""
-        actor = current_user()
-        identity.require_superuser(actor)
-        with transaction() as session:
-            user = identity.create_user(session, actor.tenant_id, values)
-            audit_success(session, user.username, fields=sorted(values))
+        user = users.create(current_actor(), values)
         return user, 201, {"Location": href("users.User", username=user.username)}
 
 
@@ -88,44 +77,25 @@ class User(MethodView):
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.problems(400, 401, 403, 404, 409, 412, 413, 415)
-    @audited("user.update", "user", "username")
     def put(self, changes, username):
         """Change a user; omitted fields keep their value (administrators)"""
-        actor = current_user()
-        with transaction() as session:
-            user = identity.get_user(session, actor.tenant_id, username)
-            identity.require_superuser(actor)
-            check_if_match(UserSchema().dump(user))
-            identity.update_user(session, actor, user, changes)
-            audit_success(session, fields=sorted(changes))
-        return user
+        return users.update(current_actor(), username, changes, if_match(UserSchema().dump))
 
     @blp.arguments(PrincipalDeleteArgsSchema, location="query")
     @blp.response(204)
     @blp.problems(401, 403, 404, 409, 412, 422)
-    @audited("user.delete", "user", "username")
     def delete(self, args, username):
         """Delete a user with every grant they hold; what they own goes to ?successor=
         (administrators)"""
-        actor = current_user()
-        with owned_integrations_linked(), transaction() as session:
-            user = identity.get_user(session, actor.tenant_id, username)
-            identity.require_superuser(actor)
-            check_if_match(UserSchema().dump(user))
-            deletion = principal_deletion.delete_user(session, actor, user, args.get("successor"))
-            audit_success(session, **deletion.detail)
-        revoke_removed_tokens(deletion)
+        with owned_integrations_linked():
+            users.delete(current_actor(), username, args.get("successor"),
+                         if_match(UserSchema().dump))
 
 
 @blp.route("/users/<username>/sessions")
 class UserSessions(MethodView):
     @blp.response(204)
     @blp.problems(401, 403, 404)
-    @audited("user.sign_out_everywhere", "user", "username")
     def delete(self, username):
         """End every browser session of a user (administrators, or the user themself)"""
-        actor = current_user()
-        with transaction() as session:
-            user = identity.get_user(session, actor.tenant_id, username)
-            identity.end_sessions(session, actor, user)
-            audit_success(session)
+        users.end_sessions(current_actor(), username)

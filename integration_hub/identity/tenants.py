@@ -1,0 +1,35 @@
+"""Tenant use cases: an administrator renames their tenant or replaces its settings.
+
+The function owns its transaction and its audit entry; the rules are in ``directory``.
+``precondition`` is the caller's check that the tenant is still the version it read
+(``If-Match``), run inside the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from integration_hub.audit.actions import audited
+from integration_hub.audit.entries import Actor
+from integration_hub.db.models import Tenant
+from integration_hub.db.session import transaction
+from integration_hub.identity import directory
+
+Precondition = Callable[[Tenant], None]
+
+
+def _none(_tenant: Tenant) -> None:
+    return None
+
+
+def update(actor: Actor, changes: Mapping[str, Any], precondition: Precondition = _none) -> Tenant:
+    """Change the actor's own tenant (administrators). A stale ``If-Match`` is answered
+    before the actor's rights are looked at, as it always was."""
+    with audited(actor, "tenant.update", "tenant", actor.tenant_id) as action, \
+            transaction() as session:
+        tenant = directory.get_tenant(session, actor.tenant_id)
+        precondition(tenant)
+        directory.update_tenant(session, actor.user, tenant, changes)
+        action.succeeded(session, fields=sorted(changes))
+    return tenant
