@@ -58,31 +58,41 @@ def revoke_all(revocations: Sequence[Revocation], deadline: float) -> bool:
         return True
     app = current_app._get_current_object()  # noqa: SLF001 - the app, for the thread
     until = time.monotonic() + deadline
-    worker = threading.Thread(target=_revoke_each, args=(app, list(revocations), until),
+    cut_short = threading.Event()  # a call was cut, or left out, by the deadline
+    worker = threading.Thread(target=_revoke_each,
+                              args=(app, list(revocations), until, cut_short),
                               name="revoke-removed-connections", daemon=True)
     worker.start()
     worker.join(deadline)
-    if worker.is_alive():
+    # Still running, or ended because its own clock (the same deadline) ran out: both
+    # are the deadline, whichever of the two threads noticed it first.
+    if worker.is_alive() or cut_short.is_set():
         log.warning("revoking the tokens of %d removed connection(s) took longer than %ss; "
-                    "the removal is done, revocation goes on in the background",
-                    len(revocations), deadline)
+                    "the removal is done, what is left goes on in the background or is "
+                    "given up", len(revocations), deadline)
         return False
     return True
 
 
-def _revoke_each(app: Flask, revocations: list[Revocation], until: float) -> None:
+def _revoke_each(app: Flask, revocations: list[Revocation], until: float,
+                 cut_short: threading.Event) -> None:
     with app.app_context():
         for number, revocation in enumerate(revocations):
             if time.monotonic() >= until:
+                cut_short.set()
                 log.warning("the revocation deadline passed: the tokens of %d removed "
                             "connection(s) were not revoked", len(revocations) - number)
                 return
             try:
                 confirmed = _revoke(revocation, until)
             except Exception as failure:  # noqa: BLE001 - never a secret, never a crash
+                if time.monotonic() >= until:
+                    cut_short.set()
                 log.warning("revoking the tokens of a removed connection to integration %s "
                             "failed (%s)", revocation.integration.id, type(failure).__name__)
                 continue
+            if not confirmed and time.monotonic() >= until:
+                cut_short.set()
             if not confirmed:
                 log.warning("the authorization server of integration %s did not confirm "
                             "revoking a removed connection's tokens", revocation.integration.id)
