@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration_hub import api as api_package
 from integration_hub import cli, crypto, errors, queue, web
+from integration_hub.api.webhooks import payloads as webhook_payloads
 from integration_hub.config import Settings
 from integration_hub.connections import store as connections
 from integration_hub.db import session as db
@@ -31,6 +32,7 @@ from integration_hub.integrations import store as integrations
 from integration_hub.proxy import request_log
 from integration_hub.records import store as records
 from integration_hub.sync import schedules as sync_schedules
+from integration_hub.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +141,12 @@ def register_request_log(app: Flask, settings: Settings) -> None:
 
 def wire_domains(app: Flask) -> None:
     """What the domain packages tell each other, in one place: the lower package cannot
-    import those built on it (integrations -> connections, records, sync), so they are
-    handed over here."""
+    import those built on it (integrations -> connections, records, sync; webhooks -> the
+    API's schemas), so they are handed over here."""
     integrations.init_app(app, integrations.Dependents(
         usage_counters={"connections": connections.count_for, "records": records.count_for},
         after_save=(sync_schedules.sync_saved,)))
+    webhook_events.init_app(app, webhook_payloads.REPRESENTATIONS)
 
 
 def register_api(app: Flask) -> None:
