@@ -202,8 +202,3 @@ def _write(session: Session, integration_id: str, model: str, items: Mapping[str
         session.execute(update(Record), changes)
     session.expire_all()
     return len(inserts), len(changes)
-
-
-def models_of(session: Session, integration: Integration) -> list[str]:
-    return list(session.scalars(select(Record.model).where(
-        Record.integration_id == integration.id).distinct().order_by(Record.model)))
