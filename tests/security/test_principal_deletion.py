@@ -218,7 +218,7 @@ def test_a_failing_revocation_endpoint_never_blocks_the_deletion(
     session.rollback()
     assert session.scalars(select(Connection)).all() == []
     assert [r.path for r in upstream.requests()] == ["/revoke", "/revoke"]  # refresh, then access
-    warned = [r.getMessage() for r in caplog.records if r.name.endswith("upstream_revocation")]
+    warned = [r.getMessage() for r in caplog.records if r.name.endswith("oauth.revocation")]
     assert any(integration in message for message in warned), warned
 
 
