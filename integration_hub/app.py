@@ -13,7 +13,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from integration_hub import api as api_package
 from integration_hub import commands, crypto, errors, queue, web
 from integration_hub.api.extensions import Api
+from integration_hub.api.webhooks import payloads as webhook_payloads
 from integration_hub.config import LogSettings, Settings, WebSettings
+from integration_hub.connections import store as connections
 from integration_hub.db import session as db
 from integration_hub.dev import stand_ins as devtools
 from integration_hub.edge import (
@@ -26,7 +28,11 @@ from integration_hub.edge import (
     routing,
     text_guard,
 )
+from integration_hub.integrations import store as integrations
 from integration_hub.proxy import request_log
+from integration_hub.records import store as records
+from integration_hub.sync import schedules as sync_schedules
+from integration_hub.webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     body_limits.init_app(app)
     text_guard.init_app(app)
     cors.init_app(app)  # before the API's authentication: preflights carry no credentials
+    wire_domains(app)
     register_api(app)
     web.init_app(app)
     devtools.init_app(app)
@@ -130,6 +137,16 @@ def register_proxy_support(app: Flask, web: WebSettings) -> None:
 def register_request_log(app: Flask, log_settings: LogSettings) -> None:
     app.extensions["integration_hub.request_log"] = request_log.RequestLogBuffer(
         app.extensions["integration_hub.db"], log_settings.request_log_flush_seconds)
+
+
+def wire_domains(app: Flask) -> None:
+    """What the domain packages tell each other, in one place: the lower package cannot
+    import those built on it (integrations -> connections, records, sync; webhooks -> the
+    API's schemas), so they are handed over here."""
+    integrations.init_app(app, integrations.Dependents(
+        usage_counters={"connections": connections.count_for, "records": records.count_for},
+        after_save=(sync_schedules.sync_saved,)))
+    webhook_events.init_app(app, webhook_payloads.REPRESENTATIONS)
 
 
 def register_api(app: Flask) -> None:

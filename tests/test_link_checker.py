@@ -1,8 +1,9 @@
 """The link check every test answer goes through (tests/secret_watch.py) finds what it
 should: hrefs that reach no route, navigation links to action-only routes, paths that
-reach other routes by method, template flags that do not match, embedded items without
-self, one kind of item embedded under two rels, and HAL-FORMS templates no route takes;
-and it passes real links, templates, curies, embedded items and forms."""
+reach other routes by method, template flags that do not match, templated hrefs that are
+not RFC 6570 templates, embedded items without self, one kind of item embedded under two
+rels, and HAL-FORMS templates no route takes; and it passes real links, templates,
+curies, embedded items and forms."""
 
 import pytest
 from flask import Flask
@@ -10,6 +11,7 @@ from flask import Flask
 from integration_hub.hal.relations import RELATIONS
 from tests.secret_watch import (
     embedding_checker,
+    is_valid_uri_template,
     link_problems,
     route_resolver,
     template_problems,
@@ -173,3 +175,25 @@ def test_malformed_properties_are_found(form_problems):
         form=_form("POST", "/api/tags", {"name": "color", "type": "colour"},
                    {"name": "color", "type": "text"}, content_type="text/plain"))
     assert len(found) == 3, found
+
+
+@pytest.mark.parametrize(
+    ("href", "valid"),
+    [
+        ("/a/{b}", True),
+        ("/a{?x,y}", True),
+        ("/a/{b:3}", True),
+        ("/a/{/p*}", True),
+        ("/a/{+path}/{id}{?q}", True),
+        ("/a/b", True),
+        ("/a/{b", False),
+        ("/a/b}", False),
+        ("/a/{}", False),
+        ("/a/{b c}", False),
+        ("/a/{{b}}", False),
+        ("/a/{b:0}", False),
+        ("/a/{b}}", False),
+    ],
+)
+def test_is_valid_uri_template(href, valid):
+    assert is_valid_uri_template(href) is valid

@@ -23,7 +23,6 @@ from integration_hub.api.proxy.directories import resources as directories
 from integration_hub.api.records import resources as records
 from integration_hub.api.root import resources as root
 from integration_hub.api.sync import resources as sync
-from integration_hub.api.webhooks import payloads as _payloads  # noqa: F401 (registers them)
 from integration_hub.api.webhooks import resources as webhooks
 from integration_hub.edge.security import authenticate_request
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import marshmallow as ma
-from flask import request, url_for
+from flask import has_request_context, request, url_for
+from werkzeug.routing import MapAdapter
 
 from integration_hub.hal import documents as hal
 
@@ -15,9 +18,30 @@ _PLACEHOLDER = "__hub_template_{}__"
 MAX_OFFSET = 2**31 - 1
 
 
+# Where hrefs are built while ``hrefs_from`` holds: a URL adapter its caller bound, instead
+# of the request's (event payloads are built against a neutral base, webhooks/events.py).
+_BOUND: ContextVar[MapAdapter | None] = ContextVar("integration_hub.hrefs_from", default=None)
+
+
+@contextmanager
+def hrefs_from(adapter: MapAdapter) -> Iterator[None]:
+    """Build every href inside the block with ``adapter`` rather than the request's."""
+    token = _BOUND.set(adapter)
+    try:
+        yield
+    finally:
+        _BOUND.reset(token)
+
+
+def hrefs_from_request() -> bool:
+    """Hrefs come from the current request (a cache of them may live in its environ)."""
+    return _BOUND.get() is None and has_request_context()
+
+
 def href(endpoint: str, **values: Any) -> str:
     """An absolute-path href honouring the proxy prefix (SCRIPT_NAME)."""
-    return url_for(endpoint, **values)
+    adapter = _BOUND.get()
+    return url_for(endpoint, **values) if adapter is None else adapter.build(endpoint, values)
 
 
 def template_href(endpoint: str, **values: Any) -> str:
@@ -28,7 +52,7 @@ def template_href(endpoint: str, **values: Any) -> str:
     """
     variables = {arg: value[1:-1] for arg, value in values.items()
                  if isinstance(value, str) and value.startswith("{") and value.endswith("}")}
-    url = url_for(endpoint, **{**values, **{arg: _PLACEHOLDER.format(arg) for arg in variables}})
+    url = href(endpoint, **{**values, **{arg: _PLACEHOLDER.format(arg) for arg in variables}})
     for arg, name in variables.items():
         url = url.replace(_PLACEHOLDER.format(arg), "{" + name + "}")
     return url

@@ -22,14 +22,16 @@ from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.catalogue import catalogue
-from integration_hub.integrations.store import USAGE_COUNTERS, Found
+from integration_hub.integrations.store import Found
 from integration_hub.oauth import client as oauth_client
 from integration_hub.oauth import rules as oauth_rules
 from integration_hub.webhooks import events as webhook_events
 
-USAGE_COUNTERS["connections"] = lambda session, integration: session.scalar(
-    select(func.count()).select_from(Connection)
-    .where(Connection.integration_id == integration.id)) or 0
+
+def count_for(session: Session, integration: Integration) -> int:
+    """How many connections the integration has (deleting it refuses while any are)."""
+    return session.scalar(select(func.count()).select_from(Connection)
+                          .where(Connection.integration_id == integration.id)) or 0
 
 
 def holder_for(integration: Integration, user: User) -> str:

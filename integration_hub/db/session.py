@@ -146,6 +146,13 @@ def init_app(app: Flask, database_url: str, busy_timeout: float = BUSY_TIMEOUT) 
     app.teardown_appcontext(_close_session)
 
 
+def carry(app: Flask, key: str, value: object) -> None:
+    """Give every session the app opens ``value`` as ``session.info[key]``: wiring that
+    domain code reads from the session it is handed, with or without an app context."""
+    sessions = app.extensions[_EXTENSION]
+    sessions.configure(info={**sessions.kw.get("info", {}), key: value})
+
+
 def db_session() -> Session:
     """The session of the current request or CLI command, opened on first use."""
     if "db_session" not in g:

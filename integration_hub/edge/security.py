@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, g, request, session, url_for
@@ -30,6 +31,24 @@ from integration_hub.identity import browser_sessions, token_scopes, tokens
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """How the caller proved who they are, recorded once per request by
+    ``authenticate_request``: with an API token (``token``: whose it is and its scopes),
+    or with the browser session (``token`` None)."""
+
+    token: tokens.Bearer | None
+
+    @property
+    def by_session(self) -> bool:
+        return self.token is None
+
+
+def authentication() -> Authentication | None:
+    """How this request's caller authenticated; None before that, or on a public endpoint."""
+    return g.get("authentication")
 
 
 def public(view: Any) -> Any:
@@ -77,9 +96,9 @@ def authenticate_request() -> None:
         return
     if request.headers.get("Authorization") is None and _is_api_token_only_endpoint():
         _refuse_without_token()
-    g.user = _user_from_request()
-    if g.auth_method == "bearer":
-        _check_token_scope(g.bearer.scopes)
+    g.user, g.authentication = _authenticate()
+    if g.authentication.token is not None:
+        _check_token_scope(g.authentication.token.scopes)
 
 
 def _is_api_token_only_endpoint() -> bool:
@@ -106,26 +125,24 @@ def _refuse_without_token() -> None:
         _links={"inf:tokens": {"href": url_for("tokens.Tokens")}})
 
 
-def _user_from_request() -> User:
+def _authenticate() -> tuple[User, Authentication]:
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
-        g.auth_method = "bearer"
-        g.bearer = tokens.bearer_of(
+        token = tokens.bearer_of(
             db_session(), credentials.strip(),
             touch_after=current_app.config["HUB_TOKEN_LAST_USED_RESOLUTION"])
-        g.tenant = g.bearer.tenant
-        return g.bearer.user
+        g.tenant = token.tenant
+        return token.user, Authentication(token=token)
     user = session_user()
     if user is None:
         raise errors.AuthenticationRequired(
             "send 'Authorization: Bearer <api token>' or sign in at POST /api/login")
-    g.auth_method = "session"
     if request.method not in SAFE_METHODS:
         check_csrf()
-    return user
+    return user, Authentication(token=None)
 
 
 def session_user() -> User | None:
@@ -194,8 +211,8 @@ def current_actor() -> Actor:
 
 def current_token_id() -> str | None:
     """The id of the API token the request came with; None for the browser session."""
-    bearer = g.get("bearer") if g.get("auth_method") == "bearer" else None
-    return bearer.token_id if bearer is not None else None
+    found = authentication()
+    return found.token.token_id if found is not None and found.token is not None else None
 
 
 def current_tenant() -> Tenant:

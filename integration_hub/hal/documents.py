@@ -47,12 +47,6 @@ def is_uri_template(href: str) -> bool:
     return bool(_TEMPLATE_EXPRESSION.search(href))
 
 
-def is_valid_uri_template(href: str) -> bool:
-    """Every brace in ``href`` belongs to a well-formed RFC 6570 expression."""
-    stripped = _TEMPLATE_EXPRESSION.sub("", href)
-    return "{" not in stripped and "}" not in stripped
-
-
 def link(href: str, **attributes: Any) -> dict[str, Any]:
     """A link object; ``templated`` is set exactly when the href is a template."""
     result: dict[str, Any] = {"href": href}

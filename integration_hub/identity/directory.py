@@ -23,10 +23,6 @@ TEAM_ROLES = ("member", "admin")
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
 
-class TenantNotFound(errors.NotFound):
-    code, title = "tenant_not_found", "No such tenant"
-
-
 class UserNotFound(errors.NotFound):
     code, title = "user_not_found", "No such user in this tenant"
 
@@ -51,13 +47,6 @@ def _invalid(field: str, message: str) -> errors.ValidationFailed:
 
 
 # -- tenants -----------------------------------------------------------------
-
-def get_tenant(session: Session, tenant_id: str) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise TenantNotFound(f"tenant {tenant_id!r} does not exist")
-    return tenant
-
 
 def ensure_tenant(session: Session, tenant_id: str, name: str | None = None,
                   settings: Mapping[str, Any] | None = None) -> Tenant:

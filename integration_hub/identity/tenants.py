@@ -28,7 +28,7 @@ def update(actor: Actor, changes: Mapping[str, Any], precondition: Precondition 
     before the actor's rights are looked at, as it always was."""
     with audited(actor, "tenant.update", "tenant", actor.tenant_id) as action, \
             transaction() as session:
-        tenant = directory.get_tenant(session, actor.tenant_id)
+        tenant = session.get(Tenant, actor.tenant_id)  # the actor's own: it exists
         precondition(tenant)
         directory.update_tenant(session, actor.user, tenant, changes)
         action.succeeded(session, fields=sorted(changes))

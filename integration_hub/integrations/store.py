@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from integration_hub import errors
 from integration_hub.databases import dialects as database_dialects
+from integration_hub.db import session as db
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
 from integration_hub.integrations import credential_destinations
@@ -60,12 +62,32 @@ class Found:
 
 _ORDER = (func.lower(Integration.name), Integration.id)
 
-# Counters of what depends on an integration (connections, stored records...);
-# each capability registers its own, and delete refuses while any is non-zero.
-USAGE_COUNTERS: dict[str, Callable[[Session, Integration], int]] = {}
-# Called after an integration is created or changed (e.g. to plan its scheduled sync), with
-# its configuration before the change (None for a new one).
-SAVE_HOOKS: list[Callable[[Session, User, Integration, Mapping[str, Any] | None], None]] = []
+
+@dataclass(frozen=True)
+class Dependents:
+    """What the capabilities built on integrations need told, handed over by the app
+    factory (app.py) with every session it opens: they import this package, so it cannot
+    import them.
+
+    ``usage_counters``: name -> how many of that depend on an integration (connections,
+    stored records...); delete refuses while any is non-zero, naming them in this order.
+    ``after_save``: called after an integration is created or changed (e.g. to plan its
+    scheduled sync), with its configuration before the change (None for a new one).
+    """
+
+    usage_counters: Mapping[str, Callable[[Session, Integration], int]]
+    after_save: tuple[Callable[[Session, User, Integration, Mapping[str, Any] | None], None], ...]
+
+
+_DEPENDENTS = "integration_hub.integration_dependents"
+
+
+def init_app(app: Flask, dependents: Dependents) -> None:
+    db.carry(app, _DEPENDENTS, dependents)
+
+
+def _dependents(session: Session) -> Dependents:
+    return session.info[_DEPENDENTS]
 
 
 def _by_key(column, with_access: bool):
@@ -302,13 +324,14 @@ def _leave_secrets_behind(integration: Integration, before: Mapping[str, Any],
 def _saved(session: Session, user: User, integration: Integration,
            before: Mapping[str, Any] | None) -> None:
     session.flush()
-    for hook in SAVE_HOOKS:
+    for hook in _dependents(session).after_save:
         hook(session, user, integration, before)
 
 
 def delete(session: Session, user: User, found: Found, force: bool = False) -> None:
     require(found.access, Access.OWNER)
-    counts = {name: count(session, found.integration) for name, count in USAGE_COUNTERS.items()}
+    counts = {name: count(session, found.integration)
+              for name, count in _dependents(session).usage_counters.items()}
     if any(counts.values()) and not force:
         raise IntegrationInUse(
             "the integration still has " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)

@@ -129,23 +129,6 @@ def expand_headers(templates: Mapping[str, str], variables: Mapping[str, str]) -
     return expanded
 
 
-def uses_variables(template: str) -> set[str]:
-    """Names the template refers to (with or without a default), for checks at
-    configuration time. Malformed or unclosed tokens raise TemplateVariableUndefined."""
-    names: set[str] = set()
-    problems: list[Problem] = []
-    for match in _TOKEN.finditer(template):
-        if not match["escaped"]:
-            reference = _reference(match)
-            if reference is None:
-                problems.append(_malformed(match))
-            else:
-                names.add(reference["name"])
-    if problems:
-        raise _template_undefined(problems)
-    return names
-
-
 def _scalar(value: Any) -> str | None:
     """str as is, bool as true/false, numbers via str(); anything else is no variable."""
     if isinstance(value, str):

@@ -104,17 +104,6 @@ def redirect_target(current_url: str, location: str, base: str,
     return resolved
 
 
-def host_allowed(url: str, base: str, allowed_hosts: Iterable[str]) -> bool:
-    """True when ``url`` goes to the base's host and port or to an allowed host."""
-    try:
-        parts, base_parts = _split(url, "URL"), _split(base, "base URL")
-    except UrlOutsideBase:
-        return False
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
-        return False
-    return _origin(parts) == _origin(base_parts) or _host_matches(parts, allowed_hosts)
-
-
 def _check_text(text: str, what: str) -> None:
     if len(text) > MAX_TARGET_LENGTH:
         raise UrlOutsideBase(f"the {what} is longer than {MAX_TARGET_LENGTH} characters")

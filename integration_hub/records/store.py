@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.db.models import Integration, Record
 from integration_hub.integrations.acl import Access, require
-from integration_hub.integrations.store import USAGE_COUNTERS, Found
+from integration_hub.integrations.store import Found
 from integration_hub.records import sums as record_sums
 from integration_hub.records.names import MODEL_PATTERN
 
@@ -30,8 +30,11 @@ DEFAULT_MODEL = "resources"
 FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHUNK = 500  # ids per IN (...) when looking up existing records
 
-USAGE_COUNTERS["records"] = lambda session, integration: session.scalar(
-    select(func.count()).select_from(Record).where(Record.integration_id == integration.id)) or 0
+
+def count_for(session: Session, integration: Integration) -> int:
+    """How many records the integration has stored (deleting it refuses while any are)."""
+    return session.scalar(select(func.count()).select_from(Record)
+                          .where(Record.integration_id == integration.id)) or 0
 
 
 class RecordNotFound(errors.NotFound):
@@ -199,8 +202,3 @@ def _write(session: Session, integration_id: str, model: str, items: Mapping[str
         session.execute(update(Record), changes)
     session.expire_all()
     return len(inserts), len(changes)
-
-
-def models_of(session: Session, integration: Integration) -> list[str]:
-    return list(session.scalars(select(Record.model).where(
-        Record.integration_id == integration.id).distinct().order_by(Record.model)))

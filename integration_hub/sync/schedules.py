@@ -1,7 +1,7 @@
 """Scheduled syncs: plan the next run when an integration is saved, and start due runs.
 
-``sync_saved`` runs after every save of an integration (a save hook of the integrations
-service): whoever changed ``data.sync`` becomes whom its runs act as
+``sync_saved`` runs after every save of an integration (the app factory hands it to
+integrations/store.py): whoever changed ``data.sync`` becomes whom its runs act as
 (sync/principal.py), and the next run is planned again when the schedule changed
 or a paused schedule resumes. ``confirm`` does the same for the settings as they are.
 ``start_due`` is the queue's minute tick. All of them only touch ``sync_states``; starting a
@@ -21,7 +21,7 @@ from integration_hub.db.models import Integration, SyncRun, SyncState, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import new_uuid, utcnow
 from integration_hub.integrations.acl import Access, require
-from integration_hub.integrations.store import SAVE_HOOKS, Found
+from integration_hub.integrations.store import Found
 from integration_hub.sync import principal as sync_principal
 from integration_hub.sync.runs import claim, ensure_state, settings_of
 from integration_hub.sync.settings import SyncSettingsInvalid, parse
@@ -37,8 +37,6 @@ def sync_saved(session: Session, user: User, integration: Integration,
         sync_principal.sync_of(integration))
     _take_over(session, user, integration, rebind=changed)
 
-
-SAVE_HOOKS.append(sync_saved)
 
 
 def confirm(session: Session, user: User, found: Found) -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+from werkzeug.routing import MapAdapter
 
 from integration_hub.config import current_settings
 from integration_hub.db.models import Webhook, WebhookDelivery
@@ -25,14 +27,30 @@ from integration_hub.db.types import new_uuid, utcnow
 from integration_hub.webhooks.rules import EVENT_TYPES, absolute_links, subscribed
 
 log = logging.getLogger(__name__)
-# kind ("integration", "share", "connection", "sync", "webhook") -> HAL representation;
-# the API layer registers its schemas here, so payloads are what GET would answer.
-REPRESENTATIONS: dict[str, Callable[[Session, Any], dict[str, Any]]] = {}
 # Set by the task queue: hands a committed delivery id to a worker.
 DISPATCH_EXTENSION = "integration_hub.webhook_dispatch"
 _PENDING = "integration_hub.pending_deliveries"
-# Links are built against a neutral base, then joined to each webhook's hub URL.
-_NEUTRAL_BASE = "http://hub.invalid/"
+_REPRESENTATIONS = "integration_hub.webhook_representations"
+# Links are built against a neutral base (http://hub.invalid/), then joined to each
+# webhook's hub URL: a payload is the same whichever request or worker made the change.
+_NEUTRAL_HOST, _NEUTRAL_SCHEME = "hub.invalid", "http"
+
+# A subject's HAL representation, its links built with the URL adapter given.
+Representation = Callable[[Session, Any, MapAdapter], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Representations:
+    by_kind: Mapping[str, Representation]
+    links: MapAdapter
+
+
+def init_app(app: Flask, representations: Mapping[str, Representation]) -> None:
+    """Take the representation of each kind of subject ("integration", "share",
+    "connection", "sync", "webhook"): the API's schemas, so a payload is what a GET of the
+    resource answers. The app factory hands them over (app.py)."""
+    app.extensions[_REPRESENTATIONS] = _Representations(
+        dict(representations), app.url_map.bind(_NEUTRAL_HOST, url_scheme=_NEUTRAL_SCHEME))
 
 
 def emit(session: Session, tenant_id: str, event_type: str, subject: Any,
@@ -53,8 +71,9 @@ def emit(session: Session, tenant_id: str, event_type: str, subject: Any,
 
 
 def represent(session: Session, kind: str, subject: Any) -> dict[str, Any]:
-    with current_app.test_request_context("/", base_url=_NEUTRAL_BASE):
-        return REPRESENTATIONS[kind](session, subject)
+    """The subject's HAL representation, links relative to the neutral base."""
+    representations: _Representations = current_app.extensions[_REPRESENTATIONS]
+    return representations.by_kind[kind](session, subject, representations.links)
 
 
 def add_delivery(session: Session, hook: Webhook, event_type: str, event_id: str, now: datetime,

@@ -205,30 +205,6 @@ def test_curies_names_the_prefix_and_is_templated():
         {"href": "/api/rels/{rel}", "templated": True, "name": hal.CURIE_PREFIX}]
 
 
-# --- is_valid_uri_template -----------------------------------------------------------------------
-
-@pytest.mark.parametrize(
-    ("href", "valid"),
-    [
-        ("/a/{b}", True),
-        ("/a{?x,y}", True),
-        ("/a/{b:3}", True),
-        ("/a/{/p*}", True),
-        ("/a/{+path}/{id}{?q}", True),
-        ("/a/b", True),
-        ("/a/{b", False),
-        ("/a/b}", False),
-        ("/a/{}", False),
-        ("/a/{b c}", False),
-        ("/a/{{b}}", False),
-        ("/a/{b:0}", False),
-        ("/a/{b}}", False),
-    ],
-)
-def test_is_valid_uri_template(href, valid):
-    assert hal.is_valid_uri_template(href) is valid
-
-
 # --- resource ------------------------------------------------------------------------------------
 
 SELF = {"self": {"href": "/api/users/1"}}

@@ -3,7 +3,7 @@ caller's connection, refresh, the owner's list and the connected account."""
 
 from datetime import timedelta
 
-from flask import current_app, g, redirect, request, url_for
+from flask import current_app, redirect, request, url_for
 from flask.views import MethodView
 
 from integration_hub.api.auditing import audited
@@ -23,7 +23,7 @@ from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session, transaction
 from integration_hub.db.types import utcnow
 from integration_hub.edge import flow_cookie
-from integration_hub.edge.security import current_user, token_scope
+from integration_hub.edge.security import authentication, current_user, token_scope
 from integration_hub.integrations import store as integrations
 from integration_hub.oauth import flow as oauth_flow
 from integration_hub.oauth import refresh as token_refresh
@@ -55,7 +55,7 @@ class Connect(MethodView):
         """Start the browser OAuth2 flow (PKCE, one-time state valid 10 minutes)"""
         user = current_user()
         settings = current_app.config["HUB_SETTINGS"]
-        in_browser = g.get("auth_method") == "session"
+        in_browser = authentication().by_session
         with transaction() as session:
             found = integrations.find(session, user, integration_id)
             started = oauth_flow.start(

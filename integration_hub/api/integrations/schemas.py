@@ -1,9 +1,16 @@
 import re
 
 import marshmallow as ma
-from flask import has_request_context, request
+from flask import request
 
-from integration_hub.api.common import HalSchema, SearchPageArgsSchema, href, page_schema, template_href
+from integration_hub.api.common import (
+    HalSchema,
+    SearchPageArgsSchema,
+    href,
+    hrefs_from_request,
+    page_schema,
+    template_href,
+)
 from integration_hub.api.integrations import affordances
 from integration_hub.databases import queries as dbquery
 from integration_hub.integrations import icons
@@ -136,7 +143,7 @@ def effective_image_url(integration) -> str | None:
 
 def _type_href(endpoint: str, type_name: str) -> str:
     """``href(endpoint, type_name=...)``, built once per request and type."""
-    if not has_request_context():
+    if not hrefs_from_request():
         return href(endpoint, type_name=type_name)
     built = request.environ.setdefault(_CACHE + ".types", {})
     if (endpoint, type_name) not in built:
@@ -182,7 +189,7 @@ def _integration_hrefs(key: str, rels: list[str]) -> dict[str, str]:
     builds each href once with a stand-in id and fills in the ids of its items. The
     cache lives in the WSGI environ: one request, one script root.
     """
-    if not (has_request_context() and _SAFE_KEY.fullmatch(key)):
+    if not (hrefs_from_request() and _SAFE_KEY.fullmatch(key)):
         built = _build_hrefs(key)
         return {rel: built[rel] for rel in rels}
     parts = request.environ.get(_CACHE)
