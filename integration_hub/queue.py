@@ -30,6 +30,7 @@ from integration_hub.db.session import db_session
 from integration_hub.db.types import utcnow
 from integration_hub.outbound.upstream_http import shared_pool
 from integration_hub.private_files import private_sqlite
+from integration_hub.sync import control as sync_control
 from integration_hub.sync import runs as sync
 from integration_hub.sync import schedules as sync_schedules
 from integration_hub.webhooks import delivery as webhook_delivery
@@ -152,6 +153,7 @@ def init_app(app: Flask) -> None:
     app.extensions[_EXTENSION] = JobQueue(huey, webhooks, run_sync, start_scheduled, deliver,
                                           sweep_deliveries, prune_logs)
     app.extensions[webhook_events.DISPATCH_EXTENSION] = deliver
+    app.extensions[sync_control.ENQUEUE_EXTENSION] = run_sync
 
 
 def job_queue(app: Flask) -> JobQueue:

@@ -53,18 +53,6 @@ class Actor:
                    source_ip=source_ip, user=user)
 
     @classmethod
-    def of(cls, user: User | None, channel: str | None = None) -> Actor:
-        """Transitional: the user of the current request. Use cases take the actor the
-        edge built instead (``edge.security.current_actor``); this goes once none calls it."""
-        from flask import has_request_context, request
-        in_request = has_request_context()
-        if channel is None:
-            channel = ("api" if request.path.startswith("/api") else "web") if in_request else "cli"
-        return cls(tenant_id=user.tenant_id if user else None,
-                   username=user.username if user else None, channel=channel,
-                   source_ip=request.remote_addr if in_request else None, user=user)
-
-    @classmethod
     def operator(cls, tenant_id: str | None = None) -> Actor:
         """The operator at the command line: no user, every tenant (``tenant_id`` names
         the tenant an entry belongs to, if any)."""

@@ -11,6 +11,7 @@ import urllib3
 from sqlalchemy.orm import Session
 
 from integration_hub import errors
+from integration_hub.audit.entries import Actor
 from integration_hub.config import current_settings
 from integration_hub.connections.connect_rules import (
     DATABASE_CATEGORY,
@@ -23,7 +24,7 @@ from integration_hub.connections.store import (
     store_credentials,
     store_token,
 )
-from integration_hub.db.models import Connection, Integration, User
+from integration_hub.db.models import Connection, Integration
 from integration_hub.db.session import end_transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations.store import Found
@@ -37,7 +38,7 @@ class CredentialsRejected(errors.ValidationFailed):
     code, title = "credentials_rejected", "The integration refused these credentials"
 
 
-def connect_with(session: Session, user: User, found: Found, body: Mapping[str, Any], *,
+def connect_with(session: Session, actor: Actor, found: Found, body: Mapping[str, Any], *,
                  callback_uri: str) -> Connection:
     """``POST .../connect``: hand over a code, token, key or password (per auth type).
 
@@ -50,7 +51,7 @@ def connect_with(session: Session, user: User, found: Found, body: Mapping[str, 
     end_transaction(session)
     fields = _required_fields(integration)
     if uses_oauth(integration):
-        return _connect_oauth(session, user, integration, body, callback_uri)
+        return _connect_oauth(session, actor, integration, body, callback_uri)
     missing = [name for name in fields if not body.get(name)]
     unknown = [name for name in body if name not in fields and body.get(name) is not None]
     if missing or unknown:  # (authType none was refused above: fields is never empty)
@@ -65,7 +66,7 @@ def connect_with(session: Session, user: User, found: Found, body: Mapping[str, 
     stored = {secrets[name]: str(body[name]) for name in fields if name in body}
     _check_health(integration, stored)
     with writing(session):
-        return store_credentials(session, user, integration, stored)
+        return store_credentials(session, actor, integration, stored)
 
 
 def fields_to_connect(integration: Integration) -> list[str]:
@@ -82,7 +83,7 @@ def _required_fields(integration: Integration) -> list[str]:
             "oauth2": [], "none": []}[integration.auth_type]
 
 
-def _connect_oauth(session: Session, user: User, integration: Integration,
+def _connect_oauth(session: Session, actor: Actor, integration: Integration,
                    body: Mapping[str, Any], callback_uri: str) -> Connection:
     now = utcnow()
     if body.get("code"):
@@ -103,7 +104,7 @@ def _connect_oauth(session: Session, user: User, integration: Integration,
             errors={"code": ["give code, refreshToken or accessToken"]})
     account = read_account(integration, token)
     with writing(session):
-        connection = store_token(session, user, integration, token, now)
+        connection = store_token(session, actor, integration, token, now)
         if account is not None:
             connection.account = account
     return connection

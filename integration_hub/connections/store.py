@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub import crypto, errors
 from integration_hub.audit import entries as audit
+from integration_hub.audit.entries import Actor
 from integration_hub.connections import connect_rules
 from integration_hub.connections.connect_rules import IntegrationDisabled, NoConnection, connect_level
 from integration_hub.db.models import Connection, Integration, User
@@ -156,13 +157,13 @@ def _connection_for_update(session: Session, user: User,
     return connection, before
 
 
-def _connected(session: Session, user: User, integration: Integration, connection: Connection,
+def _connected(session: Session, actor: Actor, integration: Integration, connection: Connection,
                before: str | None) -> None:
-    """Audited every time (whoever connects, through the API, a page or the OAuth
+    """Audited every time, here (whoever connects, through the API, a page or the OAuth
     callback). Events: a new connection is created; one that needed attention is
     recovered; re-authorising a working connection is no event."""
     session.flush()
-    audit.record(session, audit.Actor.of(user), "connection.create", "integration", integration.id,
+    audit.record(session, actor, "connection.create", "integration", integration.id,
                  {"connectionId": connection.id, "shared": connection.is_shared,
                   "reconnected": before is not None})
     if before is None:
@@ -171,14 +172,15 @@ def _connected(session: Session, user: User, integration: Integration, connectio
         event = "connection.recovered"
     else:
         return
-    webhook_events.emit(session, integration.tenant_id, event, connection, actor=user.username)
+    webhook_events.emit(session, integration.tenant_id, event, connection,
+                        actor=actor.username)
 
 
-def store_token(session: Session, user: User, integration: Integration,
+def store_token(session: Session, actor: Actor, integration: Integration,
                 token: Mapping[str, Any], now: datetime | None = None) -> Connection:
-    """A fresh authorization: replaces whatever the connection held."""
+    """A fresh authorization of ``actor.user``: replaces whatever the connection held."""
     now = now or utcnow()
-    connection, before = _connection_for_update(session, user, integration)
+    connection, before = _connection_for_update(session, actor.user, integration)
     connection.last_error = apply_token(connection, token, now, keep_refresh_token=False)
     connection.last_authorized_at = now
     connection.status = "active"
@@ -186,7 +188,7 @@ def store_token(session: Session, user: User, integration: Integration,
     connection.retry_after = None
     connection.refresh_claim = None  # a refresh under way for the old grant is void
     connection.credentials_encrypted = None
-    _connected(session, user, integration, connection, before)
+    _connected(session, actor, integration, connection, before)
     return connection
 
 
@@ -220,9 +222,10 @@ def apply_token(connection: Connection, token: Mapping[str, Any], now: datetime,
 LIFETIME_OUT_OF_RANGE = "token_lifetime_out_of_range"
 
 
-def store_credentials(session: Session, user: User, integration: Integration,
+def store_credentials(session: Session, actor: Actor, integration: Integration,
                       credentials: Mapping[str, Any]) -> Connection:
-    connection, before = _connection_for_update(session, user, integration)
+    """``actor.user``'s own key, token or username and password."""
+    connection, before = _connection_for_update(session, actor.user, integration)
     connection.credentials_encrypted = crypto.encrypt(json.dumps(dict(credentials)))
     for column in ("access_token_encrypted", "refresh_token_encrypted", "token_fields_encrypted",
                    "token_expires_at", "refresh_token_expires_at", "retry_after", "last_error"):
@@ -231,7 +234,7 @@ def store_credentials(session: Session, user: User, integration: Integration,
     connection.last_authorized_at = now
     connection.status = "active"
     connection.failures = 0
-    _connected(session, user, integration, connection, before)
+    _connected(session, actor, integration, connection, before)
     return connection
 
 
@@ -277,22 +280,17 @@ def attach_account(session: Session, integration: Integration, connection: Conne
             connection.account = account
 
 
-def disconnect(session: Session, user: User, found: Found) -> None:
-    """Forget the credentials (committed here), then revoke them at the provider (best
-    effort): no transaction waits for the revocation endpoint."""
-    require_connectable(found)
-    with writing(session):
-        connection = connection_of(session, user, found.integration)
-        if connection is None:
-            raise NoConnection("there is no connection to remove", integration=found.integration)
-        held = [(hint, crypto.decrypt(getattr(connection, f"{hint}_encrypted")))
-                for hint in ("refresh_token", "access_token")]
-        webhook_events.emit(session, found.integration.tenant_id, "connection.deleted",
-                            connection, actor=user.username)
-        audit.record(session, audit.Actor.of(user), "connection.delete", "integration",
-                     found.integration.id, {"connectionId": connection.id,
-                                            "shared": connection.is_shared})
-        session.delete(connection)
-    for hint, token in held:  # the refresh token first: revoking it usually ends both
-        if token and oauth_client.revoke(found.integration, token, hint):
-            break
+def remove(session: Session, actor: Actor, found: Found) -> list[tuple[str, str | None]]:
+    """Forget the caller's connection (or the shared one) in the session's transaction;
+    answers its tokens (refresh token first) for revoking once that has committed."""
+    connection = connection_of(session, actor.user, found.integration)
+    if connection is None:
+        raise NoConnection("there is no connection to remove", integration=found.integration)
+    held = [(hint, crypto.decrypt(getattr(connection, f"{hint}_encrypted")))
+            for hint in ("refresh_token", "access_token")]
+    webhook_events.emit(session, found.integration.tenant_id, "connection.deleted",
+                        connection, actor=actor.username)
+    audit.record(session, actor, "connection.delete", "integration", found.integration.id,
+                 {"connectionId": connection.id, "shared": connection.is_shared})
+    session.delete(connection)
+    return held

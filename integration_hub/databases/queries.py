@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -32,9 +33,13 @@ from integration_hub.databases import options as database_options
 from integration_hub.databases import query_statements, query_values, sqlite_connections
 from integration_hub.databases.query_statements import run_query as run_query  # for the view
 from integration_hub.databases.sqlite_files import SqliteFiles
-from integration_hub.db.models import Integration, User
+from integration_hub.db.models import Integration, Tenant, User
+from integration_hub.db.session import end_transaction
+from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
+from integration_hub.outbound.upstream_http import shared_pool
+from integration_hub.proxy import forwarding
 
 MAX_ENGINES = 32
 DEFAULT_LIMIT, MAX_LIMIT = 1000, 10000
@@ -166,6 +171,27 @@ def engine_for(session: Session, user: User, found: Found, sqlite: SqliteFiles) 
     return ENGINES.get(key, url, database_hosts.Guard.of(current_settings()))
 
 
+def engine_of(session: Session, user: User, integration_id: str) -> Engine:
+    """The integration's engine, with the hub's own transaction ended: nothing of the hub's
+    database is held while the integration's database answers (or does not)."""
+    found = integrations.find(session, user, integration_id)
+    engine = engine_for(session, user, found, SqliteFiles.of(current_settings()))
+    end_transaction(session)
+    return engine
+
+
+def query(session: Session, user: User, integration_id: str, sql: str,
+          params: Mapping[str, Any] | None, limit: int,
+          timeout_ms: int) -> query_statements.QueryResult:
+    """A read-only query on the integration's database (bound parameters only)."""
+    engine = engine_of(session, user, integration_id)
+    return run_query(engine, sql, params, limit, timeout_ms, current_settings().query_max_bytes)
+
+
+def schema(session: Session, user: User, integration_id: str) -> list[dict[str, Any]]:
+    return describe(engine_of(session, user, integration_id))
+
+
 # -- schema and test ---------------------------------------------------------
 
 def describe(engine: Engine) -> list[dict[str, Any]]:
@@ -205,3 +231,21 @@ def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
         return False, took(), problem.detail, problem.code
     except SQLAlchemyError as failure:
         return False, took(), query_statements.message(failure), query_statements.QueryFailed.code
+
+
+def check(session: Session, user: User, integration_id: str) -> dict[str, Any]:
+    """``POST .../test``: connect to a database integration, or GET ``data.healthCheck``
+    of any other through the proxy; with no transaction of the hub's open meanwhile."""
+    settings = current_settings()
+    found = integrations.find(session, user, integration_id)
+    require(found.access, Access.READ)
+    if is_database(found.integration):
+        engine = engine_for(session, user, found, SqliteFiles.of(settings))
+        end_transaction(session)  # nothing held while the database answers
+        ok, latency, error, code = ping(engine)
+    else:
+        code = None
+        ok, latency, error = forwarding.health_check(
+            session, user, session.get(Tenant, user.tenant_id), found, settings,
+            shared_pool(settings.proxy_deny_private))
+    return {"ok": ok, "latency_ms": latency, "error": error, "code": code}

@@ -18,10 +18,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from integration_hub import crypto, errors
+from integration_hub.audit.entries import Actor
+from integration_hub.config import current_settings
 from integration_hub.connections import connect_rules
 from integration_hub.connections import store as connections
 from integration_hub.db.models import Connection, Integration, OAuthState, User
-from integration_hub.db.session import end_transaction, writing
+from integration_hub.db.session import end_transaction, transaction, writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.store import Found
@@ -91,14 +93,22 @@ class CallbackResult:
     popup: bool = False
 
 
-def start(session: Session, user: User, found: Found, *, in_browser: bool, redirect_uri: str,
-          hub_origin: str, allowed_origins: tuple[str, ...], return_to: str | None,
-          popup: bool) -> Started:
+def start(actor: Actor, integration_id: str, *, in_browser: bool, redirect_uri: str,
+          hub_origin: str, return_to: str | None, popup: bool) -> Started:
     """Record a one-time flow. ``in_browser`` (the request came with the browser's session):
     bind it to that browser and answer the provider's authorization URL; otherwise answer
     the nonce of its one-time start address, for a browser to open later."""
+    with transaction() as session:
+        found = integrations.find(session, actor.user, integration_id)
+        return _start(session, actor.user, found, in_browser, redirect_uri, hub_origin,
+                      return_to, popup)
+
+
+def _start(session: Session, user: User, found: Found, in_browser: bool, redirect_uri: str,
+           hub_origin: str, return_to: str | None, popup: bool) -> Started:
     integration = found.integration
     _require_oauth(found)
+    allowed_origins = current_settings().allowed_return_origins
     try:
         target = oauth_rules.safe_return_to(return_to, hub_origin, allowed_origins)
     except ValueError as exc:
@@ -206,9 +216,11 @@ def _fail(code: str, message: str, pending: OAuthState | None = None,
 
 
 def finish(session: Session, params: dict[str, str], session_user: User | None,
-           presented: str | None) -> CallbackResult:
+           presented: str | None, source_ip: str | None) -> CallbackResult:
     """Check everything about the callback, then exchange the code and store the connection.
 
+    The flow's user connects, through the web (the callback is a page the provider sends
+    the browser to), from ``source_ip``; that user acts, not whoever may be signed in.
     ``presented``: the flow's cookie as this browser sent it. A browser that is not the
     flow's (another user's session, no cookie or a wrong one) is refused before any token
     request and is not sent to the flow's ``returnTo``. It spends the flow all the same:
@@ -258,7 +270,8 @@ def finish(session: Session, params: dict[str, str], session_user: User | None,
                                            crypto.decrypt(pending.code_verifier_encrypted))
         account = connections.read_account(integration, token)
         with writing(session):
-            connection = connections.store_token(session, user, integration, token, now)
+            connection = connections.store_token(
+                session, Actor.of_user(user, "web", source_ip), integration, token, now)
             if account is not None:
                 connection.account = account
     except oauth_client.TokenEndpointError as failure:

@@ -19,9 +19,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import errors
-from integration_hub.db.models import Connection, ProxyRequest
+from integration_hub.db.models import Connection, Integration, ProxyRequest, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
+from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
 
@@ -174,3 +175,18 @@ def get_request(session: Session, found: Found, request_id: str) -> ProxyRequest
     if row is None or row.integration_id != found.integration.id:
         raise ProxyRequestNotFound("no such call in this integration's request log")
     return row
+
+
+def latest(session: Session, user: User, integration_id: str, buffer: RequestLogBuffer,
+           start: int, limit: int) -> tuple[Integration, list[ProxyRequest], int]:
+    """The integration's latest logged calls (owner or administrator), this process's
+    waiting ones included, with the integration (its id names the page)."""
+    found = integrations.find(session, user, integration_id)
+    buffer.flush()  # this process's latest calls are listed too ...
+    session.commit()  # ... from a fresh snapshot (SQLite keeps one per read transaction)
+    items, total = list_requests(session, found, start, limit)
+    return found.integration, items, total
+
+
+def logged(session: Session, user: User, integration_id: str, request_id: str) -> ProxyRequest:
+    return get_request(session, integrations.find(session, user, integration_id), request_id)

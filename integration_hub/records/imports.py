@@ -22,11 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from sqlalchemy.orm import Session
-
 from integration_hub import errors
-from integration_hub.db.models import User
-from integration_hub.db.session import writing
+from integration_hub.audit.entries import Actor
+from integration_hub.config import current_settings
+from integration_hub.db.session import db_session, writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access
@@ -53,9 +52,11 @@ class ImportResult:
     format: str = ""
 
 
-def import_file(session: Session, user: User, integration_id: str, model: str,
-                stream: BinaryIO, partial: bool, max_bytes: int) -> ImportResult:
+def import_file(actor: Actor, integration_id: str, model: str, stream: BinaryIO,
+                partial: bool) -> ImportResult:
     """Upsert every row of a CSV or JSON Lines file; with errors, nothing (unless partial)."""
+    session, user = db_session(), actor.user
+    max_bytes = current_settings().import_max_bytes
     found = integrations.find(session, user, integration_id, Access.WRITE)
     records.check_model(model)
     if _size(stream) > max_bytes:

@@ -3,14 +3,15 @@ OAuth flow started with an API token, the OAuth callback and result."""
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
 from integration_hub import errors
-from integration_hub.connections import programmatic as programmatic_connect
+from integration_hub.audit.entries import Actor
+from integration_hub.connections import lifecycle
 from integration_hub.connections import store as connections
 from integration_hub.db.session import db_session
 from integration_hub.edge import flow_cookie
-from integration_hub.edge.security import check_csrf, csrf_token, session_user
+from integration_hub.edge.security import check_csrf, csrf_token, current_actor, session_user
 from integration_hub.integrations import icons
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import caller_access
@@ -50,13 +51,11 @@ def index():
 @bp.post("/integrations/<integration_id>/connect")
 def connect_with_form(integration_id):
     """Connect an API-key, bearer or basic integration from the start page."""
-    user = _signed_in_with_csrf()
+    actor = _signed_in_with_csrf()
     fields = {name: request.form.get(name, "") for name in ("apiKey", "token", "username",
                                                               "password") if name in request.form}
-    session = db_session()  # connect_with asks the health check outside any transaction
     try:
-        found = integrations.find(session, user, integration_id)
-        programmatic_connect.connect_with(session, user, found, fields, callback_uri="")
+        lifecycle.connect(actor, integration_id, fields, callback_uri="")
     except errors.HubError as failure:
         return redirect(url_for("connect_pages.index", status="error", code=failure.code), 303)
     return redirect(url_for("connect_pages.index", status="connected"), 303)
@@ -64,21 +63,22 @@ def connect_with_form(integration_id):
 
 @bp.post("/integrations/<integration_id>/disconnect")
 def disconnect(integration_id):
-    user = _signed_in_with_csrf()
-    session = db_session()  # disconnect commits, then revokes outside any transaction
+    actor = _signed_in_with_csrf()
     try:
-        connections.disconnect(session, user, integrations.find(session, user, integration_id))
+        lifecycle.disconnect(actor, integration_id)
     except errors.HubError as failure:
         return redirect(url_for("connect_pages.index", status="error", code=failure.code), 303)
     return redirect(url_for("connect_pages.index"), 303)
 
 
-def _signed_in_with_csrf():
+def _signed_in_with_csrf() -> Actor:
+    """The signed-in user as the acting principal of a page's change."""
     user = session_user()
     if user is None:
         raise errors.AuthenticationRequired("sign in first")
     check_csrf()
-    return user
+    g.user = user  # the page's user, as the API's authentication sets it for its views
+    return current_actor()
 
 
 @bp.get("/oauth2/start/<nonce>", endpoint="oauth_start")
@@ -112,7 +112,7 @@ def oauth_callback():
     cookie proves this is the browser that started it."""
     state = request.args.get("state")
     result = oauth_flow.finish(db_session(), request.args.to_dict(), session_user(),
-                               flow_cookie.presented(state))
+                               flow_cookie.presented(state), request.remote_addr)
     if result.return_to and not result.popup:
         params = {"status": "connected"} if result.ok else {"status": "error", "code": result.code}
         if result.integration is not None:

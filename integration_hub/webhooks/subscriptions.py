@@ -119,3 +119,16 @@ def get_delivery(session: Session, hook: Webhook, delivery_id: str) -> WebhookDe
     if delivery is None or delivery.webhook_id != hook.id:
         raise DeliveryNotFound(f"webhook {hook.id} has no delivery {delivery_id!r}")
     return delivery
+
+
+def delivery_page(session: Session, user: User, webhook_id: str, start: int,
+                  limit: int) -> tuple[Webhook, list[WebhookDelivery], int]:
+    """The webhook's deliveries, newest first, with the webhook."""
+    hook = get(session, user, webhook_id)
+    items, total = deliveries(session, hook, start, limit)
+    return hook, items, total
+
+
+def delivery_of(session: Session, user: User, webhook_id: str,
+                delivery_id: str) -> WebhookDelivery:
+    return get_delivery(session, get(session, user, webhook_id), delivery_id)

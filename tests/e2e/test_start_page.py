@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from integration_hub.audit.entries import Actor
 from integration_hub.connections import store as connections
 from integration_hub.db.models import Integration, User
 from integration_hub.dev.demo import demo_integrations
@@ -156,8 +157,8 @@ def test_the_account_shown_is_what_the_connection_knows(page, app, live_hub, ada
     integration_id = make_integration("Calendar", **CALENDAR, shares={ada: 1})
     with app.app_context():
         user = session.scalars(select(User).where(User.username == ada)).one()
-        connection = connections.store_token(session, user, session.get(Integration,
-                                                                        integration_id),
+        connection = connections.store_token(session, Actor.of_user(user, "cli", None),
+                                             session.get(Integration, integration_id),
                                              {"access_token": "calendar-access-token-0815"})
         connection.account = account
         session.commit()
@@ -180,7 +181,8 @@ def test_a_read_only_share_of_a_shared_integration_offers_nothing_to_replace_it(
                      shares={ada: 2})
     with app.app_context():
         root = session.scalars(select(User).where(User.username == admin.username)).one()
-        connections.store_credentials(session, root, session.get(Integration, connected_id),
+        connections.store_credentials(session, Actor.of_user(root, "cli", None),
+                                      session.get(Integration, connected_id),
                                       {"api_key": "ticketing-key-3141"})
         session.commit()
 

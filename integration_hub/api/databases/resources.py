@@ -1,18 +1,12 @@
 """Database integrations: read-only queries, the schema, and testing any integration."""
 
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 
 from integration_hub.api.extensions import Blueprint
-from integration_hub.api.proxy.resources import upstream_pool
 from integration_hub.databases import queries as dbquery
-from integration_hub.databases.sqlite_files import SqliteFiles
-from integration_hub.db.session import db_session, end_transaction
-from integration_hub.edge.security import current_tenant, current_user
-from integration_hub.integrations import store as integrations
-from integration_hub.integrations.acl import Access, require
-from integration_hub.proxy import forwarding as proxy
+from integration_hub.db.session import db_session
+from integration_hub.edge.security import current_user
 
 blp = Blueprint("database", __name__, url_prefix="/api",
                 description="Database integrations and connection tests")
@@ -62,17 +56,6 @@ class TestResultSchema(ma.Schema):
                        "database_timeout, database_account_too_powerful ...)"})
 
 
-def _engine(integration_id):
-    """The integration's engine, with the hub's own transaction ended: nothing of the hub's
-    database is held while the integration's database answers (or does not)."""
-    session, user = db_session(), current_user()
-    found = integrations.find(session, user, integration_id)
-    engine = dbquery.engine_for(session, user, found,
-                                SqliteFiles.of(current_app.config["HUB_SETTINGS"]))
-    end_transaction(session)
-    return engine
-
-
 @blp.route("/integrations/<integration_id>/query")
 class Query(MethodView):
     @blp.arguments(QuerySchema)
@@ -80,10 +63,8 @@ class Query(MethodView):
     @blp.problems(400, 401, 404, 409, 413, 415, 501, 502, 504)
     def post(self, query, integration_id):
         """Run a read-only query (bound parameters only)"""
-        engine = _engine(integration_id)
-        return dbquery.run_query(engine, query["sql"], query["params"], query["limit"],
-                                 query["timeout_ms"],
-                                 current_app.config["HUB_SETTINGS"].query_max_bytes)
+        return dbquery.query(db_session(), current_user(), integration_id, query["sql"],
+                             query["params"], query["limit"], query["timeout_ms"])
 
 
 @blp.route("/integrations/<integration_id>/schema")
@@ -92,7 +73,7 @@ class Schema(MethodView):
     @blp.problems(401, 404, 409, 422, 501, 502, 504)
     def get(self, integration_id):
         """Tables and columns of the database"""
-        return {"tables": dbquery.describe(_engine(integration_id))}
+        return {"tables": dbquery.schema(db_session(), current_user(), integration_id)}
 
 
 @blp.route("/integrations/<integration_id>/test")
@@ -101,16 +82,4 @@ class Test(MethodView):
     @blp.problems(401, 404, 409, 422, 501)
     def post(self, integration_id):
         """Check the configuration: connect to a database, or GET data.healthCheck"""
-        session, user = db_session(), current_user()
-        settings = current_app.config["HUB_SETTINGS"]
-        found = integrations.find(session, user, integration_id)
-        require(found.access, Access.READ)
-        if dbquery.is_database(found.integration):
-            engine = dbquery.engine_for(session, user, found, SqliteFiles.of(settings))
-            end_transaction(session)  # nothing held while the database answers
-            ok, latency, error, code = dbquery.ping(engine)
-        else:
-            code = None
-            ok, latency, error = proxy.health_check(session, user, current_tenant(), found,
-                                                    settings, upstream_pool())
-        return {"ok": ok, "latency_ms": latency, "error": error, "code": code}
+        return dbquery.check(db_session(), current_user(), integration_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from urllib.parse import quote
 
 import marshmallow as ma
@@ -16,7 +15,7 @@ from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.db.session import db_session
 from integration_hub.edge.request_framing import RequestBody
-from integration_hub.edge.security import api_token_only, current_tenant, current_user, token_scope
+from integration_hub.edge.security import api_token_only, current_user, token_scope
 from integration_hub.integrations import store as integrations
 from integration_hub.outbound.upstream_http import (
     cleaned_caller_headers,
@@ -24,8 +23,9 @@ from integration_hub.outbound.upstream_http import (
     response_headers,
     shared_pool,
 )
+from integration_hub.proxy import calls, request_log
 from integration_hub.proxy import forwarding as proxy
-from integration_hub.proxy import request_log
+from integration_hub.proxy.calls import elapsed_ms
 
 blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")
@@ -118,27 +118,13 @@ def _find(integration_id: str) -> integrations.Found:
 
 
 def _run(found: integrations.Found, call: proxy.ProxyCall):
-    session, user = db_session(), current_user()
-    settings = current_app.config["HUB_SETTINGS"]
-    prepared = proxy.prepare(session, user, current_tenant(), found, call, settings)
     log = request_log_buffer()
-    try:
-        answer = proxy.send(upstream_pool(), prepared, call, settings, session, user)
-    except Exception as failure:
-        prepared.record.error = getattr(failure, "code", "error")
-        log.add(prepared.record, _elapsed(prepared.record))
-        raise
-    prepared.record.status = answer.status
-    session.close()  # nothing more to read: free the connection before streaming
-    return answer, prepared.record, log
+    answer, record = calls.forward(db_session(), current_user(), found, call, log)
+    return answer, record, log
 
 
 def request_log_buffer() -> request_log.RequestLogBuffer:
     return current_app.extensions["integration_hub.request_log"]
-
-
-def _elapsed(record) -> int:
-    return int((time.monotonic() - record.started) * 1000)
 
 
 def _stream(answer, record, log):
@@ -148,14 +134,14 @@ def _stream(answer, record, log):
             yield chunk
     finally:
         answer.release_conn()
-        log.add(record, _elapsed(record))
+        log.add(record, elapsed_ms(record))
 
 
 def _transparent(answer, record, log, method: str) -> Response:
     headers = response_headers(answer.headers.items())
     if method == "HEAD":
         answer.release_conn()
-        log.add(record, _elapsed(record))
+        log.add(record, elapsed_ms(record))
         return Response(b"", status=answer.status, headers=headers)
     response = Response(_stream(answer, record, log), status=answer.status,
                         headers=headers, direct_passthrough=True)
@@ -174,7 +160,7 @@ def _envelope(answer, record, log, limit: int) -> dict:
     finally:
         answer.release_conn()
         record.bytes_received = len(body)
-        log.add(record, _elapsed(record))
+        log.add(record, elapsed_ms(record))
     headers = dict(response_headers(answer.headers.items()))
     headers.pop("Content-Encoding", None)
     result = {"status": answer.status, "headers": headers, "data": None,
@@ -267,13 +253,11 @@ class Requests(MethodView):
     @blp.problems(401, 403, 404)
     def get(self, args, integration_id):
         """The latest proxied calls (owner or administrator); no headers or bodies"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        request_log_buffer().flush()  # this process's latest calls are listed too ...
-        session.commit()  # ... from a fresh snapshot (SQLite keeps one per read transaction)
-        items, total = request_log.list_requests(session, found, args["start"], args["limit"])
+        integration, items, total = request_log.latest(
+            db_session(), current_user(), integration_id, request_log_buffer(), args["start"],
+            args["limit"])
         return hal_page("proxy.Requests", "inf:proxy-request", items, args["start"],
-                        args["limit"], total, integration_id=found.integration.id)
+                        args["limit"], total, integration_id=integration.id)
 
 
 @blp.route("/integrations/<integration_id>/requests/<request_id>")
@@ -282,6 +266,4 @@ class LoggedRequest(MethodView):
     @blp.problems(401, 403, 404)
     def get(self, integration_id, request_id):
         """One proxied call of the request log (owner or administrator)"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        return request_log.get_request(session, found, request_id)
+        return request_log.logged(db_session(), current_user(), integration_id, request_id)

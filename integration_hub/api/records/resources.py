@@ -18,11 +18,10 @@ from integration_hub.api.records.schemas import (
     StoreSchema,
 )
 from integration_hub.db.session import db_session
-from integration_hub.edge.security import current_user
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal import documents as hal
-from integration_hub.integrations import store as integrations
 from integration_hub.records import imports as record_imports
-from integration_hub.records import store as records
+from integration_hub.records import reading as records
 
 blp = Blueprint("records", __name__, url_prefix="/api",
                 description="Records an integration feeds into the hub: store, import")
@@ -78,12 +77,11 @@ class Records(MethodView):
     @blp.problems(401, 404, 422)
     def get(self, args, integration_id):
         """The integration's records, by model then id"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        items, total = records.page(session, found, args.get("model"), args["start"],
-                                    args["limit"], args["include_deleted"])
+        integration, items, total = records.page(
+            db_session(), current_user(), integration_id, args.get("model"), args["start"],
+            args["limit"], args["include_deleted"])
         return hal_page("records.Records", "inf:record", items, args["start"], args["limit"],
-                        total, integration_id=found.integration.id)
+                        total, integration_id=integration.id)
 
 
 # merge_slashes=False: an id may hold "//" ("a//b"); the record_id converter lets it start
@@ -95,9 +93,7 @@ class Record(MethodView):
     @blp.problems(401, 404, 422)
     def get(self, integration_id, model, record_id):
         """One record"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        return records.get(session, found, model, record_id)
+        return records.get(db_session(), current_user(), integration_id, model, record_id)
 
 
 @blp.route("/integrations/<integration_id>/store")
@@ -107,12 +103,9 @@ class Store(MethodView):
     @blp.problems(400, 401, 404, 413, 415, 422)
     def post(self, operation, integration_id):
         """Store operations: list (limit, offset), get (id) or sum (fields) on one model"""
-        session = db_session()
-        found = integrations.find(session, current_user(), integration_id)
-        answer = records.store(session, found, operation["op"], operation["model"],
-                               limit=operation["limit"], offset=operation["offset"],
-                               record_id=operation.get("id"), names=operation.get("fields"))
-        return {"links": _links(found.integration.id, "records.Store"), **answer}
+        integration, answer = records.store(db_session(), current_user(), integration_id,
+                                            operation)
+        return {"links": _links(integration.id, "records.Store"), **answer}
 
 
 @blp.route("/integrations/<integration_id>/import")
@@ -122,10 +115,8 @@ class Import(MethodView):
     @blp.problems(401, 403, 404, 413, 415, 422)
     def post(self, form, integration_id):
         """Upsert records by id from a CSV or JSON Lines file (all or nothing by default)"""
-        result = record_imports.import_file(
-            db_session(), current_user(), integration_id, form["model"],
-            form["resources_file"].stream, form["partial"],
-            current_app.config["HUB_SETTINGS"].import_max_bytes)
+        result = record_imports.import_file(current_actor(), integration_id, form["model"],
+                                            form["resources_file"].stream, form["partial"])
         return {"links": _links(result.found.integration.id, "records.Import"),
                 "model": form["model"], "format": result.format, "created": result.created,
                 "updated": result.updated, "errors": result.errors}

@@ -4,7 +4,6 @@
 from flask import current_app, request
 from flask.views import MethodView
 
-from integration_hub.api.auditing import audit_success, audited
 from integration_hub.api.common import PageArgsSchema, hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.webhooks.schemas import (
@@ -15,10 +14,11 @@ from integration_hub.api.webhooks.schemas import (
     WebhookSchema,
     WebhookUpdateSchema,
 )
-from integration_hub.db.session import db_session, transaction
-from integration_hub.edge.conditional import check_if_match
-from integration_hub.edge.security import current_user
+from integration_hub.db.session import db_session
+from integration_hub.edge.conditional import if_match
+from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal.forms import template
+from integration_hub.webhooks import administration as webhook_admin
 from integration_hub.webhooks import subscriptions as webhooks
 
 blp = Blueprint("webhooks", __name__, url_prefix="/api",
@@ -48,12 +48,9 @@ class Webhooks(MethodView):
     @blp.arguments(WebhookSchema)
     @blp.response(201, CreatedWebhookSchema)
     @blp.problems(400, 401, 403, 413, 415)
-    @audited("webhook.create", "webhook")
     def post(self, values):
         """Subscribe a URL to events; a generated secret is shown only in this answer"""
-        with transaction() as session:
-            hook, generated = webhooks.create(session, current_user(), values, _hub_url())
-            audit_success(session, hook.id, url=hook.url, events=hook.events)
+        hook, generated = webhook_admin.create(current_actor(), values, _hub_url())
         hook.secret_generated = generated
         headers = {"Location": href("webhooks.Webhook", webhook_id=hook.id)}
         if generated:
@@ -72,27 +69,17 @@ class Webhook(MethodView):
     @blp.arguments(WebhookUpdateSchema)
     @blp.response(200, WebhookSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
-    @audited("webhook.update", "webhook", "webhook_id")
     def put(self, changes, webhook_id):
         """Change a webhook; omitted fields keep their value; enabled: true switches a
         switched-off webhook on again"""
-        with transaction() as session:
-            hook = webhooks.get(session, current_user(), webhook_id)
-            check_if_match(WebhookSchema().dump(hook))
-            webhooks.update(session, hook, changes, _hub_url())
-            audit_success(session, changed=sorted(changes))
-        return hook
+        return webhook_admin.update(current_actor(), webhook_id, changes, _hub_url(),
+                                 if_match(WebhookSchema().dump))
 
     @blp.response(204)
     @blp.problems(401, 403, 404, 412)
-    @audited("webhook.delete", "webhook", "webhook_id")
     def delete(self, webhook_id):
         """Delete a webhook and its delivery history"""
-        with transaction() as session:
-            hook = webhooks.get(session, current_user(), webhook_id)
-            check_if_match(WebhookSchema().dump(hook))
-            webhooks.delete(session, hook)
-            audit_success(session, url=hook.url)
+        webhook_admin.delete(current_actor(), webhook_id, if_match(WebhookSchema().dump))
 
 
 @blp.route("/webhooks/<webhook_id>/ping")
@@ -101,10 +88,9 @@ class Ping(MethodView):
     @blp.problems(401, 403, 404)
     def post(self, webhook_id):
         """Send a ping event now (one attempt); follow Location for its result"""
-        with transaction() as session:
-            hook = webhooks.get(session, current_user(), webhook_id)
-            delivery = webhooks.ping(session, current_user(), hook)
-        return delivery, 202, {"Location": href("webhooks.Delivery", webhook_id=hook.id,
+        delivery = webhook_admin.ping(current_actor(), webhook_id)
+        return delivery, 202, {"Location": href("webhooks.Delivery",
+                                                webhook_id=delivery.webhook_id,
                                                 delivery_id=delivery.id)}
 
 
@@ -115,9 +101,8 @@ class Deliveries(MethodView):
     @blp.problems(401, 403, 404)
     def get(self, args, webhook_id):
         """The webhook's deliveries, newest first, each with every attempt"""
-        session = db_session()
-        hook = webhooks.get(session, current_user(), webhook_id)
-        items, total = webhooks.deliveries(session, hook, args["start"], args["limit"])
+        hook, items, total = webhooks.delivery_page(db_session(), current_user(), webhook_id,
+                                                   args["start"], args["limit"])
         return hal_page("webhooks.Deliveries", "inf:webhook-delivery", items, args["start"],
                         args["limit"], total, webhook_id=hook.id)
 
@@ -128,6 +113,4 @@ class Delivery(MethodView):
     @blp.problems(401, 403, 404)
     def get(self, webhook_id, delivery_id):
         """One delivery: its attempts and the exact body that was signed"""
-        session = db_session()
-        return webhooks.get_delivery(session, webhooks.get(session, current_user(), webhook_id),
-                                     delivery_id)
+        return webhooks.delivery_of(db_session(), current_user(), webhook_id, delivery_id)
