@@ -69,8 +69,6 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
 def configure(app: Flask, settings: Settings, overrides: Mapping | None) -> None:
     app.config.update(settings.flask_config())
     app.config["HUB_SETTINGS"] = settings
-    app.config["HUB_MAX_JSON_BODY"] = settings.max_json_body
-    app.config["HUB_TOKEN_LAST_USED_RESOLUTION"] = settings.token_last_used_resolution
     app.config.update(overrides or {})
     app.json = StrictJSONProvider(app)
     app.json.sort_keys = False

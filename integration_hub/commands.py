@@ -20,6 +20,7 @@ from flask.cli import with_appcontext
 
 from integration_hub import crypto, errors
 from integration_hub.audit import entries as audit
+from integration_hub.config import current_settings
 from integration_hub.db import Base, migrations
 from integration_hub.db.session import transaction
 from integration_hub.dev import demo
@@ -30,7 +31,7 @@ from integration_hub.queue import job_queue
 
 
 def _settings():
-    return current_app.config["HUB_SETTINGS"]
+    return current_settings()
 
 
 def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -260,7 +261,7 @@ def worker_command(workers):
     """Run a task-queue worker: sync runs, the scheduler that starts scheduled syncs,
     pruning, and webhook deliveries on HUB_WEBHOOK_THREADS threads of their own."""
     queue = job_queue(current_app)
-    threads = current_app.config["HUB_SETTINGS"].webhook_threads
+    threads = current_settings().webhook_threads
     where = "embedded SQLite storage" if queue.embedded else "Redis"
     click.echo(f"integration-hub worker: {workers} thread(s) and {threads} for webhook "
                f"deliveries, queue on {where}", err=True)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from integration_hub import errors, field_errors, json_body
 from integration_hub.api.forms import add_templates, wants_hal_forms
+from integration_hub.config import current_settings
 from integration_hub.edge import text_guard
 from integration_hub.hal.documents import HAL_JSON
 
@@ -56,7 +57,7 @@ class HubParser(FlaskParser):
         if not webargs_core.is_json(req.mimetype):
             raise errors.UnsupportedMediaType(
                 f"send the body as application/json, not {req.mimetype or 'no content type'}")
-        if len(body) > current_app.config["HUB_MAX_JSON_BODY"]:
+        if len(body) > current_settings().max_json_body:
             raise errors.PayloadTooLarge(
                 f"JSON bodies are limited to {current_app.config['HUB_MAX_JSON_BODY']} bytes")
         document = json_body.parse_request_body(body)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import io
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
 from integration_hub import errors
+from integration_hub.config import current_settings
 
 OWN_LIMITS = frozenset({"proxy.Raw", "records.Import", "icons.Icon"})
 
@@ -25,7 +26,7 @@ def init_app(app: Flask) -> None:
     def _limit_the_body() -> None:
         if request.endpoint in OWN_LIMITS:
             return
-        limit = current_app.config["HUB_MAX_JSON_BODY"]
+        limit = current_settings().max_json_body
         too_large = errors.PayloadTooLarge(f"request bodies here are limited to {limit} bytes")
         chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         if request.environ.get("CONTENT_LENGTH") and not chunked:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
+from integration_hub.config import current_settings
+
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = frozenset({"authorization", "content-type", "accept", "accept-language",
                              "if-match", "if-none-match", "x-request-id"})
@@ -20,7 +22,7 @@ MAX_AGE = "600"
 def _allowed_origin() -> str | None:
     origin = request.headers.get("Origin")
     if origin and request.path.startswith("/api") and \
-            origin.rstrip("/") in current_app.config["HUB_SETTINGS"].cors_origins:
+            origin.rstrip("/") in current_settings().cors_origins:
         return origin
     return None
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy import text
 
 from integration_hub import errors, metrics
+from integration_hub.config import current_settings
 from integration_hub.db import migrations
 from integration_hub.db.session import db_session
 from integration_hub.queue import job_queue
@@ -49,7 +50,7 @@ def readyz():
 @bp.get("/metrics")
 def metrics_text():
     """Prometheus metrics; only with ``Authorization: Bearer <HUB_METRICS_TOKEN>``."""
-    token = current_app.config["HUB_SETTINGS"].metrics_token
+    token = current_settings().metrics_token
     if not token:
         raise errors.NotFound("metrics are off; set HUB_METRICS_TOKEN to switch them on")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
@@ -66,7 +67,7 @@ def _heads() -> set[str]:
     """The latest migration(s), read from the scripts once per process."""
     if _HEADS not in current_app.extensions:
         current_app.extensions[_HEADS] = set(
-            migrations.heads(current_app.config["HUB_SETTINGS"].database_url))
+            migrations.heads(current_settings().database_url))
     return current_app.extensions[_HEADS]
 
 

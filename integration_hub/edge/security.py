@@ -24,6 +24,7 @@ from flask import current_app, g, request, session, url_for
 
 from integration_hub import errors
 from integration_hub.audit.entries import Actor
+from integration_hub.config import current_settings
 from integration_hub.db.models import Tenant, User
 from integration_hub.db.session import db_session, writing
 from integration_hub.identity import browser_sessions, token_scopes, tokens
@@ -133,7 +134,7 @@ def _authenticate() -> tuple[User, Authentication]:
             raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
         token = tokens.bearer_of(
             db_session(), credentials.strip(),
-            touch_after=current_app.config["HUB_TOKEN_LAST_USED_RESOLUTION"])
+            touch_after=current_settings().token_last_used_resolution)
         g.tenant = token.tenant
         return token.user, Authentication(token=token)
     user = session_user()

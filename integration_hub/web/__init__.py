@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     Flask,
-    current_app,
     redirect,
     render_template,
     request,
@@ -14,6 +13,7 @@ from flask import (
 )
 
 from integration_hub import errors
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import check_csrf, csrf_token, sign_in, sign_out
 from integration_hub.identity import login_throttle
@@ -75,7 +75,7 @@ def login():
     if request.method == "POST":
         try:
             check_csrf()
-            settings = current_app.config["HUB_SETTINGS"]
+            settings = current_settings()
             user = login_throttle.check_password(
                 db_session(), settings, request.form.get("tenant") or settings.default_tenant,
                 request.form.get("username", ""), request.form.get("password", ""),

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.api.extensions import Blueprint
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.request_framing import RequestBody
 from integration_hub.edge.security import api_token_only, current_user, token_scope
@@ -53,7 +54,7 @@ def _sandboxed(response: Response) -> Response:
 
 def upstream_pool():
     """The worker's pooled upstream connections for the configured network policy."""
-    return shared_pool(current_app.config["HUB_SETTINGS"].proxy_deny_private)
+    return shared_pool(current_settings().proxy_deny_private)
 
 
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z"  # \Z: "$" would let a final newline by
@@ -205,7 +206,7 @@ class Envelope(MethodView):
             body=body, content_length=len(body) if body else None, retries=call["retries"]))
         if call["envelope"]:
             return _envelope(answer, record, log,
-                             current_app.config["HUB_SETTINGS"].proxy_max_body)
+                             current_settings().proxy_max_body)
         return _transparent(answer, record, log, call["method"])
 
 

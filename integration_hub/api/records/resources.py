@@ -1,6 +1,6 @@
 """``/api/integrations/{id}/records``, ``/store`` and ``/import``: the records store."""
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
@@ -17,6 +17,7 @@ from integration_hub.api.records.schemas import (
     StoreResultSchema,
     StoreSchema,
 )
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal import documents as hal
@@ -53,7 +54,7 @@ def _check_upload():
         if request.mimetype != "multipart/form-data":
             raise errors.UnsupportedMediaType("send the file as multipart/form-data in the "
                                               "field resources_file")
-        limit = current_app.config["HUB_SETTINGS"].import_max_bytes
+        limit = current_settings().import_max_bytes
         if request.content_length and request.content_length > limit + MULTIPART_OVERHEAD:
             raise record_imports.ImportTooLarge(f"imports accept at most {limit} bytes")
         request.max_content_length = limit + MULTIPART_OVERHEAD

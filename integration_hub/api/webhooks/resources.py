@@ -1,7 +1,7 @@
 """``/api/webhooks``: the tenant's webhook subscriptions, their deliveries and pings
 (tenant administrators only)."""
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 
 from integration_hub.api.common import PageArgsSchema, hal_page, href
@@ -14,6 +14,7 @@ from integration_hub.api.webhooks.schemas import (
     WebhookSchema,
     WebhookUpdateSchema,
 )
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.conditional import if_match
 from integration_hub.edge.security import current_actor, current_user
@@ -29,7 +30,7 @@ ADMIN_ENTRY_POINTS = {"inf:webhooks": "webhooks.Webhooks"}
 def _hub_url() -> str:
     """The hub's external base URL as this request sees it (HUB_PUBLIC_URL, else the
     forwarded scheme, host and prefix)."""
-    return current_app.config["HUB_SETTINGS"].public_url or request.url_root.rstrip("/")
+    return current_settings().public_url or request.url_root.rstrip("/")
 
 
 @blp.route("/webhooks")

@@ -1,11 +1,12 @@
 """``/api/login`` and ``/api/logout``: browser sessions backed by a cookie."""
 
 import marshmallow as ma
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.identity.users.schemas import MeSchema
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import check_csrf, public, session_user, sign_in, sign_out
 from integration_hub.identity import login_throttle
@@ -39,7 +40,7 @@ class Login(MethodView):
     def post(self, credentials):
         """Sign in with username and password; sets the session cookie. Repeated failures
         for a user or from an address answer 429 for a while"""
-        settings = current_app.config["HUB_SETTINGS"]
+        settings = current_settings()
         tenant_id = credentials.get("tenant") or settings.default_tenant
         user = login_throttle.check_password(db_session(), settings, tenant_id,
                                              credentials["username"], credentials["password"],

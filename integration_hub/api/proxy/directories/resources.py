@@ -7,6 +7,7 @@ from flask.views import MethodView
 
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.proxy.resources import upstream_pool
+from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_tenant, current_user
 from integration_hub.integrations import store as integrations
@@ -46,6 +47,6 @@ class Preview(MethodView):
         found = integrations.find(session, user, integration_id)
         folders = directories.preview(
             session, user, current_tenant(), found, args.get("folder_id"), args["path"],
-            current_app.config["HUB_SETTINGS"], upstream_pool(),
+            current_settings(), upstream_pool(),
             current_app.extensions["integration_hub.db"])
         return {"directories": [{**folder, "mime_type": folder["mimeType"]} for folder in folders]}
