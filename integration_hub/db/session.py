@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, exc
@@ -190,6 +191,15 @@ def writing(session: Session) -> Iterator[Session]:
         raise
     finally:
         _write_intent.reset(token)
+
+
+# A use case's check, run inside its transaction on the object it loaded, that the object is
+# still the version the caller read (If-Match: edge/conditional.py builds one).
+Precondition = Callable[[Any], None]
+
+
+def no_precondition(_subject: Any) -> None:
+    """The caller named no version: any will do."""
 
 
 @contextmanager

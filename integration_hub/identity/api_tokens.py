@@ -7,20 +7,13 @@ version it read (``If-Match``), run inside the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
-from integration_hub.db.models import ApiToken
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.identity import tokens
-
-Precondition = Callable[[ApiToken], None]
-
-
-def _none(_token: ApiToken) -> None:
-    return None
 
 
 def create(actor: Actor, values: Mapping[str, Any], parent_id: str | None) -> tokens.IssuedToken:
@@ -36,7 +29,7 @@ def create(actor: Actor, values: Mapping[str, Any], parent_id: str | None) -> to
     return issued
 
 
-def revoke(actor: Actor, token_id: str, precondition: Precondition = _none) -> int:
+def revoke(actor: Actor, token_id: str, precondition: Precondition = no_precondition) -> int:
     """Revoke the token and every token made from it, down the line; answers how many of
     those there were."""
     with audited(actor, "token.delete", "token", token_id) as action, transaction() as session:

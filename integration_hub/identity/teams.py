@@ -8,20 +8,14 @@ still the version it read (``If-Match``), run inside the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Team
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.identity import deletion, directory
-
-Precondition = Callable[[Team], None]
-
-
-def _none(_team: Team) -> None:
-    return None
 
 
 def create(actor: Actor, values: Mapping[str, Any]) -> Team:
@@ -34,7 +28,7 @@ def create(actor: Actor, values: Mapping[str, Any]) -> Team:
 
 
 def update(actor: Actor, team_id: str, changes: Mapping[str, Any],
-           precondition: Precondition = _none) -> Team:
+           precondition: Precondition = no_precondition) -> Team:
     with audited(actor, "team.update", "team", team_id) as action, transaction() as session:
         team = directory.get_team(session, actor.tenant_id, team_id)
         directory.require_superuser(actor.user)
@@ -45,7 +39,7 @@ def update(actor: Actor, team_id: str, changes: Mapping[str, Any],
 
 
 def delete(actor: Actor, team_id: str, successor: str | None,
-           precondition: Precondition = _none) -> deletion.Deletion:
+           precondition: Precondition = no_precondition) -> deletion.Deletion:
     """Delete the team with its shares and memberships; what it owns goes to
     ``successor``."""
     with audited(actor, "team.delete", "team", team_id) as action, transaction() as session:

@@ -7,23 +7,17 @@ The function owns its transaction and its audit entry; the rules are in ``direct
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Tenant
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.identity import directory
 
-Precondition = Callable[[Tenant], None]
 
-
-def _none(_tenant: Tenant) -> None:
-    return None
-
-
-def update(actor: Actor, changes: Mapping[str, Any], precondition: Precondition = _none) -> Tenant:
+def update(actor: Actor, changes: Mapping[str, Any], precondition: Precondition = no_precondition) -> Tenant:
     """Change the actor's own tenant (administrators). A stale ``If-Match`` is answered
     before the actor's rights are looked at, as it always was."""
     with audited(actor, "tenant.update", "tenant", actor.tenant_id) as action, \

@@ -8,22 +8,16 @@ still the version it read (``If-Match``), run inside the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.config import current_settings
 from integration_hub.db.models import User
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.identity import deletion, directory
 from integration_hub.oauth import revocation as upstream_revocation
-
-Precondition = Callable[[User], None]
-
-
-def _none(_user: User) -> None:
-    return None
 
 
 def create(actor: Actor, values: Mapping[str, Any]) -> User:
@@ -36,7 +30,7 @@ def create(actor: Actor, values: Mapping[str, Any]) -> User:
 
 
 def update(actor: Actor, username: str, changes: Mapping[str, Any],
-           precondition: Precondition = _none) -> User:
+           precondition: Precondition = no_precondition) -> User:
     """Change the given fields; a new password or disabling ends the user's sessions."""
     with audited(actor, "user.update", "user", username) as action, transaction() as session:
         user = directory.get_user(session, actor.tenant_id, username)
@@ -48,7 +42,7 @@ def update(actor: Actor, username: str, changes: Mapping[str, Any],
 
 
 def delete(actor: Actor, username: str, successor: str | None,
-           precondition: Precondition = _none) -> deletion.Deletion:
+           precondition: Precondition = no_precondition) -> deletion.Deletion:
     """Delete the user with every grant they hold; what they own goes to ``successor``.
     Their removed connections' tokens are revoked upstream once the deletion has
     committed: the hub has forgotten them by then, so a slow or failing server can

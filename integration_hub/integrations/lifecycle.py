@@ -9,20 +9,14 @@ principal (``edge.security.current_actor``), calls one of these and renders the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Integration
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.integrations import store
-
-Precondition = Callable[[Integration], None]
-
-
-def _none(_integration: Integration) -> None:
-    return None
 
 
 def register(actor: Actor, values: Mapping[str, Any]) -> Integration:
@@ -37,7 +31,7 @@ def register(actor: Actor, values: Mapping[str, Any]) -> Integration:
 
 
 def update(actor: Actor, integration_id: str, changes: Mapping[str, Any],
-           precondition: Precondition = _none) -> Integration:
+           precondition: Precondition = no_precondition) -> Integration:
     """Change an integration (by id or slug): omitted fields keep their value."""
     with audited(actor, "integration.update", "integration", integration_id) as action, \
             transaction() as session:
@@ -49,7 +43,7 @@ def update(actor: Actor, integration_id: str, changes: Mapping[str, Any],
 
 
 def delete(actor: Actor, integration_id: str, force: bool = False,
-           precondition: Precondition = _none) -> None:
+           precondition: Precondition = no_precondition) -> None:
     """Delete an integration; ``force`` also removes what still depends on it."""
     with audited(actor, "integration.delete", "integration", integration_id) as action, \
             transaction() as session:

@@ -7,9 +7,8 @@ share or ownership as it stood, run inside the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,17 +18,11 @@ from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Integration, IntegrationShare, Team, User
 from integration_hub.db.models.user import TEAM_PREFIX
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
 from integration_hub.webhooks import events as webhook_events
-
-Precondition = Callable[[Any], None]
-
-
-def _none(_subject: Any) -> None:
-    return None
 
 
 class PrincipalNotFound(errors.NotFound):
@@ -186,7 +179,7 @@ def owner(session: Session, user: User, integration_id: str) -> Ownership:
 # -- use cases ---------------------------------------------------------------
 
 def share(actor: Actor, integration_id: str, principal_id: str, access_level: int,
-          precondition: Precondition = _none) -> tuple[IntegrationShare, bool]:
+          precondition: Precondition = no_precondition) -> tuple[IntegrationShare, bool]:
     """Share with a user or team, or change their level: the share and whether it is new."""
     with audited(actor, "share.grant", "integration", integration_id) as action, \
             transaction() as session:
@@ -204,7 +197,7 @@ def share(actor: Actor, integration_id: str, principal_id: str, access_level: in
 
 
 def unshare(actor: Actor, integration_id: str, principal_id: str,
-            precondition: Precondition = _none) -> None:
+            precondition: Precondition = no_precondition) -> None:
     with audited(actor, "share.revoke", "integration", integration_id) as action, \
             transaction() as session:
         found = store.find(session, actor.user, integration_id)
@@ -216,7 +209,7 @@ def unshare(actor: Actor, integration_id: str, principal_id: str,
 
 
 def transfer(actor: Actor, integration_id: str, principal_id: str,
-             precondition: Precondition = _none) -> Ownership:
+             precondition: Precondition = no_precondition) -> Ownership:
     """Make a user or team the owner (owner or administrator)."""
     with audited(actor, "integration.transfer", "integration", integration_id) as action, \
             transaction() as session:

@@ -7,7 +7,7 @@ The use cases at the end each own their transaction (tags are not audited);
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete as delete_rows
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from integration_hub import errors
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Tag, User, integration_tags
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
@@ -121,11 +121,7 @@ def untag_integration(session: Session, found: Found, tag_id: str) -> None:
 
 # -- use cases ---------------------------------------------------------------
 
-Precondition = Callable[[Tag], None]
 
-
-def _none(_tag: Tag) -> None:
-    return None
 
 
 def create(actor: Actor, values: Mapping[str, Any]) -> Tag:
@@ -134,7 +130,7 @@ def create(actor: Actor, values: Mapping[str, Any]) -> Tag:
 
 
 def update(actor: Actor, tag_id: str, changes: Mapping[str, Any],
-           precondition: Precondition = _none) -> Tag:
+           precondition: Precondition = no_precondition) -> Tag:
     """Rename or recolour a tag (its creator or an administrator)."""
     with transaction() as session:
         tag = get_tag(session, actor.tenant_id, tag_id)
@@ -142,7 +138,7 @@ def update(actor: Actor, tag_id: str, changes: Mapping[str, Any],
         return update_tag(session, actor.user, tag, changes)
 
 
-def delete(actor: Actor, tag_id: str, precondition: Precondition = _none) -> None:
+def delete(actor: Actor, tag_id: str, precondition: Precondition = no_precondition) -> None:
     """Delete a tag and take it off every integration (its creator or an administrator)."""
     with transaction() as session:
         tag = get_tag(session, actor.tenant_id, tag_id)

@@ -12,20 +12,14 @@ inside the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Webhook, WebhookDelivery
-from integration_hub.db.session import transaction
+from integration_hub.db.session import Precondition, no_precondition, transaction
 from integration_hub.webhooks import subscriptions
-
-Precondition = Callable[[Webhook], None]
-
-
-def _none(_hook: Webhook) -> None:
-    return None
 
 
 def create(actor: Actor, values: Mapping[str, Any], hub_url: str) -> tuple[Webhook, str | None]:
@@ -37,7 +31,7 @@ def create(actor: Actor, values: Mapping[str, Any], hub_url: str) -> tuple[Webho
 
 
 def update(actor: Actor, webhook_id: str, changes: Mapping[str, Any], hub_url: str,
-           precondition: Precondition = _none) -> Webhook:
+           precondition: Precondition = no_precondition) -> Webhook:
     with audited(actor, "webhook.update", "webhook", webhook_id) as action, \
             transaction() as session:
         hook = subscriptions.get(session, actor.user, webhook_id)
@@ -47,7 +41,7 @@ def update(actor: Actor, webhook_id: str, changes: Mapping[str, Any], hub_url: s
     return hook
 
 
-def delete(actor: Actor, webhook_id: str, precondition: Precondition = _none) -> None:
+def delete(actor: Actor, webhook_id: str, precondition: Precondition = no_precondition) -> None:
     """Delete the webhook with its delivery history."""
     with audited(actor, "webhook.delete", "webhook", webhook_id) as action, \
             transaction() as session:
