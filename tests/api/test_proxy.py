@@ -405,3 +405,25 @@ def test_rate_limits_per_user_and_per_integration(client, member, make_caller, u
     assert call(client, other, integration, url="x").status_code == 200  # 3rd call overall
     assert call(client, other, integration, url="x").status_code == 429  # integration limit
     assert len(upstream.requests()) == 3
+
+
+def test_a_streamed_call_is_logged_once_the_caller_holds_every_byte(client, admin, member,
+                                                                     upstream, keyed):
+    """With a declared length, the caller has the whole answer before the server resumes the
+    stream after its last bytes; reading the request log then must show the call (the list
+    writes this process's waiting rows first)."""
+    integration = keyed()
+    upstream.respond("/v1/sized", {"big": 600 * 1024})  # several chunks, Content-Length set
+    answer = client.get(f"/api/integrations/{integration}/request/sized",
+                        headers=member.headers, buffered=False)
+    length = int(answer.headers["Content-Length"])
+    chunks, received = iter(answer.response), 0
+    while received < length:  # every byte, without resuming the stream once more
+        received += len(next(chunks))
+    try:
+        logged = client.get(f"/api/integrations/{integration}/requests", headers=admin.headers)
+        calls = [(c["path"], c["status"], c["bytesReceived"])
+                 for c in logged.get_json()["_embedded"]["inf:proxy-request"]]
+        assert calls == [("/v1/sized", 200, length)]
+    finally:
+        answer.close()

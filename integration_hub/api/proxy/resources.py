@@ -129,13 +129,23 @@ def request_log_buffer() -> request_log.RequestLogBuffer:
 
 
 def _stream(answer, record, log):
+    """The upstream's body, passed on as it arrives; the call is logged once it is read.
+
+    An answer of declared length is logged before its last bytes go out: the caller may
+    have all of them, and read the request log, before this generator is resumed (a
+    chunked answer ends only after it, with the terminating chunk the server writes)."""
+    logged = False
     try:
         for chunk in answer.stream(CHUNK, decode_content=False):
             record.bytes_received += len(chunk)
+            if not logged and getattr(answer, "length_remaining", None) == 0:
+                log.add(record, elapsed_ms(record))
+                logged = True
             yield chunk
     finally:
         answer.release_conn()
-        log.add(record, elapsed_ms(record))
+        if not logged:
+            log.add(record, elapsed_ms(record))
 
 
 def _transparent(answer, record, log, method: str) -> Response:
