@@ -28,6 +28,7 @@ from tests.secret_watch import WATCH, WatchedClient
 from tests.support.oauth_server import node_available, start_oauth_server
 from tests.support.receiver import start_receiver
 from tests.support.upstream import start_upstream
+from tests.support.workers import worker_name
 
 REQUIRE_ALL = os.environ.get("HUB_REQUIRE_ALL") == "1"
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
@@ -59,11 +60,12 @@ def _with_database(url: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_database():
-    """A fresh, empty PostgreSQL database for this run; dropped afterwards."""
+    """Fresh, empty PostgreSQL databases for this run (named after this worker, as each
+    parallel worker makes its own); dropped afterwards."""
     created = []
 
     def create() -> str:
-        name = f"ihub_test_{uuid.uuid4().hex[:12]}"
+        name = f"{worker_name('ihub_test')}_{uuid.uuid4().hex[:12]}"
         with _postgres_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         created.append(name)
