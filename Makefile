@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# Tests run in parallel worker processes (pytest-xdist; tests/support/workers.py keeps them
+# apart): most wait on servers, so four on two cores took 6 minutes where one took 15, and
+# worksteal evens out the long ones. XDIST="-n 0", or PYTEST_ARGS with -n 0 or -p no:xdist,
+# runs them in one process.
+XDIST  ?= -n 4 --dist worksteal
 PORT   ?= 8000
 # A PORT given to make wins over an inherited HUB_BIND; without one, HUB_BIND or the default.
 ifneq ($(filter command line environment,$(origin PORT)),)
@@ -42,7 +47,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	else echo "npm not found: tests needing the OAuth2 test server will be skipped"; fi
 
 test: $(VENV)/.installed-test node_modules/.package-lock.json
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(findstring no:xdist,$(PYTEST_ARGS)),,$(XDIST)) $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md): each prints its figures and ratios; about 6 minutes in all.
 # They need wrk and nginx (installed here when running as root on Debian), PostgreSQL and npm.

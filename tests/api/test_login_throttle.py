@@ -16,7 +16,7 @@ LIMIT = 5  # HUB_LOGIN_MAX_FAILURES default
 
 
 @pytest.fixture
-def ada(session):
+def ada(session, one_sign_in_window):
     factories.user(session, "ada", password=PASSWORD)
     factories.user(session, "bea", password=PASSWORD)
     session.commit()

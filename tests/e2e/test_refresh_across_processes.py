@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
+from tests.support.workers import free_port
 
 WSGI_APP = "wsgi:app"
 BURST = 20
@@ -33,12 +33,6 @@ START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 TOKEN_DELAY_MS = 700
 ACCESS_LINE = re.compile(r"^pid=<?(\d+)>? (\S+) (\S+) (\d{3})$")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _gunicorn_extra_args() -> list[str]:

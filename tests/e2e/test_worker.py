@@ -32,6 +32,7 @@ from integration_hub.queue import job_queue
 from tests.conftest import REPO_ROOT, missing_component
 from tests.e2e.test_refresh_across_processes import free_port, http_session
 from tests.secret_watch import WatchedClient
+from tests.support.workers import WORKER
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WAIT = 30.0
@@ -75,7 +76,7 @@ def _redis_queue_url() -> str:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as problem:
         missing_component(f"Redis is not reachable at {REDIS_URL}: {problem}")
-    return f"{REDIS_URL}?queue=ihub-test-{uuid.uuid4().hex[:8]}"
+    return f"{REDIS_URL}?queue=ihub-test-{WORKER}-{uuid.uuid4().hex[:8]}"
 
 
 def wait_for_run(read, deadline: float = WAIT) -> dict:

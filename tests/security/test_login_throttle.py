@@ -84,7 +84,7 @@ def test_the_sign_in_form_refuses_too_long_fields(client, session, alice, fields
     assert counters(session) == []
 
 
-def test_the_longest_names_are_counted_and_throttled(client, session):
+def test_the_longest_names_are_counted_and_throttled(client, session, one_sign_in_window):
     tenant, username = "t" * 64, "u" * 64
     factories.user(session, username, tenant=tenant, password=PASSWORD)
     session.commit()

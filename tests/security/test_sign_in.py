@@ -64,7 +64,7 @@ def test_only_same_origin_paths_are_followed_after_sign_in(target, expected):
 
 
 @pytest.fixture
-def alice(session):
+def alice(session, one_sign_in_window):
     factories.user(session, "alice", password=PASSWORD)
     session.commit()
 
@@ -138,7 +138,8 @@ def served_hub(request, tmp_path, postgres_database):
         yield hub
 
 
-def test_parallel_guesses_at_a_served_hub_are_checked_at_most_the_limit(served_hub):
+def test_parallel_guesses_at_a_served_hub_are_checked_at_most_the_limit(served_hub,
+                                                                        one_sign_in_window):
     with requests.Session() as http:
         http.trust_env = False
         assert http.put(f"{served_hub.base}/api/users/ops", json={"password": PASSWORD},

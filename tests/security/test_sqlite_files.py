@@ -94,10 +94,18 @@ def mallory(make_caller):
 
 
 @pytest.fixture
-def vault(layout) -> Iterator[Path]:
-    """A SQLite file under the root that integrations may read."""
+def data_folder(layout) -> Path:
+    """The folder under the root for files integrations may read (made by whichever test of
+    the module needs it first: with parallel workers, any of them may run first)."""
     folder = layout.root / "data"
     folder.mkdir(exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def vault(data_folder) -> Iterator[Path]:
+    """A SQLite file under the root that integrations may read."""
+    folder = data_folder
     path = make_sqlite_file(folder / f"vault-{secrets.token_hex(4)}.db", VAULT_ROWS)
     yield path
     for leftover in folder.glob(path.name + "*"):
@@ -324,8 +332,8 @@ def test_every_kind_of_sqlite_integration_has_its_path_checked_on_saving(
     assert ok(query(hub, mallory, integration, "SELECT count(*) FROM vault"))["rows"] == [[2]]
 
 
-def test_a_folder_or_a_missing_root_is_refused(hub, layout, mallory, client, admin):
-    folder = problem(create_sqlite(hub, mallory, str(layout.root / "data")), 422,
+def test_a_folder_or_a_missing_root_is_refused(hub, layout, data_folder, mallory, client, admin):
+    folder = problem(create_sqlite(hub, mallory, str(data_folder)), 422,
                      "sqlite_path_not_a_file")
     assert folder["errors"]["data.path"]
     problem(create_sqlite(hub, mallory, str(layout.root)), 422, "sqlite_path_not_a_file")

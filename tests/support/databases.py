@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import os
 import secrets
-import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.support.workers import free_port, worker_name
 
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL",
                                     "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -51,10 +52,14 @@ class TargetUnavailable(RuntimeError):
 
 
 def closed_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (just released by us)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on (this worker's own, tests/support/
+    workers.py: no other worker's server takes it while the test counts on it being closed)."""
+    return free_port()
+
+
+def _name() -> str:
+    """A database and login name of its own: this worker's id and a random part."""
+    return f"{worker_name('hubtest')}_{secrets.token_hex(4)}"
 
 
 def _secret() -> str:
@@ -157,11 +162,10 @@ class PostgresTarget(Target):
     def create(cls) -> PostgresTarget:
         from psycopg import sql
 
-        suffix = secrets.token_hex(4)
+        name = _name()
         parts = urlsplit(POSTGRES_ADMIN_URL)
-        target = cls("postgresql", f"hubtest_{suffix}", f"hubtest_{suffix}", _secret(),
-                     f"hubtest_{suffix}_ro", _secret(), host=parts.hostname or "127.0.0.1",
-                     port=parts.port or 5432)
+        target = cls("postgresql", name, name, _secret(), f"{name}_ro", _secret(),
+                     host=parts.hostname or "127.0.0.1", port=parts.port or 5432)
         with _pg_admin() as admin:
             for role, password in ((target.username, target.password),
                                    (target.reader, target.reader_password)):
@@ -226,11 +230,13 @@ class PostgresTarget(Target):
                                  "AND datname = %s", (username, self.database)).fetchone()[0]
 
     def running(self, marker: str) -> int:
-        """Active statements (of anyone but us) whose text contains ``marker``."""
+        """Active statements on this database (of anyone but us) whose text contains ``marker``
+        (this database only: another worker's target may run the same statement)."""
         with _pg_admin() as admin:
             return admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                "AND pid <> pg_backend_pid() AND query LIKE %s", (f"%{marker}%",)).fetchone()[0]
+                "AND pid <> pg_backend_pid() AND datname = %s AND query LIKE %s",
+                (self.database, f"%{marker}%")).fetchone()[0]
 
     @contextlib.contextmanager
     def temporary_user(self) -> Iterator[tuple[str, str]]:
@@ -292,10 +298,10 @@ class MysqlTarget(Target):
 
     @classmethod
     def create(cls) -> MysqlTarget:
-        suffix = secrets.token_hex(4)
+        name = _name()
         params = _mysql_params()
-        target = cls("mysql", f"hubtest_{suffix}", f"hubtest_{suffix}", _secret(),
-                     f"hubtest_{suffix}_ro", _secret(), host=params["host"], port=params["port"])
+        target = cls("mysql", name, name, _secret(), f"{name}_ro", _secret(),
+                     host=params["host"], port=params["port"])
         admin = _mysql_admin()
         with admin, admin.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE `{target.database}`")
@@ -368,12 +374,13 @@ class MysqlTarget(Target):
             return cursor.fetchone()[0]
 
     def running(self, marker: str) -> int:
-        """Statements (of anyone but us) still executing whose text contains ``marker``."""
+        """Statements on this database (of anyone but us) still executing whose text contains
+        ``marker`` (this database only: another worker's target may run the same statement)."""
         admin = _mysql_admin()
         with admin, admin.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM information_schema.processlist WHERE id <> "
-                           "connection_id() AND command = 'Query' AND info LIKE %s",
-                           (f"%{marker}%",))
+                           "connection_id() AND command = 'Query' AND db = %s AND info LIKE %s",
+                           (self.database, f"%{marker}%"))
             return cursor.fetchone()[0]
 
     @contextlib.contextmanager

@@ -29,7 +29,8 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO_ROOT, missing_component
-from tests.e2e.test_refresh_across_processes import free_port, http_session
+from tests.e2e.test_refresh_across_processes import http_session
+from tests.support.workers import free_port
 
 SITE = REPO_ROOT / "deploy" / "nginx" / "integration-hub.conf"
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")

@@ -18,8 +18,8 @@ import requests
 from cryptography.fernet import Fernet
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_refresh_across_processes import free_port
 from tests.e2e.test_worker import _no_control_socket, _wait_for
+from tests.support.workers import free_port
 
 ADMIN = "ops"
 
