@@ -13,7 +13,6 @@ from integration_hub.integrations import sharing
 from integration_hub.integrations.acl import Access, caller_access
 
 # The renderer of share events (api/webhooks/payloads.py) imports it from here.
-from integration_hub.integrations.sharing import with_principals as with_principals
 
 blp = Blueprint("sharing", __name__, url_prefix="/api",
                 description="Who an integration is shared with, and who owns it")

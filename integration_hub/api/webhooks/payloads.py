@@ -11,10 +11,11 @@ from werkzeug.routing import MapAdapter
 from integration_hub.api.common import hrefs_from
 from integration_hub.api.connections.schemas import ConnectionSchema
 from integration_hub.api.integrations.schemas import IntegrationSchema
-from integration_hub.api.integrations.sharing import ShareSchema, with_principals
+from integration_hub.api.integrations.sharing import ShareSchema
 from integration_hub.api.sync.schemas import SyncRunSchema
 from integration_hub.api.webhooks.schemas import WebhookSchema
 from integration_hub.integrations.acl import Access
+from integration_hub.integrations.sharing import with_principals
 
 
 def _share(session, share):
