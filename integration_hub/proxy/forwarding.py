@@ -16,9 +16,8 @@ from urllib.parse import urlencode
 import urllib3
 from sqlalchemy.orm import Session
 
-from integration_hub import crypto, errors, metrics
+from integration_hub import errors, metrics
 from integration_hub.config import Settings
-from integration_hub.connections import connect_rules
 from integration_hub.connections import store as connections
 from integration_hub.db.models import Connection, Integration, Tenant, User
 from integration_hub.db.session import end_transaction
@@ -26,7 +25,6 @@ from integration_hub.db.types import utcnow
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.credential_destinations import (
     Origin,
-    credential_origins,
     receives_credentials,
 )
 from integration_hub.integrations.store import Found
@@ -45,8 +43,9 @@ from integration_hub.outbound.upstream_http import (
     transport_error,
     without_framing,
 )
-from integration_hub.proxy import header_templates, rate_limits
+from integration_hub.proxy import rate_limits
 from integration_hub.proxy import url_guard as proxy_url
+from integration_hub.proxy.call_plans import CallPlan, plan_call
 from integration_hub.proxy.credentials import CredentialPlacement, place_credentials
 from integration_hub.proxy.request_log import CallRecord, loggable_path
 
@@ -56,10 +55,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 class RequestTooLarge(errors.PayloadTooLarge):
     code, title = "request_too_large", "The request body is larger than the proxy allows"
-
-
-class NoBaseUrl(errors.Conflict):
-    code, title = "integration_has_no_base_url", "The integration has no apiBaseUri"
 
 
 @dataclass
@@ -79,87 +74,69 @@ class ProxyCall:
 
 @dataclass
 class Prepared:
-    integration: Integration
-    connection: Connection | None
-    base: str
+    plan: CallPlan
     url: str
     headers: dict[str, str]
     credential_names: set[str]         # the headers carrying credentials (none: not sent)
-    allowed_hosts: list[str]
-    credential_origins: frozenset[Origin]
-    timeout: urllib3.Timeout           # connect, and each read of a streamed body
-    answer_seconds: float              # the whole head of the answer (``send``)
     record: CallRecord
 
+    @property
+    def base(self) -> str:
+        return self.plan.base
 
-def _secrets(session: Session, user: User, integration: Integration,
-             skew: timedelta) -> tuple[Connection | None, dict[str, str | None]]:
-    """The connection to use and the secrets it gives."""
-    if integration.auth_type == "oauth2":
-        connection = token_refresh.usable_token_connection(session, user, integration, skew)
-        return connection, {"access_token": connections.access_token_of(connection),
-                            "token_type": connection.token_type}
-    connection = connections.connection_of(session, user, integration)
-    own = connections.credentials_of(connection)
-    if integration.auth_type in ("apikey", "bearer"):
-        key = own.get("api_key") or crypto.decrypt(integration.api_key_encrypted)
-        return connection, {"api_key": key}
-    if integration.auth_type == "basic":
-        if own.get("username") is not None:
-            return connection, {"username": own["username"], "password": own.get("password")}
-        return connection, {"username": integration.client_id,
-                            "password": crypto.decrypt(integration.client_secret_encrypted)}
-    return connection, {}
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        return self.plan.allowed_hosts
+
+    @property
+    def credential_origins(self) -> frozenset[Origin]:
+        return self.plan.credential_origins
+
+    @property
+    def timeout(self) -> urllib3.Timeout:  # connect, and each read of a streamed body
+        return self.plan.timeout
+
+    @property
+    def answer_seconds(self) -> float:  # the whole head of the answer (``send``)
+        return self.plan.read_timeout
+
+
+def check_length(call: ProxyCall, settings: Settings) -> None:
+    if call.content_length is not None and call.content_length > settings.proxy_max_body:
+        raise RequestTooLarge(f"the proxy accepts at most {settings.proxy_max_body} bytes")
 
 
 def prepare(session: Session, user: User, tenant: Tenant, found: Found, call: ProxyCall,
             settings: Settings) -> Prepared:
+    """Everything a call needs before it is sent, read from the database: the checks in
+    the order a caller meets them (access, an enabled integration, the body's length, the
+    rate limits), then the call's plan and the call itself."""
     require(found.access, Access.READ)
     integration = found.integration
     connections.require_enabled(integration)
-    if call.content_length is not None and call.content_length > settings.proxy_max_body:
-        raise RequestTooLarge(f"the proxy accepts at most {settings.proxy_max_body} bytes")
+    check_length(call, settings)
     rate_limits.check(session, integration.id, user.username, integration.data or {})
-    connection, secrets = _secrets(session, user, integration,
-                                   timedelta(seconds=settings.token_refresh_skew))
-    placement = place_credentials(integration.auth_type,
-                                  api_key_location=integration.api_key_location,
-                                  api_key_name=integration.api_key_name, secrets=secrets)
-    if placement is None:
-        raise connect_rules.NotConnected("connect your own credentials first; the integration "
-                                         "has none to share", integration=integration)
-    variables = header_templates.template_variables(
-        username=user.username, display_name=user.display_name, email=user.email,
-        user_fields=user.fields or {}, tenant_id=tenant.id, tenant_name=tenant.name,
-        tenant_settings=tenant.settings or {},
-        connection_fields=connections.token_fields_of(connection),
-        account=connection.account if connection else None)
-    if not integration.api_base_uri:
-        raise NoBaseUrl("set apiBaseUri on the integration before calling it")
-    base = header_templates.expand(integration.api_base_uri, variables)
-    data = integration.data or {}
-    allowed_hosts = [str(h) for h in data.get("allowedHosts") or []]
-    origins = credential_origins(data.get("credentialOrigins"))
-    url = proxy_url.build_upstream_url(base, call.target, query=call.query,
-                                       allowed_hosts=allowed_hosts)
-    if not receives_credentials(url, base, origins):
+    return prepared_call(plan_call(session, user, tenant, found, settings), call)
+
+
+def prepared_call(plan: CallPlan, call: ProxyCall) -> Prepared:
+    """One call under ``plan``: its guarded URL, its headers (the caller's, then the
+    integration's, then the credentials), and its log record. Reads nothing."""
+    placement = plan.placement
+    url = proxy_url.build_upstream_url(plan.base, call.target, query=call.query,
+                                       allowed_hosts=plan.allowed_hosts)
+    if not receives_credentials(url, plan.base, plan.credential_origins):
         placement = CredentialPlacement()  # an allowed host, not a credential origin: none
     elif placement.params:
-        url = proxy_url.build_upstream_url(base, call.target, allowed_hosts=allowed_hosts,
+        url = proxy_url.build_upstream_url(plan.base, call.target,
+                                           allowed_hosts=plan.allowed_hosts,
                                            query=_with_params(call.query, placement.params))
-    configured = header_templates.expand_headers(integration.headers or {}, variables)
-    headers = merge_headers(call.headers, configured, placement.headers)
-    read_timeout = min(float(data.get("timeout") or settings.proxy_read_timeout),
-                       settings.proxy_max_timeout)
-    record = CallRecord(integration_id=integration.id, username=user.username,
+    headers = merge_headers(call.headers, plan.headers, placement.headers)
+    record = CallRecord(integration_id=plan.integration_id, username=plan.username,
                         method=call.method, path=loggable_path(url),
-                        connection_id=connection.id if connection else None,
-                        started=time.monotonic())
-    return Prepared(integration, connection, base, url,
-                    {k: latin1_safe(v) for k, v in headers.items()},
-                    {name.lower() for name in placement.headers}, allowed_hosts, origins,
-                    urllib3.Timeout(connect=settings.proxy_connect_timeout, read=read_timeout),
-                    read_timeout, record)
+                        connection_id=plan.connection_id, started=time.monotonic())
+    return Prepared(plan, url, {k: latin1_safe(v) for k, v in headers.items()},
+                    {name.lower() for name in placement.headers}, record)
 
 
 def _with_params(query, params: Mapping[str, str]):
@@ -246,14 +223,17 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
 
         status = answer.status
         metrics.UPSTREAM_SECONDS.labels(metrics.status_class(status)).observe(time.monotonic() - started)
-        if (status == 401 and not refreshed and prepared.integration.auth_type == "oauth2"
-                and prepared.connection is not None and call.replayable
+        stored = None
+        if (status == 401 and not refreshed and prepared.plan.auth_type == "oauth2"
+                and prepared.plan.connection_id is not None and call.replayable
                 and "authorization" in credential_names):
+            stored = _stored(session, prepared.plan)
+        if stored is not None:  # the token may have been revoked early: refresh it once
             refreshed = True
             _discard(answer, deadline)
             connection = token_refresh.refresh_if_needed(
-                session, prepared.integration, prepared.connection,
-                timedelta(seconds=settings.token_refresh_skew), force_after=utcnow())
+                session, *stored, timedelta(seconds=settings.token_refresh_skew),
+                force_after=utcnow())
             placement = place_credentials("oauth2", secrets={
                 "access_token": connections.access_token_of(connection),
                 "token_type": connection.token_type})
@@ -282,6 +262,14 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
                 time.sleep(wait)
                 continue
         return answer
+
+
+def _stored(session: Session, plan: CallPlan) -> tuple[Integration, Connection] | None:
+    """The integration and connection a plan was made of, as they are now (None if either
+    is gone: the upstream's refusal then stands)."""
+    integration = session.get(Integration, plan.integration_id)
+    connection = session.get(Connection, plan.connection_id)
+    return None if integration is None or connection is None else (integration, connection)
 
 
 def _discard(answer: urllib3.BaseHTTPResponse, deadline: Deadline | None = None) -> None:
