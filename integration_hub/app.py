@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from integration_hub import api as api_package
 from integration_hub import commands, crypto, errors, queue, web
 from integration_hub.api.extensions import Api
+from integration_hub.api.proxy import hot_path
 from integration_hub.api.webhooks import payloads as webhook_payloads
 from integration_hub.config import LogSettings, Settings, WebSettings
 from integration_hub.connections import store as connections
@@ -30,6 +31,7 @@ from integration_hub.edge import (
 )
 from integration_hub.integrations import store as integrations
 from integration_hub.proxy import request_log
+from integration_hub.proxy.call_cache import CallCache
 from integration_hub.records import store as records
 from integration_hub.sync import schedules as sync_schedules
 from integration_hub.webhooks import events as webhook_events
@@ -43,6 +45,7 @@ def create_app(settings: Settings | None = None, overrides: Mapping | None = Non
     app.url_map.converters.update(routing.CONVERTERS)
     settings = settings or Settings.from_env(instance_path=app.instance_path)
     configure(app, settings, overrides)
+    register_proxy_hot_path(app)  # the innermost WSGI layer: inside ProxyFix
     register_proxy_support(app, settings.web)
     db.init_app(app, settings.database_url, settings.database_busy_timeout)
     register_request_log(app, settings.logs)
@@ -119,6 +122,12 @@ class PublicUrl:
             if path.startswith(self.prefix + "/") or path == self.prefix:
                 environ["PATH_INFO"] = path[len(self.prefix):]
         return self.wsgi_app(environ, start_response)
+
+
+def register_proxy_hot_path(app: Flask) -> None:
+    """Proxied calls this process has seen before skip Flask (api/proxy/hot_path.py)."""
+    app.extensions[hot_path.CACHE] = CallCache()
+    app.wsgi_app = hot_path.ProxyHotPath(app.wsgi_app, app)
 
 
 def register_proxy_support(app: Flask, web: WebSettings) -> None:

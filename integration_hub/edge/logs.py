@@ -25,7 +25,7 @@ _HANDLER_MARK = "integration_hub_handler"
 log = logging.getLogger("integration_hub.requests")
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode()
                    for char in text)
 
@@ -95,7 +95,7 @@ def init_app(app: Flask) -> None:
         duration_ms = int((time.monotonic() - started) * 1000) if started else None
         # The path only (query strings may carry data), control characters escaped so a
         # caller cannot start a forged line in the text format.
-        path = _printable(request.path)
+        path = printable(request.path)
         log.info("%s %s %s", request.method, path, response.status_code,
                  extra={"method": request.method, "path": path,
                         "status": response.status_code, "duration_ms": duration_ms,

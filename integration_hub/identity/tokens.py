@@ -125,6 +125,8 @@ class Bearer:
     tenant: Tenant
     token_id: str
     scopes: tuple[str, ...]
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None  # as read, before this call touched it
 
 
 # Every authenticated call runs this: one statement for the token, its user and their
@@ -151,7 +153,8 @@ def bearer_of(session: Session, plain: str, *, touch_after: int = 60) -> Bearer:
     if token is None or not token.user.enabled or (
             token.expires_at is not None and token.expires_at <= now):
         raise errors.InvalidToken()
-    bearer = Bearer(token.user, tenant, token.id, token_scopes.parsed(token.scopes_text))
+    bearer = Bearer(token.user, tenant, token.id, token_scopes.parsed(token.scopes_text),
+                    token.expires_at, token.last_used_at)
     if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=touch_after):
         with writing(session):
             session.execute(update(ApiToken).where(ApiToken.id == token.id)

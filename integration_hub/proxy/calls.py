@@ -9,7 +9,7 @@ import time
 import urllib3
 from sqlalchemy.orm import Session
 
-from integration_hub.config import current_settings
+from integration_hub.config import Settings, current_settings
 from integration_hub.db.models import Tenant, User
 from integration_hub.integrations.store import Found
 from integration_hub.outbound.upstream_http import shared_pool
@@ -18,22 +18,29 @@ from integration_hub.proxy.request_log import CallRecord, RequestLogBuffer
 
 
 def forward(session: Session, user: User, found: Found, call: forwarding.ProxyCall,
-            log: RequestLogBuffer) -> tuple[urllib3.BaseHTTPResponse, CallRecord]:
-    """The upstream's answer to ``call`` and the call's log record; the session is closed
-    before the answer's body is read, so no connection of the hub's waits for it."""
+            log: RequestLogBuffer) -> tuple[urllib3.BaseHTTPResponse, forwarding.Prepared]:
+    """The upstream's answer to ``call`` and what was sent (its plan, its log record); the
+    session is closed before the answer's body is read, so no connection of the hub's
+    waits for it."""
     settings = current_settings()
     tenant = session.get(Tenant, user.tenant_id)
     prepared = forwarding.prepare(session, user, tenant, found, call, settings)
+    return sent(session, prepared, call, settings, log), prepared
+
+
+def sent(session: Session, prepared: forwarding.Prepared, call: forwarding.ProxyCall,
+         settings: Settings, log: RequestLogBuffer) -> urllib3.BaseHTTPResponse:
+    """Send a prepared call: the upstream's answer, or the failure logged and raised."""
     try:
         answer = forwarding.send(shared_pool(settings.proxy_deny_private), prepared, call,
-                                 settings, session, user)
+                                 settings, session)
     except Exception as failure:
         prepared.record.error = getattr(failure, "code", "error")
         log.add(prepared.record, elapsed_ms(prepared.record))
         raise
     prepared.record.status = answer.status
     session.close()  # nothing more to read: free the connection before streaming
-    return answer, prepared.record
+    return answer
 
 
 def elapsed_ms(record: CallRecord) -> int:

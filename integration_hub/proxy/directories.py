@@ -101,7 +101,7 @@ def preview(session: Session, user: User, tenant: Tenant, found: Found, folder_i
                            headers={"Accept": "application/json"}, retries=2)
     prepared = proxy.prepare(session, user, tenant, found, call, settings)
     try:
-        answer = proxy.send(pool, prepared, call, settings, session, user)
+        answer = proxy.send(pool, prepared, call, settings, session)
     except errors.HubError as failure:
         prepared.record.error = failure.code
         request_log.write(make_session, prepared.record, _elapsed(prepared.record))

@@ -156,7 +156,7 @@ def _counted(body: Iterable[bytes], record: CallRecord, limit: int) -> Iterator[
 
 
 def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
-         session: Session, user: User, deadline: Deadline | None = None) -> urllib3.BaseHTTPResponse:
+         session: Session, deadline: Deadline | None = None) -> urllib3.BaseHTTPResponse:
     """The upstream's answer, after safe redirects, allowed retries and one refresh on 401,
     with the session's transaction ended first. Its head comes before ``deadline``, else
     504 ``upstream_timeout``; without one, the integration's timeout from now, stopped once
@@ -291,7 +291,7 @@ def health_check(session: Session, user: User, tenant: Tenant, found: Found, set
     try:
         call = ProxyCall(method="GET", target=str(path))
         prepared = prepare(session, user, tenant, found, call, settings)
-        answer = send(pool, prepared, call, settings, session, user)
+        answer = send(pool, prepared, call, settings, session)
         status = answer.status
         _discard(answer)
     except errors.HubError as failure:

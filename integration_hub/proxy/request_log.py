@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import errors
-from integration_hub.db.models import Connection, Integration, ProxyRequest, User
+from integration_hub.db.models import ApiToken, Connection, Integration, ProxyRequest, User
 from integration_hub.db.session import writing
 from integration_hub.db.types import utcnow
 from integration_hub.integrations import store as integrations
@@ -75,9 +75,18 @@ def _write(make_session: sessionmaker, record: CallRecord, duration_ms: int,
 Row = tuple[CallRecord, int, datetime]  # the call, its duration in ms, when it ended
 
 
-def _write_rows(make_session: sessionmaker, rows: list[Row]) -> None:
-    """One transaction: the rows, and ``lastUsedAt`` of the connections they used."""
+def _write_rows(make_session: sessionmaker, rows: list[Row],
+                tokens: dict[str, tuple[datetime, timedelta]] | None = None) -> None:
+    """One transaction: the rows, ``lastUsedAt`` of the connections they used, and of the
+    API tokens the proxy's hot path saw (``tokens``: when, and the touch resolution)."""
     with make_session() as session, writing(session):
+        for token_id, (at, resolution) in sorted((tokens or {}).items()):
+            session.execute(update(ApiToken).where(
+                ApiToken.id == token_id,
+                (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < at - resolution))
+                .values(last_used_at=at))
+        if not rows:
+            return
         session.execute(insert(ProxyRequest), [
             {"integration_id": record.integration_id, "username": record.username,
              "method": record.method, "path": record.path[:2048], "status": record.status,
@@ -108,6 +117,7 @@ class RequestLogBuffer:
         self._interval = interval
         self._batch = batch
         self._pending: list[Row] = []
+        self._tokens: dict[str, tuple[datetime, timedelta]] = {}
         self._lock = threading.Lock()       # guards _pending and the thread
         self._flushing = threading.Lock()   # one flush at a time, rows stay in order
         self._wake = threading.Event()
@@ -125,6 +135,19 @@ class RequestLogBuffer:
             self._start_thread()
         if full:
             self._wake.set()
+
+    def touch_token(self, token_id: str, at: datetime, resolution: timedelta) -> None:
+        """Note that an API token was used at ``at``; written with the next batch, unless
+        its ``lastUsedAt`` is within ``resolution`` of it by then."""
+        if self._interval <= 0:
+            try:
+                _write_rows(self._make_session, [], {token_id: (at, resolution)})
+            except Exception:  # noqa: BLE001 - a touch never breaks a call
+                log.warning("could not note the use of an API token")
+            return
+        with self._lock:
+            self._tokens[token_id] = (at, resolution)
+            self._start_thread()
 
     def _start_thread(self) -> None:
         # Started by the first call in each process (gunicorn forks after importing).
@@ -145,10 +168,11 @@ class RequestLogBuffer:
         with self._flushing:
             with self._lock:
                 rows, self._pending = self._pending, []
-            if not rows:
+                tokens, self._tokens = self._tokens, {}
+            if not rows and not tokens:
                 return
             try:
-                _write_rows(self._make_session, rows)
+                _write_rows(self._make_session, rows, tokens)
             except Exception:  # noqa: BLE001
                 for record, duration_ms, at in rows:
                     try:

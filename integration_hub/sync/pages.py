@@ -43,7 +43,7 @@ def get_page(session, user, tenant, found, page, settings: Settings, pool,
     deadline = Deadline(settings.sync_page_timeout)
     try:
         try:
-            answer = proxy.send(pool, prepared, call, settings, session, user, deadline)
+            answer = proxy.send(pool, prepared, call, settings, session, deadline)
             record.status = answer.status
             if not 200 <= answer.status < 300:
                 answer.close()  # its body is of no use: not read at all

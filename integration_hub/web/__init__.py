@@ -15,6 +15,7 @@ from flask import (
 from integration_hub import errors
 from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
+from integration_hub.edge.page_headers import secure_pages
 from integration_hub.edge.security import check_csrf, csrf_token, sign_in, sign_out
 from integration_hub.identity import login_throttle
 from integration_hub.web.connect import bp as connect_pages
@@ -23,30 +24,10 @@ from integration_hub.web.redirects import local_target
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
-                               "form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
-
-
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(connect_pages)
-    app.after_request(_security_headers)
-
-
-def _security_headers(response):
-    """Every HTML page (ours, the relation pages, the OAuth result, the API docs) gets
-    them. No page has an inline script: the API docs page starts Swagger UI from a file."""
-    if response.mimetype != "text/html":
-        return response
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+    app.after_request(secure_pages)
 
 
 # The hub's own icon: browsers ask every site for /favicon.ico. It is an SVG (browsers

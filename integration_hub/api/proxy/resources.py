@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import quote
 
 import marshmallow as ma
 from flask import Response, current_app, request
@@ -13,10 +12,17 @@ from flask.views import MethodView
 from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.api.extensions import Blueprint
+from integration_hub.api.proxy import hot_path
+from integration_hub.api.proxy.answers import CHUNK, raw_target, sandboxed, transparent
 from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.request_framing import RequestBody
-from integration_hub.edge.security import api_token_only, current_user, token_scope
+from integration_hub.edge.security import (
+    api_token_only,
+    authentication,
+    current_user,
+    token_scope,
+)
 from integration_hub.integrations import store as integrations
 from integration_hub.outbound.upstream_http import (
     cleaned_caller_headers,
@@ -31,25 +37,14 @@ from integration_hub.proxy.calls import elapsed_ms
 blp = Blueprint("proxy", __name__, url_prefix="/api",
                 description="The request proxy: call an integration's API with its credentials")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-CHUNK = 256 * 1024  # per read and write: fewer, larger writes stream faster
-
-
-# What the proxy serves is the upstream's, not the hub's: it never runs as the hub's page
-# (docs/security.md, "The request proxy and the browser").
-SANDBOX_HEADERS = {"Content-Security-Policy": "sandbox; default-src 'none'",
-                   "X-Content-Type-Options": "nosniff"}
 PROXY_DOORS = frozenset({"proxy.Envelope", "proxy.Raw"})
 TOKENS_ONLY = {"security": [{"bearerAuth": []}]}  # @api_token_only, as OpenAPI says it
 
 
 @blp.after_request
 def _sandboxed(response: Response) -> Response:
-    """Every answer at the proxy's doors, the upstream's and the hub's own refusals, replacing
-    whatever policy the upstream sent."""
-    if request.endpoint in PROXY_DOORS:
-        for name, value in SANDBOX_HEADERS.items():
-            response.headers[name] = value
-    return response
+    """Every answer at the proxy's doors, the upstream's and the hub's own refusals."""
+    return sandboxed(response) if request.endpoint in PROXY_DOORS else response
 
 
 def upstream_pool():
@@ -120,45 +115,12 @@ def _find(integration_id: str) -> integrations.Found:
 
 def _run(found: integrations.Found, call: proxy.ProxyCall):
     log = request_log_buffer()
-    answer, record = calls.forward(db_session(), current_user(), found, call, log)
-    return answer, record, log
+    answer, prepared = calls.forward(db_session(), current_user(), found, call, log)
+    return answer, prepared, log
 
 
 def request_log_buffer() -> request_log.RequestLogBuffer:
     return current_app.extensions["integration_hub.request_log"]
-
-
-def _stream(answer, record, log):
-    """The upstream's body, passed on as it arrives; the call is logged once it is read.
-
-    An answer of declared length is logged before its last bytes go out: the caller may
-    have all of them, and read the request log, before this generator is resumed (a
-    chunked answer ends only after it, with the terminating chunk the server writes)."""
-    logged = False
-    try:
-        for chunk in answer.stream(CHUNK, decode_content=False):
-            record.bytes_received += len(chunk)
-            if not logged and getattr(answer, "length_remaining", None) == 0:
-                log.add(record, elapsed_ms(record))
-                logged = True
-            yield chunk
-    finally:
-        answer.release_conn()
-        if not logged:
-            log.add(record, elapsed_ms(record))
-
-
-def _transparent(answer, record, log, method: str) -> Response:
-    headers = response_headers(answer.headers.items())
-    if method == "HEAD":
-        answer.release_conn()
-        log.add(record, elapsed_ms(record))
-        return Response(b"", status=answer.status, headers=headers)
-    response = Response(_stream(answer, record, log), status=answer.status,
-                        headers=headers, direct_passthrough=True)
-    if not any(name.lower() == "content-type" for name, _ in headers):
-        del response.headers["Content-Type"]
-    return response
 
 
 def _envelope(answer, record, log, limit: int) -> dict:
@@ -211,24 +173,13 @@ class Envelope(MethodView):
             headers.setdefault("Content-Type", "application/json")
         elif data is not None:
             body = str(data).encode("utf-8")
-        answer, record, log = _run(_find(integration_id), proxy.ProxyCall(
+        answer, prepared, log = _run(_find(integration_id), proxy.ProxyCall(
             method=call["method"], target=call["url"], query=call["params"], headers=headers,
             body=body, content_length=len(body) if body else None, retries=call["retries"]))
         if call["envelope"]:
-            return _envelope(answer, record, log,
+            return _envelope(answer, prepared.record, log,
                              current_settings().proxy_max_body)
-        return _transparent(answer, record, log, call["method"])
-
-
-def _raw_target() -> str:
-    """The path after ``/request/`` exactly as the caller encoded it."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if raw:
-        path = raw.split("?", 1)[0]
-        marker = path.find("/request/", path.find("/integrations/"))
-        if marker >= 0:
-            return path[marker + len("/request/"):]
-    return quote(request.view_args.get("target", ""), safe="/@:!$&'()*+,;=~-._")
+        return transparent(answer, prepared.record, log, call["method"])
 
 
 @blp.route("/integrations/<integration_id>/request/<path:target>", methods=list(METHODS))
@@ -250,11 +201,13 @@ class Raw(MethodView):
         body.require_plain()
         headers = forwardable_request_headers(
             request.headers.items(), (found.integration.data or {}).get("forwardHeaders") or ())
-        answer, record, log = _run(found, proxy.ProxyCall(
-            method=request.method, target=_raw_target(),
+        answer, prepared, log = _run(found, proxy.ProxyCall(
+            method=request.method,
+            target=raw_target(request.environ, request.view_args.get("target", "")),
             query=request.query_string.decode("latin-1") or None, headers=headers,
             body=body.pieces(CHUNK) if body.present else None, content_length=body.length))
-        return _transparent(answer, record, log, request.method)
+        hot_path.remember(request.environ, authentication(), integration_id, prepared.plan)
+        return transparent(answer, prepared.record, log, request.method)
 
 
 @blp.route("/integrations/<integration_id>/requests")
