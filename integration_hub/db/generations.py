@@ -31,7 +31,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, inspect, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 log = logging.getLogger(__name__)
@@ -263,13 +263,21 @@ def _watch_sessions() -> None:
     os.register_at_fork(after_in_child=_forked)
 
 
-def _bump(session: Session, bind_arguments: dict[str, Any]) -> None:
-    connection = session.connection(bind_arguments=bind_arguments)
+def bump(connection: Connection) -> None:
+    """Move the generation in the connection's transaction. Sessions do this themselves;
+    a write that bypasses them (a data migration changing watched rows, with
+    ``op.get_bind()``) calls it, or processes that serve meanwhile keep what they cached
+    until their caches' TTL."""
     dialect = connection.dialect.name
     if dialect == "sqlite":
         connection.execute(_SQLITE_BUMP, {"start": time.time_ns()})
     elif dialect == "postgresql":
         connection.execute(_POSTGRES_BUMP)
+
+
+def _bump(session: Session, bind_arguments: dict[str, Any]) -> None:
+    connection = session.connection(bind_arguments=bind_arguments)
+    bump(connection)
     made_in = session.get_nested_transaction() or session.get_transaction()
     session.info[_BUMPED] = _Bump(made_in, _key(connection.engine.url))
 
