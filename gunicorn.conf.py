@@ -5,6 +5,7 @@ the database, so a few processes with several threads each keep memory low
 while serving many slow proxied calls at once. See docs/deployment.md.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -42,6 +43,20 @@ metrics_dir = os.environ.setdefault(
 def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
+
+
+def post_worker_init(worker):
+    """Freeze what the worker holds once the app is loaded (modules, routes, schemas,
+    the settings: tens of thousands of objects that live as long as the process).
+
+    The app is loaded in each worker after the fork (no ``preload_app``), so this runs
+    there rather than in the master. Python's oldest-generation collection walks every
+    tracked object each time it runs, and a request that triggers it waits for the
+    walk: a few milliseconds that show in the p99, not the p50. ``gc.freeze()`` moves
+    the objects alive now into a generation the collector never walks; garbage made
+    while loading is collected first so it is not kept for good."""
+    gc.collect()
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -292,17 +293,14 @@ def wrk(url: str, connections: int, seconds: float, headers: Sequence[str] = ())
     return Load(rate, p50, p99, total, failed)
 
 
-def median_wrk(url: str, connections: int, seconds: float, runs: int,
-               headers: Sequence[str] = ()) -> Load:
-    """``runs`` wrk runs on new connections; the one with the median throughput. Which
-    gunicorn process accepts each connection is up to the kernel, and with several
-    connections one process may get them all: the runs show how much that moves."""
-    loads = sorted((wrk(url, connections, seconds, headers) for _ in range(runs)),
-                   key=lambda load: load.requests_per_second)
-    middle = loads[len(loads) // 2]
-    middle.rates = tuple(load.requests_per_second for load in loads)
-    middle.failures = sum(load.failures for load in loads)
-    return middle
+def median_load(loads: Sequence[Load]) -> Load:
+    """Medians over several runs of one target (throughput, p50 and p99 each on its own),
+    with every run's throughput kept for the range and every run's failures summed."""
+    return Load(statistics.median(load.requests_per_second for load in loads),
+                statistics.median(load.p50_ms for load in loads),
+                statistics.median(load.p99_ms for load in loads),
+                sum(load.requests for load in loads), sum(load.failures for load in loads),
+                tuple(load.requests_per_second for load in loads))
 
 
 # -- output ---------------------------------------------------------------------------------

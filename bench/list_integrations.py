@@ -27,7 +27,6 @@ import contextlib
 import json
 import logging
 import random
-import statistics
 import time
 import uuid
 from collections.abc import Iterator
@@ -237,16 +236,8 @@ def measure(backend: str, sizes: list[int], seconds: float, rounds: int) -> list
             for result, url, auth in targets:
                 loads[result.integrations].append(harness.wrk(url, 1, seconds / rounds, auth))
     for result, _, _ in targets:
-        result.load = _median(loads[result.integrations])
+        result.load = harness.median_load(loads[result.integrations])
     return [result for result, _, _ in targets]
-
-
-def _median(loads: list[harness.Load]) -> harness.Load:
-    return harness.Load(
-        statistics.median(load.requests_per_second for load in loads),
-        statistics.median(load.p50_ms for load in loads),
-        statistics.median(load.p99_ms for load in loads),
-        sum(load.requests for load in loads), sum(load.failures for load in loads))
 
 
 def report(backend: str, results: list[Result], show_sql: bool) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -25,7 +27,9 @@ _HANDLER_MARK = "integration_hub_handler"
 log = logging.getLogger("integration_hub.requests")
 
 
-def printable(text: str) -> str:
+def _printable(text: str) -> str:
+    if text.isprintable():  # nearly every path: no copy
+        return text
     return "".join(char if char.isprintable() else char.encode("unicode_escape").decode()
                    for char in text)
 
@@ -47,9 +51,15 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line. Every request writes one, so the encoder is made once and
+    the time's seconds are formatted once per second (the line is the same as
+    ``datetime.isoformat(timespec="milliseconds")`` in UTC with a ``Z``)."""
+
+    _encode = json.JSONEncoder(ensure_ascii=False).encode
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-                 .replace("+00:00", "Z"),
+        entry = {"time": self._time(record.created),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage(),
                  "request_id": getattr(record, "request_id", None)}
         for name in ("method", "path", "status", "duration_ms", "remote_addr"):
@@ -57,7 +67,15 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = getattr(record, name)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return self._encode(entry)
+
+    def _time(self, created: float) -> str:
+        whole = int(created)
+        second, text = self._second
+        if second != whole:
+            text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (whole, text)  # one assignment: threads see either pair whole
+        return f"{text}.{int((created - whole) * 1000):03d}Z"
 
 
 QUIET_LOGGERS = ("urllib3", "requests_oauthlib", "authlib")
@@ -82,6 +100,46 @@ def configure_logging(settings: LogSettings) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
+def _record_template() -> dict:
+    """The fields every access record shares, taken once from a real record, so a line
+    costs a dict copy instead of ``LogRecord.__init__`` (file name, module, process name
+    and thread name worked out again for each request)."""
+    record = log.makeRecord(log.name, logging.INFO, __file__, 0, "%s %s %s", (), None,
+                            func="access_line")
+    return dict(record.__dict__)
+
+
+_TEMPLATE = _record_template()
+
+
+def access_line(method: str, path: str, status: int, duration_ms: int | None,
+                remote_addr: str | None, request_id: str) -> None:
+    """The request's access line on ``integration_hub.requests``: method, path, status,
+    duration, caller address and request id, through the logging handlers like every
+    other line (filters, the formatter of the hub's handler, any handler added to the
+    root logger). Only the path is logged (query strings may carry data), control
+    characters escaped so a caller cannot start a forged line in the text format.
+
+    Called for every answer, by the Flask app and by the proxy's own path: when INFO is
+    off for the logger nothing is built; otherwise the record is filled from a template
+    (``Logger.info`` would also look up the caller's frame and rebuild every field)."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    path = _printable(path)
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    fields = record.__dict__
+    fields.update(_TEMPLATE)
+    created = time.time()
+    thread = threading.current_thread()
+    fields.update(
+        created=created, msecs=int((created - int(created)) * 1000) + 0.0,
+        relativeCreated=_TEMPLATE["relativeCreated"] + (created - _TEMPLATE["created"]) * 1000,
+        thread=thread.ident, threadName=thread.name, process=os.getpid(),
+        args=(method, path, status), request_id=request_id, method=method, path=path,
+        status=status, duration_ms=duration_ms, remote_addr=remote_addr)
+    log.handle(record)
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start_request() -> None:
@@ -90,14 +148,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _finish_request(response):
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id") or request_id_from(None)
+        request_id = g.get("request_id") or request_id_from(None)
+        response.headers[REQUEST_ID_HEADER] = request_id
         started = g.get("request_started")
         duration_ms = int((time.monotonic() - started) * 1000) if started else None
-        # The path only (query strings may carry data), control characters escaped so a
-        # caller cannot start a forged line in the text format.
-        path = printable(request.path)
-        log.info("%s %s %s", request.method, path, response.status_code,
-                 extra={"method": request.method, "path": path,
-                        "status": response.status_code, "duration_ms": duration_ms,
-                        "remote_addr": request.remote_addr})
+        access_line(request.method, request.path, response.status_code, duration_ms,
+                    request.remote_addr, request_id)
         return response

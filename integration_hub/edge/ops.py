@@ -71,14 +71,35 @@ def _heads() -> set[str]:
     return current_app.extensions[_HEADS]
 
 
+# (route, method, status) -> the two labelled series a request counts into.
+_SERIES: dict[tuple[str, str, int], tuple] = {}
+_SERIES_KEPT = 4096  # beyond this (methods are the caller's), series are looked up each time
+
+
+def count_request(route: str, method: str, status: int, started: float | None) -> None:
+    """Count an answer in ``hub_http_requests_total`` and, when the request's start
+    (``time.monotonic()``) is known, its time in ``hub_http_request_duration_seconds``.
+
+    Called for every answer, by the Flask app and by the proxy's own path.
+    prometheus_client's ``.labels()`` checks and joins the label values on every call;
+    the series it returns are kept here, per process, after the first."""
+    series = _SERIES.get((route, method, status))
+    if series is None:
+        series = (metrics.REQUESTS.labels(route, method, str(status)),
+                  metrics.REQUEST_SECONDS.labels(route, method))
+        if len(_SERIES) < _SERIES_KEPT:
+            _SERIES[route, method, status] = series
+    series[0].inc()
+    if started is not None:
+        series[1].observe(time.monotonic() - started)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
     @app.after_request
     def _count(response):
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        started = g.get("request_started")  # set by integration_hub.edge.logs
-        if started is not None:
-            metrics.REQUEST_SECONDS.labels(route, request.method).observe(time.monotonic() - started)
+        # g.request_started is set by integration_hub.edge.logs
+        count_request(route, request.method, response.status_code, g.get("request_started"))
         return response

@@ -25,12 +25,11 @@ from typing import Any
 from flask import Flask, g
 from werkzeug.datastructures import EnvironHeaders
 
-from integration_hub import metrics
 from integration_hub.api.proxy.answers import raw_target, sandboxed, transparent
 from integration_hub.config import Settings
 from integration_hub.db.generations import generations_of
 from integration_hub.db.types import utcnow
-from integration_hub.edge import logs
+from integration_hub.edge import logs, ops
 from integration_hub.edge.page_headers import secure_pages
 from integration_hub.edge.security import Authentication
 from integration_hub.identity import tokens
@@ -168,16 +167,11 @@ class ProxyHotPath:
 
     def _finished(self, environ, method: str, status: int, started: float,
                   request_id: str) -> None:
-        """The access line and the metrics, as edge/logs.py and edge/ops.py write them."""
-        elapsed = time.monotonic() - started
-        path = logs.printable(environ.get("PATH_INFO", ""))
-        logs.log.info("%s %s %s", method, path, status, extra={
-            "method": method, "path": path, "status": status,
-            "duration_ms": int(elapsed * 1000), "remote_addr": environ.get("REMOTE_ADDR"),
-            "request_id": request_id})
-        route = self.route or self._route()
-        metrics.REQUESTS.labels(route, method, str(status)).inc()
-        metrics.REQUEST_SECONDS.labels(route, method).observe(elapsed)
+        """The access line and the metrics, by the functions the app's hooks call."""
+        logs.access_line(method, environ.get("PATH_INFO", ""), status,
+                         int((time.monotonic() - started) * 1000), environ.get("REMOTE_ADDR"),
+                         request_id)
+        ops.count_request(self.route or self._route(), method, status, started)
 
     def _route(self) -> str:
         self.route = next(rule.rule for rule in self.app.url_map.iter_rules()
