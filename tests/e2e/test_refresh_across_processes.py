@@ -83,15 +83,15 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(settings, instance_path: Path, workers: int = 2) -> Iterator[Gunicorn]:
+def gunicorn(settings, instance_path: Path, workers: int = 2, **overrides: str) -> Iterator[Gunicorn]:
     """``gunicorn wsgi:app`` (``workers`` gthread workers) on the test database, once every
-    worker has answered; stopped afterwards."""
+    worker has answered; stopped afterwards. ``overrides`` add or replace settings."""
     port = free_port()
     access_log = instance_path / "access.log"
     error_log = instance_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
            "HUB_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
-           "HUB_INSTANCE_PATH": str(instance_path), "HUB_ENV": "development"}
+           "HUB_INSTANCE_PATH": str(instance_path), "HUB_ENV": "development", **overrides}
     with open(error_log, "wb") as errors:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",

@@ -52,11 +52,14 @@ class World:
 
 @pytest.fixture(scope="module")
 def processes(migrated_app, tmp_path_factory) -> Iterator[tuple[Gunicorn, Gunicorn]]:
-    """Hub processes A and B on the module's database (one per backend)."""
+    """Hub processes A and B on the module's database (one per backend). Their request logs
+    are written only when asked (``world``): on SQLite a write from another process between
+    a test session's read and its write makes that write fail (tests/conftest.py)."""
     settings = migrated_app.config["HUB_SETTINGS"]
     with ExitStack() as stack:
         a, b = (stack.enter_context(gunicorn(settings, tmp_path_factory.mktemp(f"hub-{name}"),
-                                             workers=1)) for name in "ab")
+                                             workers=1, HUB_REQUEST_LOG_FLUSH="3600"))
+                for name in "ab")
         pids = [{pid for pid, *_ in server.access_lines()} for server in (a, b)]
         assert all(len(p) == 1 for p in pids) and not pids[0] & pids[1], (
             f"A and B must be two single processes: served by {pids}")
@@ -64,28 +67,33 @@ def processes(migrated_app, tmp_path_factory) -> Iterator[tuple[Gunicorn, Gunico
 
 
 @pytest.fixture
-def world(app, processes, make_caller, upstream) -> World:
+def world(app, processes, make_caller, upstream) -> Iterator[World]:
     """bob in team eng, connected with OLD_KEY to an integration shared with eng; every
-    step through A's API, as the administrator and bob would."""
+    step through A's API, as the administrator and bob would. Afterwards both processes
+    write their request logs, before ``app`` empties the tables."""
     a, b = processes
     admin = make_caller("root", superuser=True)
     bob = make_caller("bob", email="bob@example.com")
-    with http_session() as http:
-        def made(method: str, path: str, caller: Caller, body: dict | None = None) -> dict:
-            answer = http.request(method, f"{a.url}{path}", headers=caller.headers, json=body,
-                                  timeout=REQUEST_TIMEOUT)
-            assert answer.status_code in (200, 201), f"{method} {path}: {answer.text[:400]}"
-            return answer.json()
+    made(a, "POST", "/api/teams", admin, {"id": "eng", "name": "Engineering",
+                                          "members": [{"username": "bob"}]})
+    integration = made(a, "POST", "/api/integrations", admin, {
+        "name": "Echo", "type": "custom", "authType": "apikey", "mode": "per-user",
+        "apiBaseUri": f"{upstream.url}/v1", "apiKeyName": "X-Api-Key",
+        "headers": {"X-User-Email": "${user.email}"}})["id"]
+    made(a, "PUT", f"/api/integrations/{integration}/shares/team:eng", admin, {"accessLevel": 1})
+    made(a, "POST", f"/api/integrations/{integration}/connect", bob, {"apiKey": OLD_KEY})
+    yield World(a, b, admin, bob, integration)
+    for hub in (a, b):  # the request-log view writes its own process's log first
+        made(hub, "GET", f"/api/integrations/{integration}/requests", admin)
 
-        made("POST", "/api/teams", admin, {"id": "eng", "name": "Engineering",
-                                           "members": [{"username": "bob"}]})
-        integration = made("POST", "/api/integrations", admin, {
-            "name": "Echo", "type": "custom", "authType": "apikey", "mode": "per-user",
-            "apiBaseUri": f"{upstream.url}/v1", "apiKeyName": "X-Api-Key",
-            "headers": {"X-User-Email": "${user.email}"}})["id"]
-        made("PUT", f"/api/integrations/{integration}/shares/team:eng", admin, {"accessLevel": 1})
-        made("POST", f"/api/integrations/{integration}/connect", bob, {"apiKey": OLD_KEY})
-    return World(a, b, admin, bob, integration)
+
+def made(hub: Gunicorn, method: str, path: str, caller: Caller, body: dict | None = None) -> dict:
+    """A call through ``hub`` that must succeed; its answer's body."""
+    with http_session() as http:
+        answer = http.request(method, f"{hub.url}{path}", headers=caller.headers, json=body,
+                              timeout=REQUEST_TIMEOUT)
+    assert answer.status_code in (200, 201), f"{method} {path}: {answer.text[:400]}"
+    return answer.json()
 
 
 def warm(world: World) -> None:
