@@ -83,17 +83,18 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(settings, instance_path: Path) -> Iterator[Gunicorn]:
-    """``gunicorn wsgi:app`` (2 gthread workers) on the test database; stopped afterwards."""
+def gunicorn(settings, instance_path: Path, workers: int = 2, **overrides: str) -> Iterator[Gunicorn]:
+    """``gunicorn wsgi:app`` (``workers`` gthread workers) on the test database, once every
+    worker has answered; stopped afterwards. ``overrides`` add or replace settings."""
     port = free_port()
     access_log = instance_path / "access.log"
     error_log = instance_path / "gunicorn.log"
     env = {**os.environ, "DATABASE_URL": settings.database_url, "SECRET_KEY": settings.secret_key,
            "HUB_ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
-           "HUB_INSTANCE_PATH": str(instance_path), "HUB_ENV": "development"}
+           "HUB_INSTANCE_PATH": str(instance_path), "HUB_ENV": "development", **overrides}
     with open(error_log, "wb") as errors:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
              "--threads", "10", "--bind", f"127.0.0.1:{port}",
              "--access-logfile", str(access_log),
              "--access-logformat", "pid=%(p)s %(m)s %(U)s %(s)s",
@@ -101,7 +102,7 @@ def gunicorn(settings, instance_path: Path) -> Iterator[Gunicorn]:
             cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=errors, stderr=errors)
     server = Gunicorn(f"http://127.0.0.1:{port}", process, access_log, error_log)
     try:
-        _wait_until_both_workers_serve(server)
+        _wait_until_every_worker_serves(server, workers)
         yield server
     finally:
         if process.poll() is None:
@@ -113,8 +114,8 @@ def gunicorn(settings, instance_path: Path) -> Iterator[Gunicorn]:
                 process.wait(timeout=10)
 
 
-def _wait_until_both_workers_serve(server: Gunicorn) -> None:
-    """Until GET /api/openapi.json answers, and both workers have answered it (warm-up)."""
+def _wait_until_every_worker_serves(server: Gunicorn, workers: int) -> None:
+    """Until GET /api/openapi.json answers, and every worker has answered it (warm-up)."""
     def probe(_):
         with http_session() as http:
             try:
@@ -130,10 +131,10 @@ def _wait_until_both_workers_serve(server: Gunicorn) -> None:
             statuses = list(pool.map(probe, range(8)))
             pids = {pid for pid, _, path, status in server.access_lines()
                     if path == "/api/openapi.json" and status == 200}
-            if 200 in statuses and len(pids) >= 2:
+            if 200 in statuses and len(pids) >= workers:
                 return
             time.sleep(0.2)
-    pytest.fail(f"gunicorn did not serve /api/openapi.json from two workers within "
+    pytest.fail(f"gunicorn did not serve /api/openapi.json from {workers} workers within "
                 f"{START_TIMEOUT:.0f} s:\n{server.log()}")
 
 
