@@ -26,6 +26,7 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration_hub import errors, json_body
+from integration_hub.db import generations
 from integration_hub.private_files import private_sqlite
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,7 @@ def init_app(app: Flask, database_url: str, busy_timeout: float = BUSY_TIMEOUT) 
     engine = make_engine(database_url, busy_timeout=busy_timeout)
     app.extensions[_EXTENSION] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
+    generations.init_app(app, database_url)  # what the proxy's caches are checked against
 
 
 def carry(app: Flask, key: str, value: object) -> None:

@@ -1,6 +1,7 @@
 """The mapped classes, one module per aggregate."""
 
 from integration_hub.db.models.browser_session import BrowserSession
+from integration_hub.db.models.cache_generation import CacheGeneration
 from integration_hub.db.models.connection import Connection, OAuthState
 from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
@@ -14,7 +15,7 @@ from integration_hub.db.models.token import ApiToken
 from integration_hub.db.models.user import RetiredPrincipal, Team, TeamMember, User
 from integration_hub.db.models.webhook import AuditEntry, Webhook, WebhookAttempt, WebhookDelivery
 
-__all__ = ["ApiToken", "AuditEntry", "BrowserSession", "Connection", "Integration",
+__all__ = ["ApiToken", "AuditEntry", "BrowserSession", "CacheGeneration", "Connection", "Integration",
            "IntegrationIcon", "IntegrationShare", "OAuthState", "ProxyRequest", "RateLimitCounter",
            "Record", "RetiredPrincipal", "SyncRun", "SyncState", "Tag", "Team", "TeamMember",
            "Tenant", "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "integration_tags"]
