@@ -2,7 +2,10 @@
 (integrations/totals.py): it must still be exact right after any change that alters what
 the caller can read, on both databases."""
 
+import time
+
 import pytest
+from sqlalchemy import event
 
 from integration_hub.db.models import Integration, IntegrationShare, TeamMember
 from tests import factories
@@ -65,3 +68,26 @@ def test_filtered_totals_are_remembered_apart(client, reader, make_integration):
 
     assert total(client, reader, "&q=alpha") == 2
     assert total(client, reader) == 3
+
+
+def test_a_remembered_total_is_not_counted_again(app, client, reader):
+    """The cache is in use: once counted, the page's statement reads the page alone.
+    (On PostgreSQL the generation is known once the process's listener has connected.)"""
+    engine = app.extensions["integration_hub.db"].kw["bind"]
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_):
+        statements.append(statement.lower())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(100):
+            statements.clear()
+            assert total(client, reader) == 2
+            if not any("count(" in statement for statement in statements):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("every request counted the readable integrations again")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
