@@ -18,6 +18,7 @@ from integration_hub.api.webhooks import payloads as webhook_payloads
 from integration_hub.config import LogSettings, Settings, WebSettings
 from integration_hub.connections import store as connections
 from integration_hub.db import session as db
+from integration_hub.db.generations import generations_of
 from integration_hub.dev import stand_ins as devtools
 from integration_hub.edge import (
     body_limits,
@@ -152,7 +153,8 @@ def wire_domains(app: Flask) -> None:
     API's schemas), so they are handed over here."""
     integrations.init_app(app, integrations.Dependents(
         usage_counters={"connections": connections.count_for, "records": records.count_for},
-        after_save=(sync_schedules.sync_saved,)))
+        after_save=(sync_schedules.sync_saved,)),
+        generation=generations_of(app).current)  # the list totals kept between changes
     webhook_events.init_app(app, webhook_payloads.REPRESENTATIONS)
 
 

@@ -11,6 +11,7 @@ import marshmallow as ma
 from flask import has_request_context, request, url_for
 from werkzeug.routing import MapAdapter
 
+from integration_hub.api.dumping import CompiledList
 from integration_hub.hal import documents as hal
 
 _PLACEHOLDER = "__hub_template_{}__"
@@ -112,10 +113,15 @@ class HalPageSchema(ma.Schema):
         return builder() if builder is not None else {}
 
 
-def page_schema(item_schema: type[ma.Schema], rel: str, name: str) -> type[ma.Schema]:
-    """A documented collection page with items under ``_embedded[rel]``."""
+def page_schema(item_schema: type[ma.Schema], rel: str, name: str,
+                compiled_items: bool = False) -> type[ma.Schema]:
+    """A documented collection page with items under ``_embedded[rel]``.
+
+    ``compiled_items``: dump the items with ``api/dumping.py`` (the same output, for pages
+    whose items are many fields each)."""
+    items = CompiledList if compiled_items else ma.fields.List
     embedded = ma.Schema.from_dict(
-        {rel: ma.fields.List(ma.fields.Nested(item_schema), required=True)},
+        {rel: items(ma.fields.Nested(item_schema), required=True)},
         name=f"{name}Embedded")
     return type(name, (HalPageSchema,), {
         "embedded": ma.fields.Nested(embedded, attribute="_embedded", data_key="_embedded",

@@ -22,7 +22,7 @@ from integration_hub.databases import dialects as database_dialects
 from integration_hub.db import session as db
 from integration_hub.db.models import Integration, Tag, User, integration_tags
 from integration_hub.db.types import new_uuid
-from integration_hub.integrations import credential_destinations
+from integration_hub.integrations import credential_destinations, totals
 from integration_hub.integrations.acl import (
     Access,
     access_columns,
@@ -80,10 +80,16 @@ class Dependents:
 
 
 _DEPENDENTS = "integration_hub.integration_dependents"
+_TOTALS = "integration_hub.integration_totals"
 
 
-def init_app(app: Flask, dependents: Dependents) -> None:
+def init_app(app: Flask, dependents: Dependents,
+             generation: Callable[[], int | None] = lambda: None) -> None:
+    """``generation``: the database's change generation now (``db/generations.py``), which
+    the list totals this process remembers are checked against (integrations/totals.py);
+    one answering None keeps nothing."""
     db.carry(app, _DEPENDENTS, dependents)
+    db.carry(app, _TOTALS, totals.Totals(generation))
 
 
 def _dependents(session: Session) -> Dependents:
@@ -175,23 +181,37 @@ def list_page(session: Session, user: User, filters: Mapping[str, Any], start: i
     """One page of readable, non-embedded integrations and how many there are.
 
     The page walks the (tenant, lower(name), id) index in order and stops after
-    ``start + limit`` readable rows; the count, a scalar subquery of the same statement,
-    goes from the caller's shares to the integrations (work in proportion to what they
-    can read). A page past the end has no row to carry the count: then it is asked alone.
+    ``start + limit`` readable rows. The count goes from the caller's shares to the
+    integrations (work in proportion to what they can read); this process remembers it
+    until the next change (integrations/totals.py). When it must be counted, it is a scalar
+    subquery of the page's statement, in a transaction begun after the generation was
+    read, so the count is never older than the generation it is remembered under. A page
+    past the end has no row to carry the count: then it is asked alone.
     """
     principals = _principals(session, user)
-    count = (_filtered(user, filters, principals, by_id=True)
-             .with_only_columns(func.count(), maintain_column_froms=True))
-    query = (_filtered(user, filters, principals)
-             .add_columns(count.correlate(None).scalar_subquery()))
+    remembered = session.info.get(_TOTALS)
+    key = totals.key_of(user.tenant_id, principals, filters) if remembered else None
+    generation, total = remembered.lookup(key) if key is not None else (None, None)
+    query = _filtered(user, filters, principals)
+    count = None
+    if total is None:
+        if generation is not None:
+            db.end_transaction(session)  # what is counted next is at least ``generation``
+        count = (_filtered(user, filters, principals, by_id=True)
+                 .with_only_columns(func.count(), maintain_column_froms=True))
+        query = query.add_columns(count.correlate(None).scalar_subquery())
     if principals is not None:  # each item's links follow the caller's access to it
         query = query.add_columns(*access_columns(principals))
     rows = session.execute(query.order_by(*_ORDER).offset(start).limit(limit)).all()
+    access_at = 1 if count is None else 2  # the columns after the integration (and count)
     for row in rows:
         _loaded_with_access(session, row[0], Access.OWNER if principals is None
-                            else effective_access(False, row[2], row[3]))
-    total = rows[0][1] if rows else session.scalar(count)
-    return [row[0] for row in rows], total or 0
+                            else effective_access(False, row[access_at], row[access_at + 1]))
+    if count is not None:
+        total = (rows[0][1] if rows else session.scalar(count)) or 0
+        if key is not None:
+            remembered.remember(key, generation, total)
+    return [row[0] for row in rows], total
 
 
 def list_all(session: Session, user: User) -> list[Integration]:

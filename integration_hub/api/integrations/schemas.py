@@ -296,4 +296,5 @@ class IntegrationListItemSchema(ma.Schema):
                        "caller has a usable connection)"})
 
 
-IntegrationPageSchema = page_schema(IntegrationSchema, "inf:integration", "IntegrationPage")
+IntegrationPageSchema = page_schema(IntegrationSchema, "inf:integration", "IntegrationPage",
+                                    compiled_items=True)
