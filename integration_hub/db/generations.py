@@ -55,6 +55,9 @@ _SQLITE_READ = "SELECT value FROM cache_generations WHERE id = 1"
 # A read that would wait longer than this answers None (caches bypassed for one call):
 # in WAL mode readers do not wait for writers, so this is only for the unexpected.
 _SQLITE_READ_TIMEOUT = 0.25
+# How long a value read is good for the process's other calls (see _SqliteRow): well
+# within the 100 ms a change may take to reach another process.
+_SQLITE_REUSE = 0.02
 # The listener checks its connection when nothing arrived for this long, reconnects after
 # the first delay, doubling up to the last, and gives up on a database that is gone.
 _LISTENER_CHECK_EVERY = 10.0
@@ -93,14 +96,34 @@ def init_app(app: Flask, database_url: str) -> None:
 
 class _SqliteRow(Generations):
     """The row of ``cache_generations``, read with a connection per thread (and process:
-    SQLite connections must not cross a fork)."""
+    SQLite connections must not cross a fork).
+
+    A value read is shared by the process's threads for ``_SQLITE_REUSE`` seconds, unless
+    this process committed a change since: its own changes count on its next call, another
+    process's within that time. Under load, a read per call made every thread give up the
+    interpreter lock once more per call, and wait to take it back."""
 
     def __init__(self, path: str) -> None:
         # mode=rw: a missing file is an error here, never created by a read.
         self._uri = f"{Path(path).resolve().as_uri()}?mode=rw"
         self._local = threading.local()
+        self._commits = 0  # this process's commits that moved the generation
+        self._read: tuple[int, float, int | None] = (-1, 0.0, None)  # (commits, when, value)
+
+    def changed(self) -> None:
+        self._commits += 1
 
     def current(self) -> int | None:
+        commits, when, value = self._read
+        now = time.monotonic()
+        if commits == self._commits and now - when < _SQLITE_REUSE:
+            return value
+        commits = self._commits  # before the read: a commit meanwhile reads again
+        value = self._read_row()
+        self._read = (commits, now, value)
+        return value
+
+    def _read_row(self) -> int | None:
         held = getattr(self._local, "held", None)
         if held is None or held[0] != os.getpid():
             held = self._open()
@@ -353,7 +376,7 @@ def _after_commit(session: Session) -> None:
     del session.info[_BUMPED]
     # This process sees its own change on its next call, before the notification arrives.
     generations = _shared_by_url.get(bump.key)
-    if isinstance(generations, _Listener):
+    if isinstance(generations, _Listener | _SqliteRow):
         generations.changed()
 
 

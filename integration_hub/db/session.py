@@ -173,7 +173,8 @@ def end_transaction(session: Session) -> None:
     """End the transaction the session's reads opened (committing what it did), handing
     its connection back to the pool: call before waiting for another server, so that no
     transaction, lock or pooled connection is held while it answers."""
-    session.commit()
+    if session.in_transaction():  # else there is nothing to end (commit would begin one)
+        session.commit()
 
 
 @contextmanager

@@ -19,6 +19,7 @@ answers use the API's field names (``apiBaseUri``, ``data.host`` ...).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -123,6 +124,7 @@ _ORIGIN = re.compile(r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[
                      r"(?::[0-9]{1,5})?/?", re.ASCII)
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the text, asked on every call
 def origin_of(url: str) -> Origin | None:
     """The origin of an absolute http(s) URL; None for anything else."""
     try:

@@ -28,9 +28,11 @@ def forward(session: Session, user: User, found: Found, call: forwarding.ProxyCa
     return sent(session, prepared, call, settings, log), prepared
 
 
-def sent(session: Session, prepared: forwarding.Prepared, call: forwarding.ProxyCall,
-         settings: Settings, log: RequestLogBuffer) -> urllib3.BaseHTTPResponse:
-    """Send a prepared call: the upstream's answer, or the failure logged and raised."""
+def sent(session: forwarding.Sessions, prepared: forwarding.Prepared,
+         call: forwarding.ProxyCall, settings: Settings,
+         log: RequestLogBuffer) -> urllib3.BaseHTTPResponse:
+    """Send a prepared call: the upstream's answer, or the failure logged and raised.
+    ``session`` is closed before the answer is read (a factory: see ``forwarding.send``)."""
     try:
         answer = forwarding.send(shared_pool(settings.proxy_deny_private), prepared, call,
                                  settings, session)
@@ -39,7 +41,8 @@ def sent(session: Session, prepared: forwarding.Prepared, call: forwarding.Proxy
         log.add(prepared.record, elapsed_ms(prepared.record))
         raise
     prepared.record.status = answer.status
-    session.close()  # nothing more to read: free the connection before streaming
+    if isinstance(session, Session):
+        session.close()  # nothing more to read: free the connection before streaming
     return answer
 
 

@@ -7,7 +7,7 @@ open meanwhile (docs/security.md, "Outbound deadlines")."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -123,8 +123,7 @@ def prepared_call(plan: CallPlan, call: ProxyCall) -> Prepared:
     """One call under ``plan``: its guarded URL, its headers (the caller's, then the
     integration's, then the credentials), and its log record. Reads nothing."""
     placement = plan.placement
-    url = proxy_url.build_upstream_url(plan.base, call.target, query=call.query,
-                                       allowed_hosts=plan.allowed_hosts)
+    url = proxy_url.upstream_url(plan.base, call.target, call.query, plan.allowed_hosts)
     if not receives_credentials(url, plan.base, plan.credential_origins):
         placement = CredentialPlacement()  # an allowed host, not a credential origin: none
     elif placement.params:
@@ -155,17 +154,27 @@ def _counted(body: Iterable[bytes], record: CallRecord, limit: int) -> Iterator[
         yield chunk
 
 
+Sessions = Session | Callable[[], Session]
+
+
 def send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
-         session: Session, deadline: Deadline | None = None) -> urllib3.BaseHTTPResponse:
+         session: Sessions, deadline: Deadline | None = None) -> urllib3.BaseHTTPResponse:
     """The upstream's answer, after safe redirects, allowed retries and one refresh on 401,
     with the session's transaction ended first. Its head comes before ``deadline``, else
     504 ``upstream_timeout``; without one, the integration's timeout from now, stopped once
-    the head is in. A deadline given stays armed for the caller to read the body under."""
-    end_transaction(session)  # nothing of the hub's database is held while the upstream answers
+    the head is in. A deadline given stays armed for the caller to read the body under.
+
+    ``session`` may be a session factory instead, for a caller that holds none (the proxy's
+    hot path): a session is then opened only for a refresh, and closed here."""
+    if isinstance(session, Session):
+        end_transaction(session)  # nothing of the hub's database is held while it answers
     head = Deadline(prepared.answer_seconds) if deadline is None else deadline
+    opened: list[Session] = []
     try:
-        answer = _send(pool, prepared, call, settings, session, head)
+        answer = _send(pool, prepared, call, settings, session, head, opened)
     finally:
+        for own in opened:
+            own.close()
         late = deadline is None and head.stop()
         if callable(getattr(call.body, "close", None)):  # a stream it stopped sending (a
             call.body.close()  # failure, a deadline): its reading and deadline end here
@@ -180,7 +189,7 @@ def _too_late(deadline: Deadline) -> UpstreamTimeout:
 
 
 def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settings: Settings,
-          session: Session, deadline: Deadline) -> urllib3.BaseHTTPResponse:
+          session: Sessions, deadline: Deadline, opened: list[Session]) -> urllib3.BaseHTTPResponse:
     method, url, body, length = call.method, prepared.url, call.body, call.content_length
     headers = without_framing(prepared.headers)  # body_framing alone frames the body
     credential_names = prepared.credential_names
@@ -227,6 +236,9 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
         if (status == 401 and not refreshed and prepared.plan.auth_type == "oauth2"
                 and prepared.plan.connection_id is not None and call.replayable
                 and "authorization" in credential_names):
+            if not isinstance(session, Session):
+                session = session()
+                opened.append(session)
             stored = _stored(session, prepared.plan)
         if stored is not None:  # the token may have been revoked early: refresh it once
             refreshed = True

@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +52,20 @@ Query = str | Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
 class UrlOutsideBase(errors.BadRequest):
     code, title = "url_outside_base", "The URL leaves the integration's base URL"
+
+
+def upstream_url(base: str, target: str, query: Query, allowed_hosts: tuple[str, ...]) -> str:
+    """``build_upstream_url``, remembered for a query given as text: a pure function, asked
+    on every proxied call, mostly with the same few arguments (a refusal is not kept)."""
+    if query is None or isinstance(query, str):
+        return _remembered_url(base, target, query, allowed_hosts)
+    return build_upstream_url(base, target, query=query, allowed_hosts=allowed_hosts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _remembered_url(base: str, target: str, query: str | None,
+                    allowed_hosts: tuple[str, ...]) -> str:
+    return build_upstream_url(base, target, query=query, allowed_hosts=allowed_hosts)
 
 
 def build_upstream_url(base: str, target: str, *, query: Query = None,
@@ -143,6 +158,7 @@ def _check_destination(parts: SplitResult, base_parts: SplitResult, allowed: lis
         raise UrlOutsideBase(f"the {what} is neither under the base URL nor on an allowed host")
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of the text, asked on every call
 def _base_parts(base: str) -> SplitResult:
     if _BAD_CHARS.search(base) or "\\" in base:
         raise UrlOutsideBase("the base URL contains a space, control character or backslash")

@@ -149,14 +149,12 @@ class ProxyHotPath:
                                                 plan.forward_headers),
             body=None, content_length=0 if environ.get("CONTENT_LENGTH") == "0" else None)
         log = self._log()
-        session = self.app.extensions["integration_hub.db"]()  # opened only for a refresh
+        sessions = self.app.extensions["integration_hub.db"]  # opened only for a refresh
         try:
             prepared = forwarding.prepared_call(plan, call)
-            answer = calls.sent(session, prepared, call, self._settings(), log)
+            answer = calls.sent(sessions, prepared, call, self._settings(), log)
         except Exception as failure:  # noqa: BLE001 - answered as the views answer it
             return self._failed(environ, start_response, failure, request_id, started)
-        finally:
-            session.close()
         response = transparent(answer, prepared.record, log, method)
         sandboxed(response)
         secure_pages(response)
