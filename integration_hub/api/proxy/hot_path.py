@@ -22,7 +22,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from werkzeug.datastructures import EnvironHeaders
 
 from integration_hub.api.proxy.answers import raw_target, sandboxed, transparent
@@ -54,8 +54,6 @@ def remember(environ: dict[str, Any], authentication: Authentication | None,
              integration_key: str, plan: CallPlan) -> None:
     """After a call the views answered: keep its token and plan for the next call, tagged
     with the generation read before the token was (None when it was not read here)."""
-    from flask import current_app
-
     generation = environ.get(GENERATION)
     bearer = authentication.token if authentication is not None else None
     if generation is None or bearer is None:
