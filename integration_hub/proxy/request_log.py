@@ -89,7 +89,7 @@ def _write_rows(make_session: sessionmaker, rows: list[Row],
                 .values(last_used_at=at))
         if not rows:
             return
-        session.execute(insert(ProxyRequest), [
+        session.execute(insert(ProxyRequest.__table__), [  # Core: no ORM bookkeeping per row
             {"integration_id": record.integration_id, "username": record.username,
              "method": record.method, "path": record.path[:2048], "status": record.status,
              "error": record.error, "duration_ms": duration_ms, "bytes_sent": record.bytes_sent,
