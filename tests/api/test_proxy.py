@@ -9,19 +9,6 @@ from sqlalchemy import select
 from integration_hub.db.models import ProxyRequest
 
 
-@pytest.fixture
-def keyed(make_integration, upstream):
-    """An API-key integration on the recording upstream, shared with mia."""
-
-    def make(**values):
-        settings = {"type": "custom", "auth_type": "apikey", "mode": "per-user",
-                    "api_base_uri": f"{upstream.url}/v1", "api_key": "integration-key-123",
-                    "api_key_name": "X-Api-Key", "shares": {"mia": 1}, **values}
-        return make_integration("Upstream", **settings)
-
-    return make
-
-
 def call(client, caller, integration, **body):
     return client.post(f"/api/integrations/{integration}/request", headers=caller.headers,
                        json=body)

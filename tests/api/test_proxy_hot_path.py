@@ -19,17 +19,6 @@ from tests import factories
 IGNORED = {"date", "x-request-id"}  # differ between any two answers
 
 
-@pytest.fixture
-def keyed(make_integration, upstream):
-    def make(**values):
-        settings = {"type": "custom", "auth_type": "apikey", "mode": "per-user",
-                    "api_base_uri": f"{upstream.url}/v1", "api_key": "integration-key-123",
-                    "api_key_name": "X-Api-Key", "shares": {"mia": 1}, **values}
-        return make_integration("Upstream", **settings)
-
-    return make
-
-
 @contextlib.contextmanager
 def statements(app):
     """The SQL statements the hub runs on its database meanwhile."""
