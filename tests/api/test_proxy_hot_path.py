@@ -46,9 +46,10 @@ def warm(client, url: str, headers: dict[str, str]) -> None:
         assert client.get(url, headers=headers).status_code == 200
 
 
-def answer_of(response) -> tuple[int, dict[str, str], bytes]:
-    headers = {name.lower(): value for name, value in response.headers.items()
-               if name.lower() not in IGNORED}
+def answer_of(response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, every header (repeated ones too, in no particular order) and body."""
+    headers = sorted((name.lower(), value) for name, value in response.headers.items()
+                     if name.lower() not in IGNORED)
     return response.status_code, headers, response.get_data()
 
 
@@ -77,7 +78,15 @@ def test_a_call_seen_before_reads_nothing_from_the_database(app, client, member,
                                       ("Set-Cookie", "s=1"), ("X-Request-ID", "theirs")]},
     {"status": 404, "json": {"error": "nope"}},
     {"status": 201, "body": "made", "chunked": True},
-], ids=["json-vary", "html", "binary-cookie", "404", "chunked"])
+    {"json": {"a": 1}, "headers": [("Vary", "origin, Accept"), ("Vary", "Cookie")]},
+    {"body": "<p>framed</p>", "headers": [("Content-Type", "text/html; charset=utf-8"),
+                                          ("X-Frame-Options", "SAMEORIGIN")]},
+    {"status": 204, "body": b""},
+    {"status": 303, "redirect": "/v1/elsewhere"},
+    {"body": "", "headers": [("Content-Location", "/v1/ünïcode")]},
+    {"status": 299, "body": "odd"},
+], ids=["json-vary", "html", "binary-cookie", "404", "chunked", "vary-origin", "html-framed",
+        "204", "redirect", "content-location", "unknown-status"])
 def test_the_hot_path_answers_exactly_as_the_views(app, client, member, upstream, keyed,
                                                    behaviour):
     integration = keyed()
@@ -95,6 +104,7 @@ def test_the_hot_path_answers_exactly_as_the_views(app, client, member, upstream
     assert seen == []
 
     assert answer_of(by_hot_path) == answer_of(by_views)
+    assert by_hot_path.status == by_views.status
     assert by_views.headers["X-Request-ID"] == "call-1"
     assert by_hot_path.headers["X-Request-ID"] == "call-2"
     assert by_hot_path.headers["Content-Security-Policy"].startswith("sandbox")

@@ -9,7 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response
+from werkzeug.http import HTTP_STATUS_CODES, parse_set_header
 
+from integration_hub.edge.page_headers import SECURITY_HEADERS
 from integration_hub.outbound.upstream_http import response_headers
 from integration_hub.proxy.calls import elapsed_ms
 from integration_hub.proxy.request_log import CallRecord, RequestLogBuffer
@@ -61,6 +63,38 @@ def transparent(answer, record: CallRecord, log: RequestLogBuffer, method: str) 
     if not any(name.lower() == "content-type" for name, _ in headers):
         del response.headers["Content-Type"]
     return response
+
+
+# What a response object would change in these (werkzeug's get_wsgi_headers): such an answer
+# takes the response object's way.
+_REWRITTEN = frozenset({"location", "content-location"})
+_REPLACED = frozenset({name.lower() for name in SANDBOX_HEADERS} | {"x-request-id"})
+
+
+def as_sent(status: int, headers: list[tuple[str, str]],
+            request_id: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """The status line and headers the views' answer would have for an upstream answer of
+    ``status`` with ``headers`` (already ``response_headers``): the sandbox, the request
+    id (``X-Request-ID``), ``Origin`` added to ``Vary`` as ``edge/cors.py`` adds it, and an
+    HTML page's headers (``edge/page_headers.py``). None when a response object would
+    rewrite something (a ``Location``, an answer without content): build one then."""
+    if status < 200 or status in (204, 304) or any(
+            name.lower() in _REWRITTEN for name, _ in headers):
+        return None
+    sent = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
+    sent += [*SANDBOX_HEADERS.items(), ("X-Request-ID", request_id)]
+    varies = [value for name, value in sent if name.lower() == "vary"]
+    vary = parse_set_header(varies[0] if varies else None)
+    if "Origin" not in vary:  # as response.vary.add: the first Vary, merged, replaces all
+        vary.add("Origin")
+        sent = [(name, value) for name, value in sent if name.lower() != "vary"]
+        sent.append(("Vary", vary.to_header()))
+    content_type = next((value for name, value in sent if name.lower() == "content-type"), "")
+    if content_type.split(";")[0].strip().lower() == "text/html":
+        present = {name.lower() for name, _ in sent}
+        sent += [(name, value) for name, value in SECURITY_HEADERS.items()
+                 if name.lower() not in present]
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'unknown').upper()}", sent
 
 
 def raw_target(environ: dict[str, Any], decoded: str) -> str:

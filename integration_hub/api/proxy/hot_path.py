@@ -25,7 +25,13 @@ from typing import Any
 from flask import Flask, current_app, g
 from werkzeug.datastructures import EnvironHeaders
 
-from integration_hub.api.proxy.answers import raw_target, sandboxed, transparent
+from integration_hub.api.proxy.answers import (
+    as_sent,
+    raw_target,
+    sandboxed,
+    streamed,
+    transparent,
+)
 from integration_hub.config import Settings
 from integration_hub.db.generations import generations_of
 from integration_hub.db.types import utcnow
@@ -33,7 +39,7 @@ from integration_hub.edge import logs, ops
 from integration_hub.edge.page_headers import secure_pages
 from integration_hub.edge.security import Authentication
 from integration_hub.identity import tokens
-from integration_hub.outbound.upstream_http import forwardable_request_headers
+from integration_hub.outbound.upstream_http import forwardable_request_headers, response_headers
 from integration_hub.proxy import calls, forwarding
 from integration_hub.proxy.call_cache import CallCache, KnownBearer
 from integration_hub.proxy.call_plans import CallPlan
@@ -153,6 +159,12 @@ class ProxyHotPath:
             answer = calls.sent(sessions, prepared, call, self._settings(), log)
         except Exception as failure:  # noqa: BLE001 - answered as the views answer it
             return self._failed(environ, start_response, failure, request_id, started)
+        headers = response_headers(answer.headers.items())
+        sent = as_sent(answer.status, headers, request_id)
+        if sent is not None:  # the views' answer, without building a response object
+            self._finished(environ, method, answer.status, started, request_id)
+            start_response(*sent)
+            return streamed(answer, prepared.record, log)
         response = transparent(answer, prepared.record, log, method)
         sandboxed(response)
         secure_pages(response)
