@@ -12,9 +12,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
+from integration_hub import metrics
 from integration_hub.db.models import ApiToken, User
 from integration_hub.db.types import utcnow
 from tests import factories
+from tests.support.prometheus import sample
 
 IGNORED = {"date", "x-request-id"}  # differ between any two answers
 
@@ -115,33 +117,50 @@ def test_hot_path_calls_are_logged_and_counted(app, client, member, admin, upstr
     integration = keyed()
     url = f"/api/integrations/{integration}/request/logged"
     warm(client, url, member.headers)
-    with caplog.at_level("INFO", logger="integration_hub.requests"):
+    counted = requests_counted()
+    with caplog.at_level("INFO", logger="integration_hub.requests"), \
+            statements(app) as seen:
         answer = client.get(url, headers={**member.headers, "X-Request-ID": "hot-1"})
 
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and seen == []
     line = next(r for r in caplog.records if getattr(r, "request_id", None) == "hot-1")
-    assert (line.method, line.status) == ("GET", 200)
-    assert line.path == url
+    assert (line.method, line.status, line.path) == ("GET", 200, url)
+    assert requests_counted() == counted + 1
     logged = client.get(f"/api/integrations/{integration}/requests", headers=admin.headers)
     calls = logged.get_json()["_embedded"]["inf:proxy-request"]
     assert [c["path"] for c in calls] == ["/v1/logged"] * 3
 
 
+def requests_counted() -> float:
+    """Proxied GETs answered 200, as a metrics scrape counts them."""
+    return sample(metrics.exposition(lambda: (0, 0)).decode(), "hub_http_requests_total",
+                  route="/api/integrations/<integration_id>/request/<path:target>",
+                  method="GET", status="200")
+
+
+@pytest.mark.parametrize("failure", [
+    {"close": True},  # the upstream hangs up: 502
+    {"redirect": "http://elsewhere.invalid/x"},  # a redirect off the base URL: refused
+], ids=["upstream-gone", "redirect-away"])
 def test_a_failure_after_the_call_was_taken_is_answered_as_the_views_answer_it(
-        client, member, upstream, keyed):
+        app, client, member, upstream, keyed, failure):
     integration = keyed()
     base = f"/api/integrations/{integration}/request"
     warm(client, f"{base}/ok", member.headers)  # its token and plan are now kept
-    upstream.respond("/v1/down", {"close": True}, sticky=True)
+    upstream.respond("/v1/down", failure, sticky=True)
 
-    answers = [client.get(f"{base}/down", headers=member.headers) for _ in range(2)]
+    by_views = client.get(f"{base}/down", headers={
+        **member.headers, "X-Request-ID": "call-1", "Origin": "https://elsewhere.example"})
+    with statements(app) as seen:
+        by_hot_path = client.get(f"{base}/down",
+                                 headers={**member.headers, "X-Request-ID": "call-2"})
 
-    for answer in answers:
-        assert answer.status_code == 502
-        assert answer.headers["Content-Type"] == "application/problem+json"
-        assert answer.headers["Content-Security-Policy"].startswith("sandbox")
-        assert answer.headers.get("X-Request-ID")
-    assert answer_of(answers[0])[0:2] == answer_of(answers[1])[0:2]
+    assert seen == []
+    assert by_hot_path.status_code >= 400
+    assert by_hot_path.headers["Content-Type"] == "application/problem+json"
+    assert by_hot_path.headers["Content-Security-Policy"].startswith("sandbox")
+    assert by_hot_path.headers["X-Request-ID"] == "call-2"
+    assert answer_of(by_hot_path) == answer_of(by_views)
 
 
 @pytest.mark.parametrize("change", ["revoke token", "remove share", "disable user",

@@ -6,29 +6,31 @@ It is not a second proxy. It takes only what it can answer exactly as the views 
 a bodyless GET, POST, PUT, PATCH or DELETE to ``/api/integrations/{id}/request/{path}``
 with a bearer token, from no browser origin — and calls the same functions: the same
 plan, ``prepared_call`` (URL guard, credentials, headers), ``calls.sent`` (the upstream
-call, its deadline, retries, redirects and refresh), ``answers.transparent`` (headers,
-stream, request-log row), the same sandbox, request id, access line and metrics. Anything
+call, its deadline, retries, redirects and refresh), ``answers.streamed`` (the body and
+the request-log row), and the status line and headers the views' answer has
+(``answers.as_sent``), with the same access line and metrics; an answer a response
+object would rewrite, and every failure, goes through the app's own after-request hooks
+(and error handler) as the view's would. Anything
 else, and every call this process has not seen under the current change generation,
 goes on to Flask, which answers it and leaves its plan here for the next call. Once a
-call is taken here, its failures are answered here too, by the app's own error handler
-and after-request hooks: nothing is sent twice.
+call is taken here it is answered here: nothing is sent upstream twice.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g
 from werkzeug.datastructures import EnvironHeaders
 
 from integration_hub.api.proxy.answers import (
     as_sent,
     raw_target,
-    sandboxed,
     streamed,
     transparent,
 )
@@ -36,7 +38,6 @@ from integration_hub.config import Settings
 from integration_hub.db.generations import generations_of
 from integration_hub.db.types import utcnow
 from integration_hub.edge import logs, ops
-from integration_hub.edge.page_headers import secure_pages
 from integration_hub.edge.security import Authentication
 from integration_hub.identity import tokens
 from integration_hub.outbound.upstream_http import forwardable_request_headers, response_headers
@@ -108,8 +109,8 @@ class ProxyHotPath:
         return self._answer(environ, start_response, *taken)
 
     def _taken(self, environ: dict[str, Any], path: str, generation: int | None):
-        """(the token's entry and hash, the plan, the route's target) when this call is
-        one to answer here; None sends it on to Flask."""
+        """(the token's entry, the plan, the path after ``/request/``) when this call is one
+        to answer here; None sends it on to Flask."""
         method = environ.get("REQUEST_METHOD")
         if method not in TAKEN or environ.get("CONTENT_LENGTH") not in (None, "", "0") \
                 or "HTTP_TRANSFER_ENCODING" in environ or "HTTP_ORIGIN" in environ \
@@ -165,13 +166,10 @@ class ProxyHotPath:
             self._finished(environ, method, answer.status, started, request_id)
             start_response(*sent)
             return streamed(answer, prepared.record, log)
-        response = transparent(answer, prepared.record, log, method)
-        sandboxed(response)
-        secure_pages(response)
-        response.headers[logs.REQUEST_ID_HEADER] = request_id
-        response.vary.add("Origin")
-        self._finished(environ, method, response.status_code, started, request_id)
-        return response(environ, start_response)
+        # An answer a response object rewrites (a Location, no content): built as the view
+        # builds it, finished by the same after-request hooks.
+        return self._through_hooks(environ, start_response, request_id, started,
+                                   lambda: transparent(answer, prepared.record, log, method))
 
     def _finished(self, environ, method: str, status: int, started: float,
                   request_id: str) -> None:
@@ -188,10 +186,18 @@ class ProxyHotPath:
 
     def _failed(self, environ, start_response, failure: Exception, request_id: str,
                 started: float):
-        """A failure once the call was taken: the app's error handler and after-request
-        hooks answer it, in a request context of its own, as if the view had raised it."""
+        """A failure once the call was taken: answered by the app's error handler, as if
+        the view had raised it."""
+        return self._through_hooks(
+            environ, start_response, request_id, started,
+            lambda: self.app.make_response(self.app.handle_user_exception(failure)))
+
+    def _through_hooks(self, environ, start_response, request_id: str, started: float,
+                       answer: Callable[[], Response]):
+        """The response ``answer`` makes, finished by the app's after-request hooks
+        (sandbox, request id, access line, metrics, CORS, page headers) in a request
+        context of its own, as the view's would be."""
         with self.app.request_context(environ):
             g.request_id, g.request_started = request_id, started
-            response = self.app.make_response(self.app.handle_user_exception(failure))
-            response = self.app.process_response(response)
+            response = self.app.process_response(answer())
             return response(environ, start_response)
