@@ -24,6 +24,7 @@ from typing import Any
 # ``integration_tags``, which move no generation: a list filtered by tag is always counted.
 CACHEABLE_FILTERS = ("q", "type", "category", "mode", "supports_upload", "auth_type")
 MAX_ENTRIES = 4096  # about a megabyte at most: one small tuple per caller and filter set
+MAX_FILTER_LENGTH = 128  # longer filter text is never part of a key (MAX_ENTRIES holds)
 
 
 class Totals:
@@ -69,5 +70,8 @@ def key_of(tenant_id: str, principals: list[str] | None,
     if any(value is not None for name, value in filters.items()
            if name not in CACHEABLE_FILTERS):
         return None
+    if any(isinstance(value, str) and len(value) > MAX_FILTER_LENGTH
+           for value in filters.values()):
+        return None  # a caller's long search text is counted, not kept
     return (tenant_id, None if principals is None else tuple(sorted(principals)),
             tuple((name, filters.get(name)) for name in CACHEABLE_FILTERS))

@@ -8,7 +8,6 @@ writes one transaction per batch instead of one per call.
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import threading
@@ -35,7 +34,6 @@ class ProxyRequestNotFound(errors.NotFound):
     code, title = "proxy_request_not_found", "No such call in this integration's request log"
 
 
-@functools.lru_cache(maxsize=4096)  # a pure function, asked on every proxied call
 def loggable_path(url: str) -> str:
     """The upstream path with query names but not their values (they may carry data)."""
     parts = urlsplit(url)

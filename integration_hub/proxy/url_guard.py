@@ -54,15 +54,22 @@ class UrlOutsideBase(errors.BadRequest):
     code, title = "url_outside_base", "The URL leaves the integration's base URL"
 
 
+# What a caller sends is kept only when short: a caller making every target long and
+# different must not grow a process by more than about REMEMBERED * REMEMBERED_LENGTH * 3.
+REMEMBERED, REMEMBERED_LENGTH = 1024, 512
+
+
 def upstream_url(base: str, target: str, query: Query, allowed_hosts: tuple[str, ...]) -> str:
-    """``build_upstream_url``, remembered for a query given as text: a pure function, asked
-    on every proxied call, mostly with the same few arguments (a refusal is not kept)."""
-    if query is None or isinstance(query, str):
+    """``build_upstream_url``, remembered for a short target and a query given as text: a
+    pure function, asked on every proxied call, mostly with the same few arguments (a
+    refusal is not kept)."""
+    if (query is None or isinstance(query, str)) \
+            and len(target) + len(query or "") <= REMEMBERED_LENGTH:
         return _remembered_url(base, target, query, allowed_hosts)
     return build_upstream_url(base, target, query=query, allowed_hosts=allowed_hosts)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=REMEMBERED)
 def _remembered_url(base: str, target: str, query: str | None,
                     allowed_hosts: tuple[str, ...]) -> str:
     return build_upstream_url(base, target, query=query, allowed_hosts=allowed_hosts)
