@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
 import threading
 import time
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -35,10 +36,13 @@ def _printable(text: str) -> str:
 
 
 def request_id_from(value: str | None) -> str:
-    """The caller's id when it is a printable token of at most 128 characters, else a new one."""
+    """The caller's id when it is a printable token of at most 128 characters, else a new one:
+    32 random hex digits, as a UUID's hex. It names a request, it guards nothing, so it comes
+    from the process's own generator (reseeded in each forked worker) rather than from the
+    system's (a system call on every request)."""
     if value and _SANE_ID.match(value):
         return value
-    return uuid.uuid4().hex
+    return f"{random.getrandbits(128):032x}"
 
 
 class RequestIdFilter(logging.Filter):
@@ -48,6 +52,21 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id") if has_request_context() else None
         return True
+
+
+_ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "remote_addr")
+
+
+def _json_value(value: str | int | None) -> str:
+    """``value`` as the formatter's encoder writes it (a string, an int or None)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _json_string(value)
+    return str(int(value))
+
+
+_json_string = json.encoder.encode_basestring  # the encoder's own, with ensure_ascii=False
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,12 +81,24 @@ class JsonFormatter(logging.Formatter):
         entry = {"time": self._time(record.created),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage(),
                  "request_id": getattr(record, "request_id", None)}
-        for name in ("method", "path", "status", "duration_ms", "remote_addr"):
+        for name in _ACCESS_FIELDS:
             if hasattr(record, name):
                 entry[name] = getattr(record, name)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return self._encode(entry)
+
+    def access(self, created: float, method: str, path: str, status: int,
+               duration_ms: int | None, remote_addr: str | None, request_id: str) -> str:
+        """The line ``format`` writes for an access record with these fields, written out
+        directly (tests/unit/test_access_lines.py compares the two)."""
+        return (f'{{"time": "{self._time(created)}", "level": "INFO", '
+                f'"logger": {_json_string(log.name)}, '
+                f'"message": {_json_string(f"{method} {path} {status}")}, '
+                f'"request_id": {_json_value(request_id)}, "method": {_json_value(method)}, '
+                f'"path": {_json_value(path)}, "status": {_json_value(status)}, '
+                f'"duration_ms": {_json_value(duration_ms)}, '
+                f'"remote_addr": {_json_value(remote_addr)}}}')
 
     def _time(self, created: float) -> str:
         whole = int(created)
@@ -87,7 +118,7 @@ def configure_logging(settings: LogSettings) -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(handler)
-    handler = logging.StreamHandler()
+    handler = _HubHandler()
     setattr(handler, _HANDLER_MARK, True)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if settings.log_format == "json"
@@ -98,6 +129,39 @@ def configure_logging(settings: LogSettings) -> None:
     # key placed in the query would reach the log. Its warnings are enough.
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+class _HubHandler(logging.StreamHandler):
+    """The hub's handler: a stream handler that can also take a line already formatted."""
+
+    def write_line(self, line: str, record: Callable[[], logging.LogRecord]) -> None:
+        """What ``emit`` does with the formatted ``line`` (``record`` makes the record only
+        for ``handleError``, should the write fail)."""
+        with self.lock:
+            try:
+                self.stream.write(line + self.terminator)
+                self.flush()
+            except Exception:  # noqa: BLE001 - as StreamHandler.emit
+                self.handleError(record())
+
+
+def _sole_json_handler() -> _HubHandler | None:
+    """The hub's handler when it is the only one an access record would reach, with its
+    JSON formatter and filter and nothing else (checked on every call: a handler added to
+    any logger above, or a filter, sends the record through ``Logger.handle`` again)."""
+    logger = log
+    while logger.parent is not None:
+        if logger.handlers or logger.filters or not logger.propagate:
+            return None
+        logger = logger.parent
+    if len(logger.handlers) != 1:
+        return None
+    handler = logger.handlers[0]
+    if (type(handler) is not _HubHandler or type(handler.formatter) is not JsonFormatter
+            or handler.level > logging.INFO or len(handler.filters) != 1
+            or type(handler.filters[0]) is not RequestIdFilter):
+        return None
+    return handler
 
 
 def _record_template() -> dict:
@@ -122,14 +186,30 @@ def access_line(method: str, path: str, status: int, duration_ms: int | None,
 
     Called for every answer, by the Flask app and by the proxy's own path: when INFO is
     off for the logger nothing is built; otherwise the record is filled from a template
-    (``Logger.info`` would also look up the caller's frame and rebuild every field)."""
+    (``Logger.info`` would also look up the caller's frame and rebuild every field). When
+    the hub's JSON handler is the only one, the line is written to it directly: the same
+    line, without a record and the handlers' layers."""
     if not log.isEnabledFor(logging.INFO):
         return
     path = _printable(path)
+    handler = _sole_json_handler()
+    created = time.time()
+    if handler is None:
+        log.handle(_access_record(created, method, path, status, duration_ms, remote_addr,
+                                  request_id))
+        return
+    line = handler.formatter.access(created, method, path, status, duration_ms, remote_addr,
+                                    request_id)
+    handler.write_line(line, lambda: _access_record(created, method, path, status, duration_ms,
+                                                    remote_addr, request_id))
+
+
+def _access_record(created: float, method: str, path: str, status: int,
+                   duration_ms: int | None, remote_addr: str | None,
+                   request_id: str) -> logging.LogRecord:
     record = logging.LogRecord.__new__(logging.LogRecord)
     fields = record.__dict__
     fields.update(_TEMPLATE)
-    created = time.time()
     thread = threading.current_thread()
     fields.update(
         created=created, msecs=int((created - int(created)) * 1000) + 0.0,
@@ -137,7 +217,7 @@ def access_line(method: str, path: str, status: int, duration_ms: int | None,
         thread=thread.ident, threadName=thread.name, process=os.getpid(),
         args=(method, path, status), request_id=request_id, method=method, path=path,
         status=status, duration_ms=duration_ms, remote_addr=remote_addr)
-    log.handle(record)
+    return record
 
 
 def init_app(app: Flask) -> None:
