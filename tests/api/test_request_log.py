@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from integration_hub.db.models import ProxyRequest
+from integration_hub.proxy import request_log
 from integration_hub.proxy.request_log import CallRecord, RequestLogBuffer
 
 
@@ -83,3 +85,33 @@ def test_the_log_lists_a_call_at_the_first_read(client, admin, upstream, make_in
     page = client.get(f"/api/integrations/{integration}/requests", headers=admin.headers)
     assert [(r["path"], r["status"]) for r in page.get_json()["_embedded"]["inf:proxy-request"]] \
         == [("/v1/items", 200)]
+
+
+def test_a_batched_row_is_stored_as_the_orm_stores_one(app, make_integration, session,
+                                                       monkeypatch):
+    """The writer inserts through the driver: every column must hold what an ORM insert of
+    the same row holds, down to the stored text of its time (which orders the log)."""
+    integration = make_integration("Stored alike")
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    record = CallRecord(integration_id=integration, username="mia", method="PATCH",
+                        path="/v1/ünï?x=", status=None, error="upstream_timeout",
+                        bytes_sent=3, bytes_received=0)
+    session.add(ProxyRequest(id="orm-row", integration_id=integration, username="mia",
+                             method="PATCH", path="/v1/ünï?x=", status=None,
+                             error="upstream_timeout", duration_ms=9, bytes_sent=3,
+                             bytes_received=0, created_at=at))
+    session.commit()
+    buffer = RequestLogBuffer(app.extensions["integration_hub.db"], interval=3600)
+    monkeypatch.setattr(request_log, "utcnow", lambda: at)
+    buffer.add(record, 9)
+    buffer.flush()
+
+    stored = session.execute(text(
+        "SELECT id, integration_id, username, method, path, status, error, duration_ms, "
+        "bytes_sent, bytes_received, CAST(created_at AS TEXT) FROM proxy_requests "
+        "WHERE integration_id = :integration ORDER BY id = 'orm-row'"),
+        {"integration": integration}).all()
+    [(_, *batched), (_, *by_orm)] = stored
+    assert batched == by_orm
+    [row] = [r for r in _rows(session, integration) if r.id != "orm-row"]
+    assert row.created_at == at
