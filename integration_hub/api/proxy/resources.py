@@ -13,7 +13,7 @@ from integration_hub import json_body
 from integration_hub.api.common import HalSchema, PageArgsSchema, hal_page, href, page_schema
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.proxy import hot_path
-from integration_hub.api.proxy.answers import CHUNK, raw_target, sandboxed, transparent
+from integration_hub.api.proxy.answers import FIRST_CHUNK, raw_target, sandboxed, transparent
 from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.request_framing import RequestBody
@@ -126,7 +126,7 @@ def request_log_buffer() -> request_log.RequestLogBuffer:
 def _envelope(answer, record, log, limit: int) -> dict:
     body = b""
     try:
-        for chunk in answer.stream(CHUNK, decode_content=True):
+        for chunk in answer.stream(FIRST_CHUNK, decode_content=True):
             body += chunk
             if len(body) > limit:
                 raise proxy.RequestTooLarge("the upstream's answer is too large for an envelope")
@@ -205,7 +205,7 @@ class Raw(MethodView):
             method=request.method,
             target=raw_target(request.environ, request.view_args.get("target", "")),
             query=request.query_string.decode("latin-1") or None, headers=headers,
-            body=body.pieces(CHUNK) if body.present else None, content_length=body.length))
+            body=body.pieces(FIRST_CHUNK) if body.present else None, content_length=body.length))
         hot_path.remember(request.environ, authentication(), integration_id, prepared.plan)
         return transparent(answer, prepared.record, log, request.method)
 
