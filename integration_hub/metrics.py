@@ -8,6 +8,7 @@ scrape adds them up, whichever process answers it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 
@@ -37,6 +38,13 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 def status_class(status: int | None) -> str:
     return "error" if status is None else f"{status // 100}xx"
+
+
+@functools.lru_cache(maxsize=16)
+def upstream_seconds(outcome: str):
+    """``UPSTREAM_SECONDS``' series for an outcome (``status_class``), looked up once:
+    ``.labels()`` checks and joins the label values on every call."""
+    return UPSTREAM_SECONDS.labels(outcome)
 
 
 class QueueDepth(Collector):

@@ -228,7 +228,8 @@ def without_framing(headers: Mapping[str, str]) -> dict[str, str]:
 def forwardable_request_headers(headers: Iterable[tuple[str, str]],
                                 extra_allowed: Iterable[str] = ()) -> dict[str, str]:
     """The caller's headers the raw proxy may pass on (docs/decisions.md, "The request proxy")."""
-    allowed = FORWARDED_REQUEST_HEADERS | {h.lower() for h in extra_allowed}
+    extra = {h.lower() for h in extra_allowed}
+    allowed = FORWARDED_REQUEST_HEADERS | extra if extra else FORWARDED_REQUEST_HEADERS
     kept: dict[str, str] = {}
     for name, value in headers:
         lowered = name.lower()
@@ -258,12 +259,14 @@ def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]
     """Upstream headers the caller gets: no hop-by-hop (nor those named in Connection),
     no cookies, no HSTS, no CORS. Content-Encoding and -Length stay as sent (the body
     is passed on undecoded)."""
-    pairs = list(headers)
-    named = {token.strip().lower() for name, value in pairs if name.lower() == "connection"
-             for token in value.split(",")}
-    return [(name, value) for name, value in pairs
-            if name.lower() not in DROPPED_RESPONSE_HEADERS and name.lower() not in named
-            and not name.lower().startswith("access-control-")]
+    kept, named = [], set()
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "connection":
+            named.update(token.strip().lower() for token in value.split(","))
+        elif lowered not in DROPPED_RESPONSE_HEADERS and not lowered.startswith("access-control-"):
+            kept.append((lowered, name, value))
+    return [(name, value) for lowered, name, value in kept if lowered not in named]
 
 
 def latin1_safe(value: str) -> str:

@@ -215,7 +215,7 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
         except RequestTooLarge:
             raise
         except (urllib3.exceptions.HTTPError, OSError) as failure:
-            metrics.UPSTREAM_SECONDS.labels("error").observe(time.monotonic() - started)
+            metrics.upstream_seconds("error").observe(time.monotonic() - started)
             if deadline.expired:  # whatever the shutdown made of the call
                 raise _too_late(deadline) from None
             if not isinstance(failure, urllib3.exceptions.HTTPError):
@@ -231,7 +231,7 @@ def _send(pool: urllib3.PoolManager, prepared: Prepared, call: ProxyCall, settin
             raise refusal from None
 
         status = answer.status
-        metrics.UPSTREAM_SECONDS.labels(metrics.status_class(status)).observe(time.monotonic() - started)
+        metrics.upstream_seconds(metrics.status_class(status)).observe(time.monotonic() - started)
         stored = None
         if (status == 401 and not refreshed and prepared.plan.auth_type == "oauth2"
                 and prepared.plan.connection_id is not None and call.replayable

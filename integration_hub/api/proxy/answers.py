@@ -104,19 +104,29 @@ def as_sent(status: int, headers: list[tuple[str, str]],
     id (``X-Request-ID``), ``Origin`` added to ``Vary`` as ``edge/cors.py`` adds it, and an
     HTML page's headers (``edge/page_headers.py``). None when a response object would
     rewrite something (a ``Location``, an answer without content): build one then."""
-    if status < 200 or status in (204, 304) or any(
-            name.lower() in _REWRITTEN for name, _ in headers):
+    if status < 200 or status in (204, 304):
         return None
-    sent = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
+    sent, varies, content_type = [], [], None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered in _REWRITTEN:
+            return None
+        if lowered in _REPLACED:
+            continue
+        if lowered == "vary":
+            varies.append(value)
+        elif lowered == "content-type" and content_type is None:
+            content_type = value
+        sent.append((name, value))
     sent += [*SANDBOX_HEADERS.items(), ("X-Request-ID", request_id)]
-    varies = [value for name, value in sent if name.lower() == "vary"]
-    vary = parse_set_header(varies[0] if varies else None)
-    if "Origin" not in vary:  # as response.vary.add: the first Vary, merged, replaces all
+    vary = parse_set_header(varies[0]) if varies else None
+    if vary is None:
+        sent.append(("Vary", "Origin"))
+    elif "Origin" not in vary:  # as response.vary.add: the first Vary, merged, replaces all
         vary.add("Origin")
         sent = [(name, value) for name, value in sent if name.lower() != "vary"]
         sent.append(("Vary", vary.to_header()))
-    content_type = next((value for name, value in sent if name.lower() == "content-type"), "")
-    if content_type.split(";")[0].strip().lower() == "text/html":
+    if content_type is not None and content_type.split(";")[0].strip().lower() == "text/html":
         present = {name.lower() for name, _ in sent}
         sent += [(name, value) for name, value in SECURITY_HEADERS.items()
                  if name.lower() not in present]
