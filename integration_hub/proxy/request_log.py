@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integration_hub import errors
 from integration_hub.db.models import ApiToken, Connection, Integration, ProxyRequest, User
 from integration_hub.db.session import writing
-from integration_hub.db.types import new_uuid, utcnow
+from integration_hub.db.types import time_ordered_uuid, utcnow
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
@@ -88,7 +88,7 @@ def _write_rows(make_session: sessionmaker, rows: list[Row],
         if not rows:
             return
         _insert_calls(session, [
-            (new_uuid(), record.integration_id, record.username, record.method,
+            (time_ordered_uuid(), record.integration_id, record.username, record.method,
              record.path[:2048], record.status, record.error, duration_ms, record.bytes_sent,
              record.bytes_received, at)
             for record, duration_ms, at in rows])
