@@ -82,3 +82,43 @@ def test_the_first_bytes_go_out_before_the_upstream_sends_the_rest(client, membe
         assert max(sizes) <= answers.CHUNK
     finally:
         answer.close()
+
+
+class ShortUpstream:
+    """Declares ``DECLARED`` bytes, sends ``SENT`` of them and closes the connection."""
+
+    DECLARED, SENT = 1000, 400
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.server.settimeout(WAIT)
+        connection, _ = self.server.accept()
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.DECLARED
+                               + b"x" * self.SENT)
+
+
+def test_an_upstream_that_ends_short_of_its_length_ends_the_stream_with_an_error(
+        client, member, keyed):
+    short = ShortUpstream()
+    integration = keyed(api_base_uri=short.url)
+    answer = client.get(f"/api/integrations/{integration}/request/file",
+                        headers=member.headers, buffered=False)
+    received = 0
+    with pytest.raises(Exception) as ended:  # noqa: PT011 - whichever the server sees
+        for chunk in answer.response:
+            received += len(chunk)
+    answer.close()
+    short.thread.join(WAIT)
+    short.server.close()
+
+    assert received == ShortUpstream.SENT
+    assert "IncompleteRead" in repr(ended.value) or "ProtocolError" in repr(ended.value)

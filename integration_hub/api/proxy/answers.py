@@ -47,7 +47,7 @@ def arriving(answer) -> Iterator[bytes]:
         yield from answer.stream(FIRST_CHUNK, decode_content=False)
         return
     size = FIRST_CHUNK
-    while True:
+    while not answer.closed:  # closed once a declared length is read: no read for nothing
         started = time.monotonic()
         data = answer.read(size, decode_content=False)
         if not data:
