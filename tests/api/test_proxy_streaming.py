@@ -17,15 +17,13 @@ REST = 5 * 1024 * 1024  # sent once the test has seen the first bytes
 WAIT = 10.0
 
 
-class PausingUpstream:
-    """Answers one request with a declared length, sends ``FIRST`` bytes of it, waits for
-    ``go``, then sends the rest."""
+class OneRequestUpstream:
+    """A loopback server for one request: ``answer`` gets the connection once the request's
+    head has arrived."""
 
     def __init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.go = threading.Event()
-        self.body = bytes(range(256)) * ((FIRST + REST) // 256)
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -37,11 +35,27 @@ class PausingUpstream:
             head = b""
             while b"\r\n\r\n" not in head:
                 head += connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                               b"Content-Length: %d\r\n\r\n" % len(self.body))
-            connection.sendall(self.body[:FIRST])
-            self.go.wait(WAIT)
-            connection.sendall(self.body[FIRST:])
+            self.answer(connection)
+
+    def answer(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class PausingUpstream(OneRequestUpstream):
+    """Answers with a declared length, sends ``FIRST`` bytes of it, waits for ``go``, then
+    sends the rest."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.body = bytes(range(256)) * ((FIRST + REST) // 256)
+        super().__init__()
+
+    def answer(self, connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(self.body))
+        connection.sendall(self.body[:FIRST])
+        self.go.wait(WAIT)
+        connection.sendall(self.body[FIRST:])
 
     def close(self) -> None:
         self.go.set()
@@ -84,26 +98,14 @@ def test_the_first_bytes_go_out_before_the_upstream_sends_the_rest(client, membe
         answer.close()
 
 
-class ShortUpstream:
+class ShortUpstream(OneRequestUpstream):
     """Declares ``DECLARED`` bytes, sends ``SENT`` of them and closes the connection."""
 
     DECLARED, SENT = 1000, 400
 
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        self.server.settimeout(WAIT)
-        connection, _ = self.server.accept()
-        with connection:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += connection.recv(65536)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.DECLARED
-                               + b"x" * self.SENT)
+    def answer(self, connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % self.DECLARED
+                           + b"x" * self.SENT)
 
 
 def test_an_upstream_that_ends_short_of_its_length_ends_the_stream_with_an_error(
