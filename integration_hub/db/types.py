@@ -26,9 +26,9 @@ def time_ordered_uuid() -> str:
     Rows of an append-mostly table keyed by it (the proxy's request log) go in at the end
     of their primary key's index instead of anywhere in it: a busy log's inserts cost about
     a third less CPU, and half the time, once it holds 100,000 rows."""
-    random = secrets.randbits(74)
-    value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 62) << 64
-             | 0b10 << 62 | random & ((1 << 62) - 1))
+    bits = secrets.randbits(74)
+    value = ((time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (bits >> 62) << 64
+             | 0b10 << 62 | bits & ((1 << 62) - 1))
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 

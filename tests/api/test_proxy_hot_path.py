@@ -48,6 +48,16 @@ def warm(client, url: str, headers: dict[str, str]) -> None:
         assert client.get(url, headers=headers).status_code == 200
 
 
+def by_views_then_hot_path(app, client, url: str, headers: dict[str, str]):
+    """The same call twice: by the views (a browser's call, with an Origin the hub does not
+    allow, is always theirs), then by the hot path; with the statements the second ran."""
+    by_views = client.get(url, headers={**headers, "X-Request-ID": "call-1",
+                                        "Origin": "https://elsewhere.example"})
+    with statements(app) as seen:
+        by_hot_path = client.get(url, headers={**headers, "X-Request-ID": "call-2"})
+    return by_views, by_hot_path, seen
+
+
 def answer_of(response) -> tuple[int, list[tuple[str, str]], bytes]:
     """Status, every header (repeated ones too, in no particular order) and body."""
     headers = sorted((name.lower(), value) for name, value in response.headers.items()
@@ -96,12 +106,8 @@ def test_the_hot_path_answers_exactly_as_the_views(app, client, member, upstream
     warm(client, f"{base}/warm", member.headers)
     upstream.respond("/v1/thing", behaviour, sticky=True)
 
-    # A browser's call (an Origin the hub does not allow) is always the views'.
-    by_views = client.get(f"{base}/thing", headers={
-        **member.headers, "X-Request-ID": "call-1", "Origin": "https://elsewhere.example"})
-    with statements(app) as seen:
-        by_hot_path = client.get(f"{base}/thing",
-                                 headers={**member.headers, "X-Request-ID": "call-2"})
+    by_views, by_hot_path, seen = by_views_then_hot_path(app, client, f"{base}/thing",
+                                                         member.headers)
 
     assert seen == []
 
@@ -149,11 +155,8 @@ def test_a_failure_after_the_call_was_taken_is_answered_as_the_views_answer_it(
     warm(client, f"{base}/ok", member.headers)  # its token and plan are now kept
     upstream.respond("/v1/down", failure, sticky=True)
 
-    by_views = client.get(f"{base}/down", headers={
-        **member.headers, "X-Request-ID": "call-1", "Origin": "https://elsewhere.example"})
-    with statements(app) as seen:
-        by_hot_path = client.get(f"{base}/down",
-                                 headers={**member.headers, "X-Request-ID": "call-2"})
+    by_views, by_hot_path, seen = by_views_then_hot_path(app, client, f"{base}/down",
+                                                         member.headers)
 
     assert seen == []
     assert by_hot_path.status_code >= 400
