@@ -20,6 +20,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.util.connection import allowed_gai_family, create_connection
 
 from integration_hub import errors
+from integration_hub.outbound.answer_heads import UpstreamAnswer
 from integration_hub.outbound.deadlines import current_deadline
 from integration_hub.outbound.policy import address_denied
 
@@ -74,6 +75,7 @@ class _PinnedConnection:
     watched from the start: TLS handshake, request and answer all end at the deadline."""
 
     deny_private = False
+    response_class = UpstreamAnswer  # http.client's answer, its head read without email.parser
 
     def request(self, *args, **kwargs) -> None:
         deadline = current_deadline()
