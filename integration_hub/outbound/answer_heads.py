@@ -55,7 +55,8 @@ def _parsed_by_email(lines: list[bytes], _class) -> http.client.HTTPMessage:
 def _begin_reading_heads_with(parse) -> types.FunctionType:
     """``HTTPResponse.begin`` itself, its module's ``parse_headers`` name bound to
     ``parse``: the stdlib's status line, 100-continue, framing and keep-alive logic
-    unchanged, whatever the Python version."""
+    unchanged, whatever the Python version. Its other names are those of ``http.client``
+    when the hub was imported."""
     begin = http.client.HTTPResponse.begin
     scope = {**vars(http.client), "parse_headers": parse}
     return types.FunctionType(begin.__code__, scope, begin.__name__, begin.__defaults__,
