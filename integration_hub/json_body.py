@@ -15,6 +15,9 @@ can read, check, store, read back and answer. The database may still hold deeper
 (written before bodies were limited, or by another tool): ``read_stored`` is the JSON
 loader of the hub's engine, and gives the parts deeper than ``MAX_DEPTH`` back as their
 JSON text instead of raising RecursionError on every page that shows them.
+
+``merge_patch`` applies a JSON merge patch (RFC 7396), what a ``PATCH`` of a JSON object
+means where the API says so (docs/api-conventions.md).
 """
 
 from __future__ import annotations
@@ -199,3 +202,19 @@ def _float_or_text(text: str) -> float | str:
         return _finite_float(text)
     except ValueError:
         return text
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` changed by the JSON merge patch ``patch`` (RFC 7396): the members of an
+    object merge name by name, ``null`` removes one, any other value replaces what was
+    there (an array as a whole). Neither argument is changed; the recursion goes no deeper
+    than ``patch``, which a request body holds to ``MAX_DEPTH``."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = merge_patch(merged.get(name), value)
+    return merged

@@ -31,12 +31,15 @@ def register(actor: Actor, values: Mapping[str, Any]) -> Integration:
 
 
 def update(actor: Actor, integration_id: str, changes: Mapping[str, Any],
-           precondition: Precondition = no_precondition) -> Integration:
-    """Change an integration (by id or slug): omitted fields keep their value."""
+           precondition: Precondition = no_precondition, merge: bool = False) -> Integration:
+    """Change an integration (by id or slug): omitted fields keep their value. With
+    ``merge`` (a PATCH), ``data`` and ``headers`` are merged into the stored ones."""
     with audited(actor, "integration.update", "integration", integration_id) as action, \
             transaction() as session:
         found = store.find(session, actor.user, integration_id)
         precondition(found.integration)
+        if merge:
+            changes = store.patched(found.integration, changes)
         integration = store.update(session, actor.user, found, changes)
         action.succeeded(session, integration.id, fields=sorted(changes))
     return integration

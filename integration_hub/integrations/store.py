@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from integration_hub import errors
+from integration_hub import errors, json_body
 from integration_hub.databases import dialects as database_dialects
 from integration_hub.db import session as db
 from integration_hub.db.models import Integration, Tag, User, integration_tags
@@ -293,6 +293,22 @@ def _copy(source: Found, integration: Integration) -> None:
         setattr(integration, column, json.loads(json.dumps(value))
                 if isinstance(value, (dict, list)) else value)
     integration.name = f"{source.integration.name} (copy)"
+
+
+MERGED_BY_PATCH = ("data", "headers")  # objects a PATCH merges into (docs/api-conventions.md)
+
+
+def patched(integration: Integration, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` with its ``data`` and ``headers`` objects merged into the integration's
+    (a JSON merge patch: ``null`` removes a member), so that ``update`` sees the whole
+    objects that result, and checks them as it checks a PUT of them. A null ``data`` or
+    ``headers`` still clears it."""
+    merged = dict(changes)
+    for attribute in MERGED_BY_PATCH:
+        if isinstance(changes.get(attribute), dict):
+            merged[attribute] = json_body.merge_patch(getattr(integration, attribute) or {},
+                                                      changes[attribute])
+    return merged
 
 
 def update(session: Session, user: User, found: Found, changes: Mapping[str, Any]) -> Integration:

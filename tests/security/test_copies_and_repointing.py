@@ -472,6 +472,53 @@ def test_every_field_deciding_where_credentials_go_needs_share_access(client, pe
     assert not problems, "\n".join(problems)
 
 
+# A PATCH merges ``data`` into the stored object (docs/api-conventions.md): the merged
+# whole is what the rules see, so a member added, changed or removed by a merge patch is
+# refused exactly as the same whole sent by PUT.
+MERGE_PATCHES = [
+    ("data.allowedHosts", HTTP_BASE, {"data": {"allowedHosts": ["attacker.example.net"]}}),
+    ("data.allowedHosts", HTTP_BASE, {"data": {"allowedHosts": None}}),
+    ("data.credentialOrigins", HTTP_BASE,
+     {"data": {"credentialOrigins": ["https://files.example.com"]}}),
+    ("data.host", DB_BASE, {"data": {"host": "attacker.example.net"}}),
+    ("data.port", DB_BASE, {"data": {"port": 6543}}),
+    ("data.options", DB_BASE, {"data": {"options": {"sslmode": "disable"}}}),
+    ("data.sslmode", DB_BASE, {"data": {"sslmode": None}}),
+]
+
+
+@pytest.mark.parametrize("field, base, patch", MERGE_PATCHES,
+                         ids=[f"{field}-{n}" for n, (field, _, _) in enumerate(MERGE_PATCHES)])
+def test_a_merge_patch_moving_credentials_needs_share_access(client, people, admin,
+                                                             make_integration, field, base, patch):
+    integration = make_integration("Patched", owner="olga", shares=SHARES, **base)
+    path = f"/api/integrations/{integration}"
+    before = client.get(path, headers=admin.headers).get_json()
+
+    refused = client.patch(path, headers=people["walt"].headers,
+                           json={**patch, "description": "changed by walt"})
+
+    assert refused.status_code == 403, refused.get_data(as_text=True)
+    assert refused.get_json()["code"] == "field_needs_share_access"
+    assert field in refused.get_json()["errors"]
+    assert client.get(path, headers=admin.headers).get_json() == before
+    allowed = client.patch(path, headers=people["shay"].headers, json=patch)
+    assert allowed.status_code == 200, allowed.get_data(as_text=True)
+
+
+def test_a_writers_merge_patch_of_other_members_keeps_where_credentials_go(
+        client, people, admin, make_integration):
+    integration = make_integration("Patched", owner="olga", shares=SHARES, **DB_BASE)
+    path = f"/api/integrations/{integration}"
+
+    changed = client.patch(path, headers=people["walt"].headers,
+                           json={"data": {"database": "archive"}})
+
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    assert changed.get_json()["data"] == {**DB_DATA, "database": "archive"}
+    assert changed.get_json()["hasCredentials"] is True  # nothing moved: the password stays
+
+
 def test_no_one_removes_a_database_host(client, people, admin, make_integration):
     """Without a host libpq would take the hub's own unix socket: a writer needs share access
     to try, and share access is refused too (docs/security.md, "Database hosts and logins")."""

@@ -10,6 +10,7 @@ from integration_hub.api.integrations.schemas import (
     IntegrationCreateSchema,
     IntegrationListItemSchema,
     IntegrationPageSchema,
+    IntegrationPatchSchema,
     IntegrationQueryArgsSchema,
     IntegrationSchema,
     IntegrationUpdateSchema,
@@ -101,13 +102,13 @@ class Integration(MethodView):
         return lifecycle.update(current_actor(), integration_id, changes,
                                 if_match(IntegrationSchema().dump))
 
-    @blp.arguments(IntegrationUpdateSchema)
+    @blp.arguments(IntegrationPatchSchema, content_type="application/merge-patch+json")
     @blp.response(200, IntegrationSchema)
     @blp.problems(400, 401, 403, 404, 412, 413, 415)
     def patch(self, changes, integration_id):
-        """Same as PUT"""
+        """Change an integration as PUT does, merging data and headers (JSON merge patch)"""
         return lifecycle.update(current_actor(), integration_id, changes,
-                                if_match(IntegrationSchema().dump))
+                                if_match(IntegrationSchema().dump), merge=True)
 
     @blp.arguments(DeleteArgsSchema, location="query")
     @blp.response(204)

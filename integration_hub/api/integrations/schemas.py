@@ -120,6 +120,22 @@ class IntegrationUpdateSchema(ma.Schema):
                                            "icon's path; defaults to the catalogue icon"})
 
 
+class IntegrationPatchSchema(IntegrationUpdateSchema):
+    """A PATCH: as a PUT, but ``data`` and ``headers`` are JSON merge patches of the stored
+    objects (docs/api-conventions.md, "Changing a resource")."""
+
+    headers = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.Length(min=1, max=128)),
+                             values=ma.fields.String(validate=ma.validate.Length(max=8192),
+                                                     allow_none=True),
+                             allow_none=True, metadata={
+                                 "description": "Header name -> template, merged into the "
+                                                "stored ones; null removes a header"})
+    data = ma.fields.Dict(keys=ma.fields.String(), allow_none=True, metadata={
+        "description": "Merged into the stored configuration (JSON merge patch, RFC 7396): "
+                       "null removes a member, objects merge, other values replace; the "
+                       "result follows the rules of a PUT"})
+
+
 class IntegrationCreateSchema(IntegrationUpdateSchema):
     id = ma.fields.String(validate=_uuid, metadata={"description": "Optional; generated when absent"})
     copy_from = ma.fields.String(data_key="copyFrom", metadata={
