@@ -31,6 +31,7 @@ from integration_hub.databases import drivers as database_drivers
 from integration_hub.databases import hosts as database_hosts
 from integration_hub.databases import options as database_options
 from integration_hub.databases import query_statements, query_values, sqlite_connections
+from integration_hub.databases.query_statements import ROW_FORMATS as ROW_FORMATS  # for the view
 from integration_hub.databases.query_statements import run_query as run_query  # for the view
 from integration_hub.databases.sqlite_files import SqliteFiles
 from integration_hub.db.models import Integration, Tenant, User
@@ -182,10 +183,11 @@ def engine_of(session: Session, user: User, integration_id: str) -> Engine:
 
 def query(session: Session, user: User, integration_id: str, sql: str,
           params: Mapping[str, Any] | None, limit: int,
-          timeout_ms: int) -> query_statements.QueryResult:
+          timeout_ms: int, row_format: str = "arrays") -> query_statements.QueryResult:
     """A read-only query on the integration's database (bound parameters only)."""
     engine = engine_of(session, user, integration_id)
-    return run_query(engine, sql, params, limit, timeout_ms, current_settings().query_max_bytes)
+    return run_query(engine, sql, params, limit, timeout_ms, current_settings().query_max_bytes,
+                     row_format)
 
 
 def schema(session: Session, user: User, integration_id: str) -> list[dict[str, Any]]:

@@ -44,10 +44,11 @@ class Rows:
 
 
 def collect(fetch: Callable[[int], Sequence[Sequence[Any]]], limit: int, max_bytes: int,
-            convert: Callable[[Any], Any], max_batch: int = 1) -> Rows:
+            convert: Callable[[Any], Any], max_batch: int = 1, row_overhead: int = 0) -> Rows:
     """Rows from ``fetch(n)`` (at most n rows; fewer at the end), n never above ``max_batch``,
     until ``limit`` rows or ``max_bytes`` of JSON; one row more is asked for, to tell whether
-    there were more."""
+    there were more. ``row_overhead``: bytes each row takes in the answer beyond its values
+    as a JSON array (the column names of a row answered as an object)."""
     values: list[list[Any]] = []
     samples: list[Any] = []
     size, largest, batch = 2, 1, 1  # "[]"
@@ -59,7 +60,7 @@ def collect(fetch: Callable[[int], Sequence[Sequence[Any]]], limit: int, max_byt
             if len(values) == limit:
                 return Rows(values, True, samples)
             safe = [convert(value) for value in row]
-            cost = len(json.dumps(safe, separators=(",", ":"))) + 1
+            cost = len(json.dumps(safe, separators=(",", ":"))) + 1 + row_overhead
             if size + cost > max_bytes:
                 return Rows(values, True, samples)
             values.append(safe)

@@ -11,6 +11,7 @@ the SQL or its parameters.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,25 +41,34 @@ class DatabaseUnreachable(errors.HubError):
     status, code, title = 502, "database_unreachable", "The database could not be reached"
 
 
+class QueryColumnsNotUnique(errors.ValidationFailed):
+    code, title = "query_columns_not_unique", "Rows with two columns of one name are no objects"
+
+
+ROW_FORMATS = ("arrays", "objects")  # a row as its values in column order, or name -> value
+
+
 
 
 @dataclass(frozen=True)
 class QueryResult:
     columns: list[dict[str, str]]
-    rows: list[list[Any]]
+    rows: list[list[Any]] | list[dict[str, Any]]  # as ``ROW_FORMATS`` says
     truncated: bool
 
 
 def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit: int,
-              timeout_ms: int, max_bytes: int) -> QueryResult:
-    """At most ``limit`` rows and ``max_bytes`` of them as JSON (databases/query_rows.py)."""
+              timeout_ms: int, max_bytes: int, row_format: str = "arrays") -> QueryResult:
+    """At most ``limit`` rows and ``max_bytes`` of them as JSON (databases/query_rows.py),
+    each row an array of its values or, with ``row_format`` "objects", an object of them by
+    column name (a result with two columns of one name is refused: one would be lost)."""
     dialect = engine.dialect.name
     try:
         with engine.connect() as connection:
             _begin_read_only(connection, dialect, timeout_ms)
             try:
                 names, rows = _execute(connection, dialect, sql, dict(params or {}), limit,
-                                       timeout_ms, max_bytes)
+                                       timeout_ms, max_bytes, row_format == "objects")
             finally:
                 _end(connection, dialect)
     except DBAPIError as failure:
@@ -68,11 +78,14 @@ def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit:
     samples = rows.samples + [None] * (len(names) - len(rows.samples))
     columns = [{"name": name, "type": query_values.column_type(sample)}
                for name, sample in zip(names, samples, strict=False)]
+    if row_format == "objects":
+        return QueryResult(columns, [dict(zip(names, row, strict=True)) for row in rows.values],
+                           rows.truncated)
     return QueryResult(columns, rows.values, rows.truncated)
 
 
 def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeout_ms: int,
-             max_bytes: int) -> tuple[list[str], query_rows.Rows]:
+             max_bytes: int, as_objects: bool = False) -> tuple[list[str], query_rows.Rows]:
     """One statement, bound parameters, rows read in batches through the driver.
 
     PostgreSQL gets a server-side cursor, or else a prepared statement: either holds exactly
@@ -92,9 +105,16 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
         if cursor.description is None:
             raise QueryNotReadOnly("the statement returns no rows; only queries are allowed")
         names = [column[0] for column in cursor.description]
+        overhead = 0
+        if as_objects:
+            if len(set(names)) < len(names):
+                raise QueryColumnsNotUnique(
+                    "two columns share a name, so rows cannot be objects: give each column a "
+                    "name of its own (AS) or ask for rowFormat arrays")
+            overhead = sum(len(json.dumps(name)) + 1 for name in names)  # "name": per value
         rows = query_rows.collect(query_rows.fetcher(driver, cursor, timeout_ms), limit,
                                   max_bytes, query_values.json_safe,
-                                  query_rows.batch_limit(cursor))
+                                  query_rows.batch_limit(cursor), overhead)
         truncated = rows.truncated
         return names, rows
     except errors.HubError:  # the answer's own refusals (read-only, a value too deep)

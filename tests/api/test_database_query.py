@@ -339,6 +339,52 @@ def test_select_with_named_params(hub, make_db, target, admin):
     assert target.snapshot() == target.seed_snapshot
 
 
+def test_query_is_another_name_for_sql(hub, make_db, target, admin):
+    integration = make_db(target)
+
+    answer = hub.post(f"/api/integrations/{integration}/query", headers=admin.headers,
+                      json={"query": "SELECT name FROM items WHERE id = :id", "params": {"id": 2}})
+
+    assert ok(answer)["rows"] == [["banana"]]
+
+
+def test_rows_as_objects_by_column_name(hub, make_db, target, admin):
+    integration = make_db(target)
+
+    answer = ok(query(hub, admin, integration, "SELECT id, name, NULL AS no_value FROM items "
+                                               "ORDER BY id", rowFormat="objects", limit=2))
+
+    assert answer["rows"] == [{"id": 1, "name": "apple", "no_value": None},
+                              {"id": 2, "name": "banana", "no_value": None}]
+    assert [c["name"] for c in answer["columns"]] == ["id", "name", "no_value"]
+    assert answer["rowCount"] == 2 and answer["truncated"] is True
+    arrays = ok(query(hub, admin, integration, "SELECT id, name FROM items ORDER BY id",
+                      rowFormat="arrays", limit=1))
+    assert arrays["rows"] == [[1, "apple"]]
+
+
+def test_two_columns_of_one_name_are_refused_as_objects_but_not_as_arrays(hub, make_db, target,
+                                                                          admin):
+    integration = make_db(target)
+    sql = "SELECT id AS same, name AS same FROM items ORDER BY id"
+
+    refused = query(hub, admin, integration, sql, rowFormat="objects")
+    problem(refused, 422, "query_columns_not_unique")
+    assert ok(query(hub, admin, integration, sql, limit=1))["rows"] == [[1, "apple"]]
+
+
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("body, field", [
+    ({"sql": "SELECT 1", "query": "SELECT 2"}, "query"),
+    ({"params": {}}, "sql"),
+    ({"sql": "SELECT 1", "rowFormat": "columns"}, "rowFormat"),
+], ids=["sql-and-query", "neither", "unknown-row-format"])
+def test_one_statement_and_a_known_row_format(hub, make_db, target, admin, body, field):
+    integration = make_db(target)
+    answer = hub.post(f"/api/integrations/{integration}/query", headers=admin.headers, json=body)
+    assert field in problem(answer, 422, "validation_failed")["errors"]
+
+
 def test_colons_inside_string_literals_are_not_parameters(hub, make_db, target, admin):
     """Only :name outside quotes is a parameter: text such as 'at :noon' or '{"a":1}' is data."""
     integration = make_db(target)

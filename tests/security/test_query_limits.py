@@ -167,6 +167,23 @@ def test_reading_stops_at_the_byte_cap(hub, admin, integration, target):
     the_probe_fails(hub, admin, integration, target.dialect, probe, 51)  # 51 rows: 500 KB
 
 
+def test_rows_as_objects_stop_at_the_byte_cap_with_their_column_names(hub, admin, integration,
+                                                                      target):
+    """A row answered as an object repeats its column names: they count toward the cap, so
+    long names cannot carry the answer past it."""
+    name = "n" * 60
+    columns = ", ".join(f"x AS {name}{number}" for number in range(40))  # ~2.5 KB of names
+    answer = query(hub, admin, integration, f"SELECT {columns} FROM numbers ORDER BY x",
+                   limit=1000, rowFormat="objects")
+
+    assert answer.status_code == 200, shown(answer)
+    assert len(answer.get_data()) <= CAP + OVERHEAD + 40 * (len(name) + 8)  # the columns list
+    body = answer.get_json()
+    assert body["truncated"] is True
+    assert 0 < body["rowCount"] < CAP // (40 * len(name))
+    assert list(body["rows"][0]) == [f"{name}{number}" for number in range(40)]
+
+
 def test_a_value_larger_than_the_cap_is_not_answered_and_the_next_row_never_computed(
         hub, admin, integration, target):
     # Python's sqlite3 steps one row ahead of the row it hands over

@@ -13,13 +13,28 @@ blp = Blueprint("database", __name__, url_prefix="/api",
 
 
 class QuerySchema(ma.Schema):
-    sql = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100_000))
+    sql = ma.fields.String(validate=ma.validate.Length(min=1, max=100_000), metadata={
+        "description": "The statement (one of sql and query is required)"})
+    query = ma.fields.String(validate=ma.validate.Length(min=1, max=100_000), metadata={
+        "description": "Another name for sql (as Nanonets' executequery calls it)"})
     params = ma.fields.Dict(keys=ma.fields.String(), load_default=None, allow_none=True,
                             metadata={"description": "Bound parameters, named :name in the SQL"})
     limit = ma.fields.Integer(load_default=dbquery.DEFAULT_LIMIT,
                               validate=ma.validate.Range(min=1, max=dbquery.MAX_LIMIT))
     timeout_ms = ma.fields.Integer(data_key="timeoutMs", load_default=dbquery.DEFAULT_TIMEOUT_MS,
                                    validate=ma.validate.Range(min=1, max=dbquery.MAX_TIMEOUT_MS))
+    row_format = ma.fields.String(data_key="rowFormat", load_default="arrays",
+                                  validate=ma.validate.OneOf(dbquery.ROW_FORMATS), metadata={
+                                      "description": "arrays: each row its values in column "
+                                                     "order; objects: column name -> value"})
+
+    @ma.validates_schema
+    def _one_statement(self, values, **kwargs):
+        if "sql" in values and "query" in values:
+            raise ma.ValidationError("give the statement as sql or as query, not both",
+                                     field_name="query")
+        if "sql" not in values and "query" not in values:
+            raise ma.ValidationError("Missing data for required field.", field_name="sql")
 
 
 class ColumnSchema(ma.Schema):
@@ -29,7 +44,9 @@ class ColumnSchema(ma.Schema):
 
 class QueryResultSchema(ma.Schema):
     columns = ma.fields.List(ma.fields.Nested(ColumnSchema))
-    rows = ma.fields.List(ma.fields.List(ma.fields.Raw(allow_none=True)))
+    rows = ma.fields.List(ma.fields.Raw(), metadata={
+        "description": "Each row an array of values in column order, or with rowFormat "
+                       "objects, an object of them by column name"})
     row_count = ma.fields.Function(lambda r: len(r.rows), data_key="rowCount")
     truncated = ma.fields.Boolean()
 
@@ -63,8 +80,9 @@ class Query(MethodView):
     @blp.problems(400, 401, 404, 409, 413, 415, 501, 502, 504)
     def post(self, query, integration_id):
         """Run a read-only query (bound parameters only)"""
-        return dbquery.query(db_session(), current_user(), integration_id, query["sql"],
-                             query["params"], query["limit"], query["timeout_ms"])
+        return dbquery.query(db_session(), current_user(), integration_id,
+                             query.get("sql") or query["query"], query["params"], query["limit"],
+                             query["timeout_ms"], query["row_format"])
 
 
 @blp.route("/integrations/<integration_id>/schema")
