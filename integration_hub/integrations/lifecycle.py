@@ -16,17 +16,20 @@ from integration_hub.audit.actions import audited
 from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Integration
 from integration_hub.db.session import Precondition, no_precondition, transaction
-from integration_hub.integrations import store
+from integration_hub.integrations import sharing, store
+from integration_hub.integrations.acl import Access
 
 
 def register(actor: Actor, values: Mapping[str, Any]) -> Integration:
     """A new integration the actor owns; a copy of another when ``values`` names one in
-    ``copy_from``."""
+    ``copy_from``; shared for reading with the ``teams`` it names, in the same transaction."""
     with audited(actor, "integration.create", "integration") as action, \
             transaction() as session:
         integration = store.create(session, actor.user, values)
+        teams = sharing.share_with_teams(session, store.Found(integration, Access.OWNER),
+                                         values.get("teams") or (), actor.username)
         action.succeeded(session, integration.id, name=integration.name, type=integration.type,
-                         fields=sorted(values))
+                         fields=sorted(values), **({"teams": teams} if teams else {}))
     return integration
 
 

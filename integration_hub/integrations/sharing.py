@@ -126,6 +126,27 @@ def put_share(session: Session, found: Found, principal_id: str, access_level: i
     return share, created
 
 
+def share_with_teams(session: Session, found: Found, teams: Iterable[str],
+                     actor: str | None = None) -> list[str]:
+    """Read shares for ``teams`` (``team:eng`` or ``eng``), as an integration is registered:
+    every one must be a team of the tenant, or nothing is shared (422 on ``teams``).
+    Answers their principal ids, each once."""
+    principals = list(dict.fromkeys(TEAM_PREFIX + team.removeprefix(TEAM_PREFIX)
+                                    for team in teams))
+    if not principals:
+        return []
+    known = describe_principals(session, found.integration.tenant_id, set(principals))
+    missing = [principal for principal in principals if not known[principal].exists]
+    if missing:
+        raise errors.ValidationFailed(
+            "teams names no team of this tenant: " + ", ".join(missing),
+            errors={"teams": [f"{principal!r} is not a team of this tenant"
+                              for principal in missing]})
+    for principal in principals:
+        put_share(session, found, principal, Access.READ, actor=actor)
+    return principals
+
+
 def delete_share(session: Session, found: Found, principal_id: str,
                  actor: str | None = None) -> None:
     require(found.access, Access.SHARE)

@@ -138,6 +138,10 @@ class IntegrationPatchSchema(IntegrationUpdateSchema):
 
 class IntegrationCreateSchema(IntegrationUpdateSchema):
     id = ma.fields.String(validate=_uuid, metadata={"description": "Optional; generated when absent"})
+    teams = ma.fields.List(ma.fields.String(validate=ma.validate.Length(min=1, max=70)),
+                           load_only=True, validate=ma.validate.Length(max=100), metadata={
+                               "description": "Teams (team:<slug> or <slug>) given read access "
+                                              "with the integration, in the same transaction"})
     copy_from = ma.fields.String(data_key="copyFrom", metadata={
         "description": "Id or slug of a readable integration whose configuration is copied "
                        "(its secrets too with share access to it); given fields override"})
