@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -26,11 +26,11 @@ from integration_hub.config import current_settings
 from integration_hub.connections import connect_rules
 from integration_hub.connections import store as connections
 from integration_hub.databases import accounts as database_accounts
+from integration_hub.databases import catalog, query_statements, query_values, sqlite_connections
 from integration_hub.databases import dialects as database_dialects
 from integration_hub.databases import drivers as database_drivers
 from integration_hub.databases import hosts as database_hosts
 from integration_hub.databases import options as database_options
-from integration_hub.databases import query_statements, query_values, sqlite_connections
 from integration_hub.databases.query_statements import ROW_FORMATS as ROW_FORMATS  # for the view
 from integration_hub.databases.query_statements import run_query as run_query  # for the view
 from integration_hub.databases.sqlite_files import SqliteFiles
@@ -190,25 +190,12 @@ def query(session: Session, user: User, integration_id: str, sql: str,
                      row_format)
 
 
-def schema(session: Session, user: User, integration_id: str) -> list[dict[str, Any]]:
-    return describe(engine_of(session, user, integration_id))
+def schema(session: Session, user: User, integration_id: str) -> dict[str, Any]:
+    """What the account can see of the database (databases/catalog.py)."""
+    return catalog.describe(engine_of(session, user, integration_id))
 
 
-# -- schema and test ---------------------------------------------------------
-
-def describe(engine: Engine) -> list[dict[str, Any]]:
-    try:
-        inspector = inspect(engine)
-        tables = []
-        for name in sorted(inspector.get_table_names()):
-            columns = [{"name": c["name"], "type": str(c["type"]).lower(),
-                        "nullable": bool(c.get("nullable", True))}
-                       for c in inspector.get_columns(name)]
-            tables.append({"name": name, "columns": columns})
-        return tables
-    except DBAPIError as failure:
-        raise query_statements.translate(failure, engine.dialect.name) from None
-
+# -- test --------------------------------------------------------------------
 
 def ping(engine: Engine) -> tuple[bool, int, str | None, str | None]:
     """(ok, latency in ms, error, its problem code): connect, select, and check the account

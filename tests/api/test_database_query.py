@@ -701,6 +701,7 @@ def test_schema_lists_tables_and_columns(hub, make_db, target, admin):
     tables = ok(schema_of(hub, admin, integration))["tables"]
 
     assert [t["name"] for t in tables] == ["items", "numbers", "payroll"]
+    assert {t["kind"] for t in tables} == {"table"}
     items = {c["name"]: c for c in tables[0]["columns"]}
     assert [c["name"] for c in tables[0]["columns"]] == ITEM_COLUMNS
     assert items["id"]["nullable"] is False and items["name"]["nullable"] is False
@@ -713,6 +714,89 @@ def test_schema_lists_tables_and_columns(hub, make_db, target, admin):
     assert "date" in kinds["born"] and ("time" in kinds["seen"])
     assert any(word in kinds["payload"] for word in ("bytea", "blob", "binary"))
     assert [c["name"] for c in tables[1]["columns"]] == ["x"]
+
+
+# Views, keys and indexes the schema test adds to its target, and takes away again.
+CATALOG_OBJECTS = {
+    "postgresql": ["CREATE TABLE orders (id integer PRIMARY KEY, item_id integer NOT NULL "
+                   "REFERENCES items (id))",
+                   "CREATE UNIQUE INDEX orders_item ON orders (item_id)",
+                   "CREATE VIEW cheap_items AS SELECT id, name FROM items WHERE price < 1",
+                   "CREATE SCHEMA archive",
+                   "CREATE TABLE archive.old_orders (id integer PRIMARY KEY, "
+                   "item_id integer REFERENCES public.items (id))"],
+    "mysql": ["CREATE TABLE orders (id INT PRIMARY KEY, item_id INT NOT NULL, "
+              "FOREIGN KEY (item_id) REFERENCES items (id))",
+              "CREATE UNIQUE INDEX orders_item ON orders (item_id)",
+              "CREATE VIEW cheap_items AS SELECT id, name FROM items WHERE price < 1"],
+    "sqlite": ["CREATE TABLE orders (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL "
+               "REFERENCES items (id))",
+               "CREATE UNIQUE INDEX orders_item ON orders (item_id)",
+               "CREATE VIEW cheap_items AS SELECT id, name FROM items WHERE price < 1"],
+}
+CATALOG_CLEANUP = {
+    "postgresql": ["DROP SCHEMA IF EXISTS archive CASCADE", "DROP VIEW IF EXISTS cheap_items",
+                   "DROP TABLE IF EXISTS orders"],
+    "mysql": ["DROP VIEW IF EXISTS cheap_items", "DROP TABLE IF EXISTS orders"],
+    "sqlite": ["DROP VIEW IF EXISTS cheap_items", "DROP TABLE IF EXISTS orders"],
+}
+
+
+@pytest.fixture
+def catalogued(target):
+    """The target with a view, a foreign key, a unique index and (PostgreSQL) a second
+    schema, plus one the account may not use; all gone afterwards."""
+    hidden = target.dialect == "postgresql"
+    try:
+        target.run_as_owner(*CATALOG_OBJECTS[target.dialect])
+        if hidden:
+            from tests.support.databases import _pg_admin
+
+            with _pg_admin(target.database) as admin:
+                admin.execute("CREATE SCHEMA hidden")
+                admin.execute("CREATE TABLE hidden.secrets (x integer)")
+        yield target
+    finally:
+        if hidden:
+            from tests.support.databases import _pg_admin
+
+            with _pg_admin(target.database) as admin:
+                admin.execute("DROP SCHEMA IF EXISTS hidden CASCADE")
+        target.run_as_owner(*CATALOG_CLEANUP[target.dialect])
+        target.reseed()
+
+
+def test_schema_describes_views_keys_indexes_and_every_usable_schema(hub, make_db, catalogued,
+                                                                    admin):
+    target = catalogued
+    integration = make_db(target)
+
+    described = ok(schema_of(hub, admin, integration))
+
+    default = {"postgresql": "public", "mysql": target.database, "sqlite": "main"}[target.dialect]
+    others = ["archive"] if target.dialect == "postgresql" else []
+    assert described["schemas"] == [default, *others]
+    assert described["truncated"] is False
+    tables = {(table["schema"], table["name"]): table for table in described["tables"]}
+    assert [name for schema, name in tables if schema == default] == [
+        "cheap_items", "items", "numbers", "orders", "payroll"]
+    view = tables[default, "cheap_items"]
+    assert view["kind"] == "view" and [c["name"] for c in view["columns"]] == ["id", "name"]
+    assert view["primaryKey"] == [] and view["foreignKeys"] == []
+    items, orders = tables[default, "items"], tables[default, "orders"]
+    assert items["kind"] == "table" and items["primaryKey"] == ["id"]
+    assert orders["primaryKey"] == ["id"]
+    assert [{key: fk[key] for key in ("columns", "referredSchema", "referredTable",
+                                      "referredColumns")} for fk in orders["foreignKeys"]] == [
+        {"columns": ["item_id"], "referredSchema": default, "referredTable": "items",
+         "referredColumns": ["id"]}]
+    unique = [index for index in orders["indexes"] if index["name"] == "orders_item"]
+    assert unique == [{"name": "orders_item", "columns": ["item_id"], "unique": True}]
+    if target.dialect == "postgresql":
+        archived = tables["archive", "old_orders"]
+        assert archived["foreignKeys"][0]["referredSchema"] == "public"
+        assert archived["foreignKeys"][0]["referredTable"] == "items"
+        assert not any(schema == "hidden" for schema, _ in tables)
 
 
 def test_test_endpoint_connects_and_selects(hub, make_db, target, admin):

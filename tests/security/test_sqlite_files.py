@@ -443,8 +443,10 @@ def test_reading_still_works(hub, mallory, vault):
 def test_schema_and_test_endpoints_still_work(hub, mallory, vault):
     integration = create_sqlite(hub, mallory, str(vault)).get_json()["id"]
     schema = ok(hub.get(f"/api/integrations/{integration}/schema", headers=mallory.headers))
-    assert schema["tables"] == [{"name": "vault", "columns": [
-        {"name": "secret", "type": "text", "nullable": True}]}]
+    assert schema["schemas"] == ["main"]
+    assert schema["tables"] == [{"schema": "main", "name": "vault", "kind": "table", "columns": [
+        {"name": "secret", "type": "text", "nullable": True}], "primaryKey": [],
+        "foreignKeys": [], "indexes": []}]
     checked = ok(hub.post(f"/api/integrations/{integration}/test", headers=mallory.headers))
     assert checked["ok"] is True, checked
 

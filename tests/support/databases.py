@@ -101,6 +101,10 @@ class Target:
     def tables(self) -> list[str]:
         raise NotImplementedError
 
+    def run_as_owner(self, *statements: str) -> None:
+        """Statements as the read-write owner, for a test's own arrangement (then ``reseed``)."""
+        raise NotImplementedError
+
     def objects(self) -> list[tuple]:
         """Tables, views, indexes, sequences... of the database (or its default schema)."""
         raise NotImplementedError
@@ -188,6 +192,10 @@ class PostgresTarget(Target):
 
     def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self._owner().execute(sql, params or None).fetchall()
+
+    def run_as_owner(self, *statements: str) -> None:
+        for statement in statements:
+            self._owner().execute(statement)
 
     def tables(self) -> list[str]:
         return [r[0] for r in self.fetch(
@@ -328,6 +336,11 @@ class MysqlTarget(Target):
             cursor.execute(sql, params or None)
             return list(cursor.fetchall())
 
+    def run_as_owner(self, *statements: str) -> None:
+        with self._owner().cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
     def tables(self) -> list[str]:
         return [r[0] for r in self.fetch(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
@@ -434,6 +447,11 @@ class SqliteTarget(Target):
     def tables(self) -> list[str]:
         return [r[0] for r in self.fetch(
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def run_as_owner(self, *statements: str) -> None:
+        with contextlib.closing(sqlite3.connect(self.database)) as db, db:
+            for statement in statements:
+                db.execute(statement)
 
     def objects(self) -> list[tuple]:
         return self.fetch("SELECT type, name FROM sqlite_master ORDER BY 2, 1")

@@ -55,13 +55,39 @@ class TableColumnSchema(ColumnSchema):
     nullable = ma.fields.Boolean()
 
 
+class ForeignKeySchema(ma.Schema):
+    name = ma.fields.String(allow_none=True)
+    columns = ma.fields.List(ma.fields.String())
+    referred_schema = ma.fields.String(data_key="referredSchema")
+    referred_table = ma.fields.String(data_key="referredTable")
+    referred_columns = ma.fields.List(ma.fields.String(), data_key="referredColumns")
+
+
+class IndexSchema(ma.Schema):
+    name = ma.fields.String(allow_none=True)
+    columns = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The indexed columns (expressions are left out)"})
+    unique = ma.fields.Boolean()
+
+
 class TableSchema(ma.Schema):
+    schema = ma.fields.String(metadata={"description": "The schema (MySQL: the database) "
+                                                       "holding it; SQLite: main"})
     name = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": "table or view"})
     columns = ma.fields.List(ma.fields.Nested(TableColumnSchema))
+    primary_key = ma.fields.List(ma.fields.String(), data_key="primaryKey")
+    foreign_keys = ma.fields.List(ma.fields.Nested(ForeignKeySchema), data_key="foreignKeys")
+    indexes = ma.fields.List(ma.fields.Nested(IndexSchema))
 
 
 class DatabaseSchemaSchema(ma.Schema):
+    schemas = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The schemas the account can use, the default one first"})
     tables = ma.fields.List(ma.fields.Nested(TableSchema))
+    truncated = ma.fields.Boolean(metadata={
+        "description": "True when the database holds more tables and views than one answer "
+                       "lists (2,000)"})
 
 
 class TestResultSchema(ma.Schema):
@@ -90,8 +116,8 @@ class Schema(MethodView):
     @blp.response(200, DatabaseSchemaSchema, content_type="application/json")
     @blp.problems(401, 404, 409, 422, 501, 502, 504)
     def get(self, integration_id):
-        """Tables and columns of the database"""
-        return {"tables": dbquery.schema(db_session(), current_user(), integration_id)}
+        """Schemas, tables and views of the database: columns, keys and indexes"""
+        return dbquery.schema(db_session(), current_user(), integration_id)
 
 
 @blp.route("/integrations/<integration_id>/test")
