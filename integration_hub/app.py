@@ -169,7 +169,9 @@ def register_api(app: Flask) -> None:
                        "A hub API token (ihub_...). Its scopes bound it: read (GET and HEAD), "
                        "proxy (the request proxy, every method), admin (anything its user may "
                        "do). A request outside them is 403 token_scope_insufficient, naming "
-                       "the requiredScope."})
+                       "the requiredScope. Programs may send the token as HTTP Basic "
+                       "instead, as the user name with an empty password (curl -u "
+                       "'<token>:'); browsers may not (401 basic_auth_from_browser)."})
     api.spec.components.security_scheme(
         "sessionCookie", {"type": "apiKey", "in": "cookie", "name": "ihub_session", "description":
                           "The session of a person signed in (the /login page or POST /api/login). "

@@ -6,6 +6,7 @@ Every API endpoint needs an authenticated user unless its view is marked
 because a browser never attaches a bearer token on its own.
 
 A view marked ``@api_token_only`` (the request proxy) refuses the session cookie.
+Programs may send the token as HTTP Basic instead (edge/authorization_header.py).
 
 A bearer token reaches only what its scopes cover (identity/token_scopes.py): checked here,
 once, before any view runs. A view marked ``@token_scope(...)`` needs that scope for every
@@ -27,6 +28,7 @@ from integration_hub.audit.entries import Actor
 from integration_hub.config import current_settings
 from integration_hub.db.models import Tenant, User
 from integration_hub.db.session import db_session, writing
+from integration_hub.edge.authorization_header import api_token_of
 from integration_hub.identity import browser_sessions, token_scopes, tokens
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -129,11 +131,8 @@ def _refuse_without_token() -> None:
 def _authenticate() -> tuple[User, Authentication]:
     header = request.headers.get("Authorization")
     if header is not None:
-        scheme, _, credentials = header.partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise errors.AuthenticationRequired("use 'Authorization: Bearer <api token>'")
         token = tokens.bearer_of(
-            db_session(), credentials.strip(),
+            db_session(), api_token_of(header, request.headers),
             touch_after=current_settings().token_last_used_resolution)
         g.tenant = token.tenant
         return token.user, Authentication(token=token)
