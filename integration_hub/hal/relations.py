@@ -63,8 +63,8 @@ RELATIONS: dict[str, str] = {
     "record": "One stored record: its model, id, data and when it last changed.",
     "store": "POST {op: list|get|sum, model, limit, offset, id, fields}: read the records store; "
              "sum adds numeric fields.",
-    "import": "POST multipart resources_file (CSV with a header row, or JSON Lines) and model: "
-              "upsert records by id, all or nothing unless partial=true (write access).",
+    "import": "POST multipart resources_file or file (CSV with a header row, or JSON Lines) and "
+              "model: upsert records by id, all or nothing unless partial=true (write access).",
     "sync": "The integration's sync: GET shows settings, whom runs act as (runAs), the running "
             "and last run and the next scheduled one; POST starts a run (202, 409 while one runs).",
     "sync-confirm": "POST takes the sync over as it is (write access): every run acts as you "

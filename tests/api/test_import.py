@@ -389,6 +389,35 @@ def test_missing_file_field_is_422(client, member, integration):
     assert stored(client, member, integration) == {}
 
 
+def test_the_file_may_be_sent_as_file(client, member, integration):
+    answer = client.post(f"/api/integrations/{integration}/import", headers=member.headers,
+                         data={"file": (io.BytesIO(b"id,name\n1,Ada\n"), "people.csv"),
+                               "model": "people"},
+                         content_type="multipart/form-data")
+
+    imported(answer, 1, model="people")
+    assert stored(client, member, integration) == {("people", "1"): {"id": "1", "name": "Ada"}}
+
+
+def test_file_and_resources_file_together_are_422(client, member, integration):
+    answer = client.post(f"/api/integrations/{integration}/import", headers=member.headers,
+                         data={"file": (io.BytesIO(b"id\n1\n"), "a.csv"),
+                               "resources_file": (io.BytesIO(b"id\n2\n"), "b.csv")},
+                         content_type="multipart/form-data")
+
+    assert "file" in assert_problem(answer, 422, "validation_failed")["errors"]
+    assert stored(client, member, integration) == {}
+
+
+@pytest.mark.parametrize("name", ["resources_file", "file"])
+def test_a_text_field_instead_of_a_file_is_422(client, member, integration, name):
+    answer = client.post(f"/api/integrations/{integration}/import", headers=member.headers,
+                         data={name: "id\n1\n"}, content_type="multipart/form-data")
+
+    assert name in assert_problem(answer, 422, "validation_failed")["errors"]
+    assert stored(client, member, integration) == {}
+
+
 @pytest.mark.parametrize("kwargs", [
     {"json": {"resources_file": "id\n1\n"}},
     {"data": "id\n1\n", "content_type": "text/csv"},

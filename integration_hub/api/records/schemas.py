@@ -1,6 +1,7 @@
 """Schemas of the records store: records, store operations, imports."""
 
 import marshmallow as ma
+from werkzeug.datastructures import FileStorage
 
 from integration_hub.api.common import MAX_OFFSET, HalSchema, PageArgsSchema, href, page_schema
 from integration_hub.records.store import DEFAULT_MODEL
@@ -73,12 +74,35 @@ class StoreResultSchema(ma.Schema):
 
 
 class ImportFormSchema(ma.Schema):
-    resources_file = ma.fields.Raw(required=True, metadata={
+    resources_file = ma.fields.Raw(metadata={
         "type": "string", "format": "binary",
-        "description": "CSV with a header row (an id column), or JSON Lines (objects with id)"})
+        "description": "CSV with a header row (an id column), or JSON Lines (objects with id); "
+                       "one of resources_file and file is required"})
+    file = ma.fields.Raw(metadata={"type": "string", "format": "binary",
+                                   "description": "Another name for resources_file"})
     model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
     partial = ma.fields.Boolean(load_default=False, metadata={
         "description": "Import the good lines and report the bad ones (default: all or nothing)"})
+
+    @ma.validates_schema(skip_on_field_errors=False)  # named beside an unknown field too
+    def _one_file(self, values, **kwargs):
+        given = [name for name in ("resources_file", "file") if name in values]
+        if len(given) > 1:
+            raise ma.ValidationError("send the file as resources_file or as file, not both",
+                                     field_name="file")
+        if not given:
+            raise ma.ValidationError("Missing data for required field.",
+                                     field_name="resources_file")
+        if not isinstance(values[given[0]], FileStorage):
+            raise ma.ValidationError("must be a file part of the form (with a filename)",
+                                     field_name=given[0])
+
+    @ma.post_load
+    def _the_file(self, values, **kwargs):
+        """``resources_file`` whichever name it came under."""
+        if "file" in values:
+            values["resources_file"] = values.pop("file")
+        return values
 
 
 class LineErrorSchema(ma.Schema):
