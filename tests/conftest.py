@@ -320,6 +320,21 @@ def upstream(upstream_server):
     upstream_server.reset()
 
 
+STORAGE_TOKEN = "storage-bearer-token-2231"
+
+
+@pytest.fixture
+def storage(make_integration, upstream):
+    """Factory: a storage integration of a catalogue type (google-drive, onedrive, sharepoint,
+    dropbox, box) on the recording upstream under ``base``, with a shared bearer token and
+    ``data``; shared with mia."""
+    def make(type_: str, base: str, **data) -> str:
+        return make_integration(f"Files {type_}", type=type_, auth_type="bearer", mode="shared",
+                                api_key=STORAGE_TOKEN, api_base_uri=f"{upstream.url}{base}",
+                                shares={"mia": 1}, data=data)
+    return make
+
+
 @pytest.fixture(scope="session")
 def receiver_server():
     """A real local webhook receiver checking signatures (tests/support/receiver.py)."""

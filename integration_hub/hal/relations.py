@@ -84,7 +84,8 @@ RELATIONS: dict[str, str] = {
              "and how it ended; filters actor, action, targetType, targetId, outcome, since, until.",
     "audit-entry": "One entry of the audit log.",
     "directories-preview": "POST {folderId, path}: the folders inside a folder of a storage "
-                           "integration (Google Drive, OneDrive), read with your connection.",
+                           "integration (Google Drive, OneDrive, SharePoint, Dropbox, Box), "
+                           "read with your connection, every page of it.",
     "login": "Start a browser session with username and password; answers the CSRF token.",
     "logout": "End the browser session.",
     "sessions": "Browser sessions: DELETE signs you (on /api/me) or a user (administrators) out of "

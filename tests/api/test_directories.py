@@ -1,5 +1,6 @@
 """Folder previews of storage integrations, through the proxy to the recording upstream
-standing in for Google Drive and OneDrive."""
+standing in for Google Drive, OneDrive, SharePoint, Dropbox and Box: each API's own list
+shape and paging (proxy/storage_listings.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from integration_hub.proxy import directories
+from tests.conftest import STORAGE_TOKEN as TOKEN
 from tests.support.problems import assert_problem
 
-TOKEN = "storage-bearer-token-2231"
 FOLDER = "application/vnd.google-apps.folder"
-
-
-@pytest.fixture
-def storage(make_integration, upstream):
-    def make(type_: str, base: str) -> str:
-        return make_integration(f"Files {type_}", type=type_, auth_type="bearer", mode="shared",
-                                api_key=TOKEN, api_base_uri=f"{upstream.url}{base}",
-                                shares={"mia": 1})
-    return make
 
 
 def preview(client, caller, integration, **body):
@@ -39,7 +32,7 @@ def test_google_drive_root_folders_by_name_with_paths(client, member, storage, u
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json() == {"directories": [
         {"id": "f1", "name": "alpha", "path": "/alpha", "mimeType": FOLDER},
-        {"id": "f2", "name": "Zeta", "path": "/Zeta", "mimeType": FOLDER}]}
+        {"id": "f2", "name": "Zeta", "path": "/Zeta", "mimeType": FOLDER}], "truncated": False}
     (sent,) = upstream.requests()
     query = parse_qs(sent.query)
     assert query["q"] == [f"'root' in parents and mimeType = '{FOLDER}' and trashed = false"]
@@ -75,7 +68,8 @@ def test_onedrive_children_keep_only_folders(client, member, storage, upstream):
 def test_onedrive_root(client, member, storage, upstream):
     onedrive = storage("onedrive", "/v1.0")
     upstream.respond("/v1.0/me/drive/root/children", {"json": {"value": []}})
-    assert preview(client, member, onedrive).get_json() == {"directories": []}
+    assert preview(client, member, onedrive).get_json() == {"directories": [],
+                                                             "truncated": False}
 
 
 @pytest.mark.parametrize("behaviour", [
@@ -108,3 +102,126 @@ def test_only_storage_integrations_and_readers(client, member, make_caller, make
     outsider = make_caller("olaf")
     assert_problem(preview(client, outsider, storage("google-drive", "/drive/v3")), 404,
                    "integration_not_found")
+
+
+def names(answer) -> list[str]:
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return [folder["name"] for folder in answer.get_json()["directories"]]
+
+
+def test_google_drive_reads_every_page(client, member, storage, upstream):
+    drive = storage("google-drive", "/drive/v3")
+    upstream.respond("/drive/v3/files",
+                     {"json": {"files": [{"id": "1", "name": "b", "mimeType": FOLDER}],
+                               "nextPageToken": "page-2"}},
+                     {"json": {"files": [{"id": "2", "name": "a", "mimeType": FOLDER}]}})
+
+    assert names(preview(client, member, drive)) == ["a", "b"]
+    first, second = upstream.requests("/drive/v3/files")
+    assert "pageToken" not in parse_qs(first.query)
+    assert parse_qs(second.query)["pageToken"] == ["page-2"]
+    assert parse_qs(second.query)["q"] == parse_qs(first.query)["q"]
+
+
+def test_sharepoint_lists_the_sites_drive_and_follows_next_links(client, member, storage,
+                                                                 upstream):
+    site = "example.sharepoint.com,1111,2222"
+    sharepoint = storage("sharepoint", "/v1.0", siteId=site)
+    children = f"/v1.0/sites/{site}/drive/items/ITEM9/children"
+    upstream.respond(children, {"json": {"value": [
+        {"id": "a", "name": "Contracts", "folder": {}}, {"id": "f", "name": "x.docx", "file": {}}],
+        "@odata.nextLink": f"{upstream.url}{children}?$skiptoken=abc%3D%3D&$top=999"}},
+        {"json": {"value": [{"id": "b", "name": "Archive", "folder": {}}]}})
+
+    answer = preview(client, member, sharepoint, folderId="ITEM9", path="/Legal")
+
+    assert names(answer) == ["Archive", "Contracts"]
+    assert answer.get_json()["directories"][0]["path"] == "/Legal/Archive"
+    first, second = upstream.requests(children)
+    assert parse_qs(second.query)["$skiptoken"] == ["abc=="]
+    assert second.header("Authorization") == f"Bearer {TOKEN}"
+
+
+def test_sharepoint_without_a_site_lists_the_root_site_or_the_drive_named(client, member,
+                                                                         storage, upstream):
+    root_site = storage("sharepoint", "/v1.0")
+    library = storage("sharepoint", "/v1.0", driveId="b!lib/1")
+    upstream.respond("/v1.0/sites/root/drive/root/children", {"json": {"value": []}})
+    upstream.respond("/v1.0/drives/b%21lib%2F1/root/children", {"json": {"value": []}})
+
+    assert names(preview(client, member, root_site)) == []
+    assert names(preview(client, member, library)) == []
+    assert [r.path for r in upstream.requests()] == ["/v1.0/sites/root/drive/root/children",
+                                                      "/v1.0/drives/b%21lib%2F1/root/children"]
+
+
+def test_dropbox_lists_with_a_post_and_continues_with_the_cursor(client, member, storage,
+                                                                 upstream):
+    dropbox = storage("dropbox", "/2", rootPath="/Apps/Hub")
+    upstream.respond("/2/files/list_folder", {"json": {"entries": [
+        {".tag": "folder", "id": "id:b", "name": "Invoices", "path_display": "/Apps/Hub/Invoices"},
+        {".tag": "file", "id": "id:f", "name": "a.pdf"}], "cursor": "C1", "has_more": True}})
+    upstream.respond("/2/files/list_folder/continue", {"json": {"entries": [
+        {".tag": "folder", "id": "id:a", "name": "Archive"}], "cursor": "C2", "has_more": False}})
+
+    answer = preview(client, member, dropbox)
+
+    assert names(answer) == ["Archive", "Invoices"]
+    listed, continued = upstream.requests("/2/files/list_folder")
+    assert continued.path == "/2/files/list_folder/continue"
+    assert listed.method == continued.method == "POST"
+    assert listed.header("Content-Type") == "application/json"
+    assert listed.json() == {"path": "/Apps/Hub", "recursive": False, "include_deleted": False,
+                             "limit": 2000}
+    assert continued.json() == {"cursor": "C1"}
+    assert listed.header("Authorization") == f"Bearer {TOKEN}"
+
+
+def test_dropbox_subfolder_by_id(client, member, storage, upstream):
+    dropbox = storage("dropbox", "/2")
+    upstream.respond("/2/files/list_folder", {"json": {"entries": [], "has_more": False}})
+
+    assert names(preview(client, member, dropbox, folderId="id:abc")) == []
+    assert upstream.requests()[0].json()["path"] == "id:abc"
+
+
+def test_box_lists_folder_items_and_follows_the_marker(client, member, storage, upstream):
+    box = storage("box", "/2.0", rootFolderId="123")
+    upstream.respond("/2.0/folders/123/items", {"json": {"entries": [
+        {"type": "folder", "id": "77", "name": "Plans"}, {"type": "file", "id": "8", "name": "x"},
+        {"type": "web_link", "id": "9", "name": "link"}], "next_marker": "M2", "limit": 1000}},
+        {"json": {"entries": [{"type": "folder", "id": 78, "name": "Budget"}],
+                  "next_marker": None}})
+
+    answer = preview(client, member, box)
+
+    assert answer.get_json()["directories"] == [
+        {"id": "78", "name": "Budget", "path": "/Budget", "mimeType": "inode/directory"},
+        {"id": "77", "name": "Plans", "path": "/Plans", "mimeType": "inode/directory"}]
+    first, second = upstream.requests("/2.0/folders/123/items")
+    assert parse_qs(first.query) == {"fields": ["id,type,name"], "limit": ["1000"],
+                                     "usemarker": ["true"]}
+    assert parse_qs(second.query)["marker"] == ["M2"]
+
+
+def test_box_root_is_all_files(client, member, storage, upstream):
+    box = storage("box", "/2.0")
+    upstream.respond("/2.0/folders/0/items", {"json": {"entries": []}})
+    assert names(preview(client, member, box)) == []
+
+
+def test_a_folder_of_more_pages_than_one_preview_reads_is_truncated(client, member, admin,
+                                                                    storage, upstream):
+    box = storage("box", "/2.0")
+    upstream.respond("/2.0/folders/0/items", {"json": {
+        "entries": [{"type": "folder", "id": "1", "name": "Again"}], "next_marker": "more"}},
+        sticky=True)
+
+    answer = preview(client, member, box)
+
+    assert answer.status_code == 200
+    assert answer.get_json()["truncated"] is True
+    assert len(upstream.requests()) == directories.MAX_PAGES
+    logged = client.get(f"/api/integrations/{box}/requests?limit=100",
+                        headers=admin.headers).get_json()["_embedded"]["inf:proxy-request"]
+    assert len(logged) == directories.MAX_PAGES  # every page is a proxied call of its own

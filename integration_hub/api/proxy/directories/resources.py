@@ -1,5 +1,6 @@
 """``/api/integrations/{id}/directories/preview``: the folders inside a folder of a
-storage integration (Google Drive, OneDrive), read with the caller's connection."""
+storage integration (Google Drive, OneDrive, SharePoint, Dropbox, Box), read with the
+caller's connection."""
 
 import marshmallow as ma
 from flask import current_app
@@ -34,6 +35,9 @@ class DirectorySchema(ma.Schema):
 
 class DirectoriesSchema(ma.Schema):
     directories = ma.fields.List(ma.fields.Nested(DirectorySchema))
+    truncated = ma.fields.Boolean(metadata={
+        "description": "True when the storage had more pages of the folder than one preview "
+                       "reads (20); the folders listed are those of the pages read"})
 
 
 @blp.route("/integrations/<integration_id>/directories/preview")
@@ -45,8 +49,10 @@ class Preview(MethodView):
         """The subfolders of a folder (root by default), through the proxy"""
         session, user = db_session(), current_user()
         found = integrations.find(session, user, integration_id)
-        folders = directories.preview(
+        listed = directories.preview(
             session, user, current_tenant(), found, args.get("folder_id"), args["path"],
             current_settings(), upstream_pool(),
             current_app.extensions["integration_hub.db"])
-        return {"directories": [{**folder, "mime_type": folder["mimeType"]} for folder in folders]}
+        return {"directories": [{**folder, "mime_type": folder["mimeType"]}
+                                for folder in listed.directories],
+                "truncated": listed.truncated}
