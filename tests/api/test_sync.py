@@ -358,12 +358,20 @@ def test_changing_or_removing_the_schedule_replans(client, admin, synced):
     client.patch(f"/api/integrations/{integration}", headers=admin.headers,
                  json={"data": {"sync": {**CURSOR, "schedule": {"intervalMinutes": 5}}}})
     sooner = client.get(url, headers=admin.headers).get_json()
-    client.patch(f"/api/integrations/{integration}", headers=admin.headers,
-                 json={"data": {"sync": CURSOR}})
+    client.put(f"/api/integrations/{integration}", headers=admin.headers,
+               json={"data": {"sync": CURSOR}})  # PUT replaces data: no schedule left
     removed = client.get(url, headers=admin.headers).get_json()
+    client.patch(f"/api/integrations/{integration}", headers=admin.headers,
+                 json={"data": {"sync": {"schedule": {"intervalMinutes": 5}}}})
+    again = client.get(url, headers=admin.headers).get_json()
+    client.patch(f"/api/integrations/{integration}", headers=admin.headers,
+                 json={"data": {"sync": {"schedule": None}}})  # a merge patch removes it
+    removed_by_patch = client.get(url, headers=admin.headers).get_json()
 
     assert sooner["nextRunAt"] < first and sooner["schedule"] == {"intervalMinutes": 5}
     assert removed["nextRunAt"] is None and removed["schedule"] is None
+    assert again["nextRunAt"] is not None and again["schedule"] == {"intervalMinutes": 5}
+    assert removed_by_patch["nextRunAt"] is None and removed_by_patch["schedule"] is None
 
 
 def test_runs_are_listed_newest_first(client, member, upstream, synced, run_queue):
