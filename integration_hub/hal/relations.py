@@ -61,6 +61,10 @@ RELATIONS: dict[str, str] = {
     "records": "The records an integration fed into the hub (imports, syncs), by model and id; "
                "filters model and includeDeleted.",
     "record": "One stored record: its model, id, data and when it last changed.",
+    "lineage": "A record's lineage: the records it comes from (inf:upstream) and those it feeds "
+               "(inf:downstream), as imported with lineages_file.",
+    "upstream": "A record the one in hand comes from (its lineage).",
+    "downstream": "A record the one in hand feeds (its lineage).",
     "store": "POST {op: list|get|sum, model, limit, offset, id, fields}: read the records store; "
              "sum adds numeric fields.",
     "import": "POST multipart resources_file or file (CSV with a header row, or JSON Lines) and "

@@ -71,7 +71,7 @@ class RecordsFile:
         start = stream.tell()
         # The first non-blank character decides; the blank lines before it are read again
         # with the rest rather than kept (a file may be nothing else up to its limit).
-        first = next((line for line in _lines(stream) if line.strip()), None)
+        first = next((line for line in text_lines(stream) if line.strip()), None)
         if first is None:
             raise UnreadableFile(1, "the file is empty")
         self.format = "jsonl" if first.lstrip()[0] in "{[" else "csv"
@@ -79,13 +79,13 @@ class RecordsFile:
         self._stream = stream
 
     def __iter__(self) -> Iterator[Row | LineError]:
-        lines = _lines(self._stream)
+        lines = text_lines(self._stream)
         return _json_lines(lines) if self.format == "jsonl" else _csv(lines)
 
 
 # -- text ---------------------------------------------------------------------------------------
 
-def _lines(stream: BinaryIO) -> Iterator[str]:
+def text_lines(stream: BinaryIO) -> Iterator[str]:
     """The file's lines with their line breaks, as ``open(..., newline="")`` splits them:
     at ``\\n``, ``\\r\\n`` and ``\\r`` only (JSON allows U+2028 unescaped inside a string;
     CSV cells may hold any of them), decoded as UTF-8 with an optional BOM."""
@@ -123,7 +123,7 @@ def _nul(newlines: int, text: str) -> UnreadableFile:
                           "the file holds a NUL character")
 
 
-def _check_id(line: int, value: Any) -> str | LineError:
+def check_id(line: int, value: Any) -> str | LineError:
     if value is None or value == "" or isinstance(value, bool) or not isinstance(value, (str, int)):
         return LineError(line, "id is missing (a non-empty string or an integer)")
     record_id = str(value)
@@ -141,7 +141,7 @@ def quote(value: str) -> str:
 
 # -- JSON Lines ---------------------------------------------------------------------------------
 
-def _unstorable(item: dict) -> str | None:
+def unstorable(item: dict) -> str | None:
     """Why the databases would refuse the parsed line (PostgreSQL refuses NUL in text and
     JSONB, neither driver encodes a lone surrogate), or None. Iterative: no recursion."""
     pending: list[Any] = [item]
@@ -176,10 +176,10 @@ def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
             continue
         if not isinstance(item, dict):
             yield LineError(line, "each line must be one JSON object")
-        elif (problem := _unstorable(item)) is not None:
+        elif (problem := unstorable(item)) is not None:
             yield LineError(line, problem)
         else:
-            checked = _check_id(line, item.get("id"))
+            checked = check_id(line, item.get("id"))
             yield checked if isinstance(checked, LineError) else Row(line, checked, item, len(raw))
 
 
@@ -222,7 +222,7 @@ def _csv(lines: Iterator[str]) -> Iterator[Row | LineError]:
             continue
         data = {name: _cell(value) for name, value in zip(names, cells, strict=True)}
         data["id"] = cells[id_column].strip()
-        checked = _check_id(start, data["id"])
+        checked = check_id(start, data["id"])
         yield (checked if isinstance(checked, LineError)
                else Row(start, checked, data, sum(map(len, cells)) + len(cells)))
 

@@ -30,6 +30,7 @@ from integration_hub.db.types import utcnow
 from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access
 from integration_hub.integrations.store import Found
+from integration_hub.records import lineage
 from integration_hub.records import store as records
 from integration_hub.records.files import LineError, UnreadableFile
 from integration_hub.records.import_staging import BATCH_BYTES, BATCH_ROWS, StagedRows, stage_records_file
@@ -50,16 +51,18 @@ class ImportResult:
     updated: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     format: str = ""
+    lineages: int = 0  # distinct pairs of the lineages file, stored or already there
 
 
 def import_file(actor: Actor, integration_id: str, model: str, stream: BinaryIO,
-                partial: bool) -> ImportResult:
-    """Upsert every row of a CSV or JSON Lines file; with errors, nothing (unless partial)."""
+                partial: bool, lineages: BinaryIO | None = None) -> ImportResult:
+    """Upsert every row of a CSV or JSON Lines file, and store the pairs of a lineages file
+    (records/lineage.py); with errors in either, nothing (unless partial)."""
     session, user = db_session(), actor.user
     max_bytes = current_settings().import_max_bytes
     found = integrations.find(session, user, integration_id, Access.WRITE)
     records.check_model(model)
-    if _size(stream) > max_bytes:
+    if _size(stream) + (_size(lineages) if lineages is not None else 0) > max_bytes:
         raise ImportTooLarge(f"imports accept at most {max_bytes} bytes")
     session.commit()  # nothing stays open on the hub's database while the file is read
     with StagedRows() as staged:
@@ -67,6 +70,8 @@ def import_file(actor: Actor, integration_id: str, model: str, stream: BinaryIO,
             file_format, problems = stage_records_file(stream, staged)
         except UnreadableFile as unreadable:
             raise _invalid([LineError(unreadable.line, unreadable.message)]) from None
+        pairs, lineage_problems = _lineage_pairs(lineages, model)
+        problems = problems + lineage_problems
         if problems and (not partial or not staged.count):
             raise _invalid(problems)
         result = ImportResult(found, format=file_format, errors=_listed(problems))
@@ -79,7 +84,24 @@ def import_file(actor: Actor, integration_id: str, model: str, stream: BinaryIO,
                     {row.record_id: row.data for row in batch}, now)
             result.created += created
             result.updated += updated
+    if pairs:
+        with writing(session):
+            result.found = integrations.find(session, user, integration_id, Access.WRITE)
+            lineage.store(session, result.found.integration.id, pairs)
+        result.lineages = len(pairs)
     return result
+
+
+def _lineage_pairs(stream: BinaryIO | None, model: str) -> tuple[list, list[LineError]]:
+    """The lineages file's pairs and problems, its lines' messages saying which file."""
+    if stream is None:
+        return [], []
+    try:
+        pairs, problems = lineage.read_pairs(stream, model)
+    except UnreadableFile as unreadable:
+        problems, pairs = [LineError(unreadable.line, unreadable.message)], []
+    return pairs, [LineError(problem.line, f"lineages_file: {problem.message}")
+                   for problem in problems]
 
 
 def _size(stream: BinaryIO) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub.db.models import Integration, Record, User
 from integration_hub.integrations import store as integrations
+from integration_hub.records import lineage as record_lineage
 from integration_hub.records import store as records
 
 
@@ -33,3 +34,12 @@ def store(session: Session, user: User, integration_id: str,
     return found.integration, records.store(
         session, found, operation["op"], operation["model"], limit=operation["limit"],
         offset=operation["offset"], record_id=operation.get("id"), names=operation.get("fields"))
+
+
+def lineage(session: Session, user: User, integration_id: str, model: str,
+            record_id: str) -> tuple[Integration, record_lineage.Lineage]:
+    """``GET .../lineage``: the records a record comes from and feeds (read access)."""
+    found = integrations.find(session, user, integration_id)
+    records.check_model(model)
+    return found.integration, record_lineage.of_record(
+        session, found.integration.id, record_lineage.End(model, record_id))

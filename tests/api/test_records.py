@@ -73,6 +73,8 @@ def test_records_page_items_and_links(client, member, integration, seed):
     assert item["updatedAt"]
     assert item["_links"] == {
         "self": {"href": f"/api/integrations/{integration}/records/resources/r1"},
+        "inf:lineage": {"href": f"/api/integrations/{integration}/lineage?model=resources"
+                                "&recordId=r1"},
         "inf:integration": {"href": f"/api/integrations/{integration}"}}
     assert list(item)[0] == "_links"
 

@@ -72,6 +72,7 @@ $I/connections                             GET     -       401  404  403  403  4
 $I/connections/<connection_id>             GET     -       401  404  403  403  403  ok   ok   404
 $I/records                                 GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/records/<model>/<record_id:record_id>   GET     -       401  404  ok   ok   ok   ok   ok   404
+$I/lineage                                 GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync                                    GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync/runs                               GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync/runs/<run_id>                      GET     -       401  404  ok   ok   ok   ok   ok   404
@@ -210,6 +211,7 @@ def _multipart_import() -> dict[str, Any]:
 BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
     (I, "PUT"): lambda c: {"json": {"description": f"changed by {c}"}},
     (I, "PATCH"): lambda c: {"json": {"description": f"patched by {c}"}},
+    (f"{I}/lineage", "GET"): lambda _: {"query_string": {"model": "people", "recordId": "r1"}},
     (f"{I}/connect", "POST"): lambda c: {"json": {"apiKey": f"matrix-user-key-{c}-7731"}},
     (f"{I}/request", "POST"): lambda c: {"json": {"url": "items", "params": {"q": c}}},
     (f"{I}/request/<path:target>", "POST"): lambda c: {"json": {"from": c}},
@@ -425,6 +427,7 @@ DOCUMENTED_ROUTES_WITH_IDS = [
     (f"{I}/request", "POST"), (f"{I}/request/<path:target>", "GET"), (f"{I}/requests", "GET"),
     (f"{I}/query", "POST"), (f"{I}/schema", "GET"), (f"{I}/test", "POST"),
     (f"{I}/store", "POST"), (f"{I}/records", "GET"), (f"{I}/import", "POST"),
+    (f"{I}/lineage", "GET"),
     (f"{I}/sync", "POST"), (f"{I}/sync", "GET"), (f"{I}/sync/confirm", "POST"),
     ("/api/webhooks/<webhook_id>", "GET"), ("/api/webhooks/<webhook_id>", "PUT"),
     ("/api/webhooks/<webhook_id>", "DELETE"), ("/api/webhooks/<webhook_id>/deliveries", "GET"),

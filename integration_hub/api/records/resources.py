@@ -11,11 +11,14 @@ from integration_hub.api.extensions import Blueprint
 from integration_hub.api.records.schemas import (
     ImportFormSchema,
     ImportResultSchema,
+    LineageArgsSchema,
+    LineageSchema,
     RecordArgsSchema,
     RecordPageSchema,
     RecordSchema,
     StoreResultSchema,
     StoreSchema,
+    lineage_document,
 )
 from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
@@ -116,8 +119,23 @@ class Import(MethodView):
     @blp.problems(401, 403, 404, 413, 415, 422)
     def post(self, form, integration_id):
         """Upsert records by id from a CSV or JSON Lines file (all or nothing by default)"""
+        lineages = form.get("lineages_file")
         result = record_imports.import_file(current_actor(), integration_id, form["model"],
-                                            form["resources_file"].stream, form["partial"])
+                                            form["resources_file"].stream, form["partial"],
+                                            lineages.stream if lineages is not None else None)
         return {"links": _links(result.found.integration.id, "records.Import"),
                 "model": form["model"], "format": result.format, "created": result.created,
-                "updated": result.updated, "errors": result.errors}
+                "updated": result.updated, "errors": result.errors,
+                "lineages": result.lineages}
+
+
+@blp.route("/integrations/<integration_id>/lineage")
+class Lineage(MethodView):
+    @blp.arguments(LineageArgsSchema, location="query")
+    @blp.response(200, LineageSchema)
+    @blp.problems(401, 404, 422)
+    def get(self, args, integration_id):
+        """A record's lineage: the records it comes from and those it feeds"""
+        integration, lineage = records.lineage(db_session(), current_user(), integration_id,
+                                               args["model"], args["record_id"])
+        return lineage_document(integration.id, lineage)

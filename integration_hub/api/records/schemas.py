@@ -18,8 +18,7 @@ class RecordSchema(HalSchema):
     updated_at = ma.fields.DateTime(data_key="updatedAt")
 
     def hal_links(self, record):
-        return {"self": {"href": href("records.Record", integration_id=record.integration_id,
-                                      model=record.model, record_id=record.record_id)},
+        return {**_record_links(record.integration_id, record.model, record.record_id),
                 "inf:integration": {"href": href("integrations.Integration",
                                                  integration_id=record.integration_id)}}
 
@@ -80,6 +79,11 @@ class ImportFormSchema(ma.Schema):
                        "one of resources_file and file is required"})
     file = ma.fields.Raw(metadata={"type": "string", "format": "binary",
                                    "description": "Another name for resources_file"})
+    lineages_file = ma.fields.Raw(metadata={
+        "type": "string", "format": "binary",
+        "description": "Optional JSON Lines of lineage pairs, one per line: {\"upstream\": "
+                       "{\"model\", \"id\"}, \"downstream\": {\"model\", \"id\"}} (an end "
+                       "may be a bare id of the import's model)"})
     model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
     partial = ma.fields.Boolean(load_default=False, metadata={
         "description": "Import the good lines and report the bad ones (default: all or nothing)"})
@@ -93,9 +97,10 @@ class ImportFormSchema(ma.Schema):
         if not given:
             raise ma.ValidationError("Missing data for required field.",
                                      field_name="resources_file")
-        if not isinstance(values[given[0]], FileStorage):
-            raise ma.ValidationError("must be a file part of the form (with a filename)",
-                                     field_name=given[0])
+        for name in (given[0], "lineages_file"):
+            if name in values and not isinstance(values[name], FileStorage):
+                raise ma.ValidationError("must be a file part of the form (with a filename)",
+                                         field_name=name)
 
     @ma.post_load
     def _the_file(self, values, **kwargs):
@@ -118,3 +123,64 @@ class ImportResultSchema(ma.Schema):
     updated = ma.fields.Integer()
     errors = ma.fields.List(ma.fields.Nested(LineErrorSchema), metadata={
         "description": "Lines skipped (partial imports only; otherwise the import is refused)"})
+    lineages = ma.fields.Integer(metadata={
+        "description": "Distinct lineage pairs of lineages_file, now stored (0 without one)"})
+
+
+class LineageArgsSchema(ma.Schema):
+    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
+    record_id = ma.fields.String(data_key="recordId", required=True,
+                                 validate=ma.validate.Length(min=1, max=256))
+
+
+class LinkedRecordSchema(ma.Schema):
+    model = ma.fields.String()
+    id = ma.fields.String()
+    stored = ma.fields.Boolean(metadata={
+        "description": "The record is in the store (lineage may name records not imported)"})
+
+
+class LineageSchema(ma.Schema):
+    links = ma.fields.Dict(data_key="_links", metadata={
+        "description": "self, inf:record (the record), inf:integration, and inf:upstream and "
+                       "inf:downstream: one link per record of the lists below, in their order"})
+    model = ma.fields.String()
+    record_id = ma.fields.String(data_key="recordId")
+    upstream = ma.fields.List(ma.fields.Nested(LinkedRecordSchema), metadata={
+        "description": "The records this one comes from, by model and id"})
+    downstream = ma.fields.List(ma.fields.Nested(LinkedRecordSchema), metadata={
+        "description": "The records this one feeds, by model and id"})
+    truncated = ma.fields.Boolean(metadata={
+        "description": "More than 500 records upstream or downstream: the first 500 by model "
+                       "and id are listed"})
+
+
+def lineage_document(integration_id: str, lineage) -> dict:
+    """The HAL document of a record's lineage (records/lineage.py's ``Lineage``): each side
+    a list of records and, in ``_links``, a link to each (a record's own links lead on to
+    its lineage)."""
+    own = _record_links(integration_id, lineage.record.model, lineage.record.id)
+
+    def link(item) -> dict:
+        return {**_record_links(integration_id, item.end.model, item.end.id)["self"],
+                "name": f"{item.end.model}/{item.end.id}"}
+
+    def listed(item) -> dict:
+        return {"model": item.end.model, "id": item.end.id, "stored": item.stored}
+
+    return {"links": {"self": own["inf:lineage"], "inf:record": own["self"],
+                      "inf:integration": {"href": href("integrations.Integration",
+                                                       integration_id=integration_id)},
+                      "inf:upstream": [link(item) for item in lineage.upstream],
+                      "inf:downstream": [link(item) for item in lineage.downstream]},
+            "model": lineage.record.model, "record_id": lineage.record.id,
+            "upstream": [listed(item) for item in lineage.upstream],
+            "downstream": [listed(item) for item in lineage.downstream],
+            "truncated": lineage.truncated}
+
+
+def _record_links(integration_id: str, model: str, record_id: str) -> dict:
+    return {"self": {"href": href("records.Record", integration_id=integration_id, model=model,
+                                  record_id=record_id)},
+            "inf:lineage": {"href": href("records.Lineage", integration_id=integration_id,
+                                         model=model, recordId=record_id)}}

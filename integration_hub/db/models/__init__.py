@@ -7,7 +7,7 @@ from integration_hub.db.models.icon import IntegrationIcon
 from integration_hub.db.models.integration import Integration, IntegrationShare
 from integration_hub.db.models.proxy_request import ProxyRequest
 from integration_hub.db.models.rate_limit import RateLimitCounter
-from integration_hub.db.models.record import Record
+from integration_hub.db.models.record import Record, RecordLineage
 from integration_hub.db.models.sync import SyncRun, SyncState
 from integration_hub.db.models.tag import Tag, integration_tags
 from integration_hub.db.models.tenant import Tenant
@@ -17,5 +17,5 @@ from integration_hub.db.models.webhook import AuditEntry, Webhook, WebhookAttemp
 
 __all__ = ["ApiToken", "AuditEntry", "BrowserSession", "CacheGeneration", "Connection", "Integration",
            "IntegrationIcon", "IntegrationShare", "OAuthState", "ProxyRequest", "RateLimitCounter",
-           "Record", "RetiredPrincipal", "SyncRun", "SyncState", "Tag", "Team", "TeamMember",
+           "Record", "RecordLineage", "RetiredPrincipal", "SyncRun", "SyncState", "Tag", "Team", "TeamMember",
            "Tenant", "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "integration_tags"]

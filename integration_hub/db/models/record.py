@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,3 +31,22 @@ class Record(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+
+class RecordLineage(Base):
+    """One edge of lineage between two records of an integration: ``upstream`` feeds
+    ``downstream`` (a table a dashboard is built on, say). Either record may be missing
+    from the store: lineage is imported as told, and read with whether each end exists.
+    """
+
+    __tablename__ = "record_lineages"
+    __table_args__ = (Index("ix_record_lineages_downstream", "integration_id",
+                            "downstream_model", "downstream_id"),)
+
+    integration_id: Mapped[str] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
+    upstream_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    upstream_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    downstream_model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    downstream_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    created_at: Mapped[created_at]
