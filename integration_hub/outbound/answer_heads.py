@@ -32,12 +32,13 @@ _PARSED_BODIES = ("multipart", "message")  # the parser reads on after the head 
 def parsed_head(fp, _class=http.client.HTTPMessage) -> http.client.HTTPMessage:
     """``http.client.parse_headers(fp)``: the answer's header fields, read from ``fp``."""
     lines = http.client._read_headers(fp)  # the limits: http.client's own
-    if lines[-1] not in _END_OF_HEAD or not all(
-            _PLAIN_FIELD.fullmatch(line) for line in lines[:-1]):
+    if lines[-1] not in _END_OF_HEAD:
         return _parsed_by_email(lines, _class)
     message = _class()
     fields = message._headers
     for line in lines[:-1]:
+        if not _PLAIN_FIELD.fullmatch(line):
+            return _parsed_by_email(lines, _class)
         name, _, value = line.decode("iso-8859-1").partition(":")
         fields.append((name, value.lstrip(" \t").rstrip("\r\n")))
     if message.get_content_maintype() in _PARSED_BODIES:

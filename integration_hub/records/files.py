@@ -162,25 +162,38 @@ def unstorable(item: dict) -> str | None:
     return None
 
 
-def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
+def json_objects(lines: Iterator[str], depth: int = MAX_DEPTH,
+                 ) -> Iterator[tuple[int, str, dict[str, Any] | LineError]]:
+    """(line number, raw line, its object or why not) for each line that is not blank:
+    strict JSON, at most ``depth`` levels, one object, nothing a database would refuse.
+    The lines of any JSON Lines file an import reads (records/lineage.py too)."""
     for line, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            item = json_body.strict_loads(raw.rstrip("\r\n"), MAX_DEPTH)
+            item = json_body.strict_loads(raw.rstrip("\r\n"), depth)
         except json_body.TooDeep as deep:
-            yield LineError(line, str(deep))
+            yield line, raw, LineError(line, str(deep))
             continue
         except ValueError as problem:
-            yield LineError(line, f"not valid JSON: {json_body.reason(problem, lines=False)}")
+            yield line, raw, LineError(
+                line, f"not valid JSON: {json_body.reason(problem, lines=False)}")
             continue
         if not isinstance(item, dict):
-            yield LineError(line, "each line must be one JSON object")
+            yield line, raw, LineError(line, "each line must be one JSON object")
         elif (problem := unstorable(item)) is not None:
-            yield LineError(line, problem)
+            yield line, raw, LineError(line, problem)
         else:
-            checked = check_id(line, item.get("id"))
-            yield checked if isinstance(checked, LineError) else Row(line, checked, item, len(raw))
+            yield line, raw, item
+
+
+def _json_lines(lines: Iterator[str]) -> Iterator[Row | LineError]:
+    for line, raw, item in json_objects(lines):
+        if isinstance(item, LineError):
+            yield item
+            continue
+        checked = check_id(line, item.get("id"))
+        yield checked if isinstance(checked, LineError) else Row(line, checked, item, len(raw))
 
 
 # -- CSV ----------------------------------------------------------------------------------------

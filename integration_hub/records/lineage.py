@@ -19,9 +19,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from integration_hub import json_body
 from integration_hub.db.models import Record, RecordLineage
-from integration_hub.records.files import LineError, check_id, text_lines, unstorable
+from integration_hub.records.files import LineError, check_id, json_objects, text_lines
 from integration_hub.records.names import MODEL_PATTERN
 
 MAX_PAIRS = 50_000  # distinct pairs in one lineages file
@@ -61,20 +60,12 @@ def read_pairs(stream: BinaryIO, model: str) -> tuple[list[Pair], list[LineError
 
 
 def _checked_lines(lines: Iterator[str], model: str) -> Iterator[Pair | LineError]:
-    for line, raw in enumerate(lines, start=1):
-        if not raw.strip():
+    for line, _, item in json_objects(lines, MAX_DEPTH):
+        if isinstance(item, LineError):
+            yield item
             continue
-        try:
-            item = json_body.strict_loads(raw.rstrip("\r\n"), MAX_DEPTH)
-        except ValueError as problem:
-            yield LineError(line, f"not a lineage pair: {json_body.reason(problem, lines=False)}"
-                            if not isinstance(problem, json_body.TooDeep) else str(problem))
-            continue
-        if not isinstance(item, dict) or set(item) != {"upstream", "downstream"}:
+        if set(item) != {"upstream", "downstream"}:
             yield LineError(line, 'each line is one object of "upstream" and "downstream"')
-            continue
-        if (problem := unstorable(item)) is not None:  # NUL, lone surrogates
-            yield LineError(line, problem)
             continue
         ends = [_end(line, item[side], model) for side in ("upstream", "downstream")]
         problem = next((end for end in ends if isinstance(end, LineError)), None)

@@ -1,4 +1,5 @@
-"""``/api/integrations/{id}/records``, ``/store`` and ``/import``: the records store."""
+"""``/api/integrations/{id}/records``, ``/store``, ``/import`` and ``/lineage``: the records
+store."""
 
 from flask import request
 from flask.views import MethodView
@@ -28,7 +29,7 @@ from integration_hub.records import imports as record_imports
 from integration_hub.records import reading as records
 
 blp = Blueprint("records", __name__, url_prefix="/api",
-                description="Records an integration feeds into the hub: store, import")
+                description="Records an integration feeds into the hub: store, import, lineage")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
