@@ -14,7 +14,9 @@ long and the file is never held in memory:
 
 A bad file therefore changes nothing. A good one is visible batch by batch while it is
 written; if writing stops half way (the database fails, access is revoked, the process
-ends) the batches written stay, and importing the same file again completes it.
+ends) the batches written stay, and importing the same file again completes it. Each
+batch's transaction also tells the webhooks which records it created and updated
+(``record.created``, ``record.updated``), so what a receiver hears is what was written.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from integration_hub.records import lineage
 from integration_hub.records import store as records
 from integration_hub.records.files import LineError, UnreadableFile
 from integration_hub.records.import_staging import BATCH_BYTES, BATCH_ROWS, StagedRows, stage_records_file
+from integration_hub.webhooks.record_events import records_changed
 
 
 class ImportTooLarge(errors.PayloadTooLarge):
@@ -79,11 +82,14 @@ def import_file(actor: Actor, integration_id: str, model: str, stream: BinaryIO,
         for batch in staged.batches(BATCH_ROWS, BATCH_BYTES):
             with writing(session):
                 result.found = integrations.find(session, user, integration_id, Access.WRITE)
-                created, updated = records.upsert(
-                    session, result.found.integration.id, model,
-                    {row.record_id: row.data for row in batch}, now)
-            result.created += created
-            result.updated += updated
+                integration = result.found.integration
+                written = records.upsert(session, integration.id, model,
+                                         {row.record_id: row.data for row in batch}, now)
+                for change, ids in written.by_change():
+                    records_changed(session, integration.tenant_id, integration.id, model,
+                                    f"record.{change}", ids, user.username)
+            result.created += len(written.created)
+            result.updated += len(written.updated)
     if pairs:
         with writing(session):
             result.found = integrations.find(session, user, integration_id, Access.WRITE)

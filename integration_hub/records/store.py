@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -121,6 +122,21 @@ def store(session: Session, found: Found, op: str, model: str, *, limit: int = 2
 
 # -- writing ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Written:
+    """Which ids a write created, changed (a record marked deleted that comes back is
+    changed) and marked deleted: counted in answers and sync runs, named in record events."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def by_change(self) -> tuple[tuple[str, list[str]], ...]:
+        """(``created`` | ``updated`` | ``deleted``, ids), in that order."""
+        return (("created", self.created), ("updated", self.updated),
+                ("deleted", self.deleted))
+
+
 def _existing(session: Session, integration_id: str, model: str,
               ids: list[str]) -> dict[str, Any]:
     """The records of these ids that exist: id -> (data, deleted_at), one lookup of the
@@ -157,21 +173,21 @@ def _lock_writers(session: Session, integration_id: str) -> None:
 
 
 def upsert(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
-           now: datetime) -> tuple[int, int]:
-    """Insert new ids, update changed or deleted ones; (created, updated)."""
+           now: datetime) -> Written:
+    """Insert new ids, update changed or deleted ones; which were created and updated."""
     _lock_writers(session, integration_id)
     existing = _existing(session, integration_id, model, list(items))
     return _write(session, integration_id, model, items, existing, now)
 
 
 def replace_model(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
-                  now: datetime) -> tuple[int, int, int]:
+                  now: datetime) -> Written:
     """Make the model hold exactly ``items``: upsert them and mark every other live record
-    deleted; (created, updated, deleted)."""
+    deleted; which were created, updated and marked deleted."""
     _lock_writers(session, integration_id)
     existing = {r.record_id: r for r in session.scalars(select(Record).where(
         Record.integration_id == integration_id, Record.model == model))}
-    created, updated = _write(session, integration_id, model, items, existing, now)
+    written = _write(session, integration_id, model, items, existing, now)
     gone = [record_id for record_id, record in existing.items()
             if record_id not in items and record.deleted_at is None]
     for offset in range(0, len(gone), _CHUNK):
@@ -179,11 +195,11 @@ def replace_model(session: Session, integration_id: str, model: str, items: Mapp
             Record.integration_id == integration_id, Record.model == model,
             Record.record_id.in_(gone[offset:offset + _CHUNK])).values(deleted_at=now,
                                                                        updated_at=now))
-    return created, updated, len(gone)
+    return Written(written.created, written.updated, gone)
 
 
 def _write(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
-           existing: Mapping[str, Any], now: datetime) -> tuple[int, int]:
+           existing: Mapping[str, Any], now: datetime) -> Written:
     """``existing``: id -> what has the record's ``data`` and ``deleted_at``."""
     inserts, changes = [], []
     for record_id, data in items.items():
@@ -201,4 +217,4 @@ def _write(session: Session, integration_id: str, model: str, items: Mapping[str
     if changes:
         session.execute(update(Record), changes)
     session.expire_all()
-    return len(inserts), len(changes)
+    return Written([row["record_id"] for row in inserts], [row["record_id"] for row in changes])

@@ -5,7 +5,9 @@ integration, the run that may work on it, with a lease. The claim is one conditi
 UPDATE, so two triggers (two threads, two machines) cannot both win; the loser gets
 409 ``sync_in_progress``. A worker that dies lets its lease run out, and the next claim
 takes over. The records change only at the end, in one transaction, and only while the
-run still holds its claim: a failed run leaves the previous records as they were.
+run still holds its claim: a failed run leaves the previous records as they were. That
+transaction also tells the webhooks which records the run created, updated and marked
+deleted (``record.*``, webhooks/record_events.py), before ``sync.completed``.
 
 Pages are fetched through the request proxy's own code (``sync_pages``): the same
 connection, token refresh, URL guard, network policy and retries (a 429 with Retry-After
@@ -41,6 +43,7 @@ from integration_hub.sync.paging import record_id as item_id
 from integration_hub.sync.principal import PrincipalUnusable
 from integration_hub.sync.settings import SyncSettings, SyncSettingsInvalid, parse
 from integration_hub.webhooks import events as webhook_events
+from integration_hub.webhooks.record_events import records_changed
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
@@ -210,8 +213,10 @@ def execute(session: Session, run_id: str, settings: Settings, pool: urllib3.Poo
         items = _fetch(session, run, settings, pool, make_session)
         with writing(session):
             _hold(session, run, settings.sync_lease_seconds)
-            run.created, run.updated, run.deleted = records.replace_model(
-                session, run.integration_id, run.model, items, utcnow())
+            written = records.replace_model(session, run.integration_id, run.model, items,
+                                            utcnow())
+            run.created, run.updated, run.deleted = (len(ids) for _, ids in written.by_change())
+            _tell_webhooks(session, run, written)
             _finish(session, run, "succeeded")
     except (SyncFailed, PrincipalUnusable) as failure:
         _fail(session, run_id, failure.code, failure.message)
@@ -222,6 +227,14 @@ def execute(session: Session, run_id: str, settings: Settings, pool: urllib3.Poo
         _fail(session, run_id, "internal_error", "the sync stopped on an unexpected error; "
                                                  "the hub's log has the details")
     return session.get(SyncRun, run_id)
+
+
+def _tell_webhooks(session: Session, run: SyncRun, written: records.Written) -> None:
+    """The run's record events, in the transaction that writes its records."""
+    tenant_id = session.get(Integration, run.integration_id).tenant_id
+    for change, ids in written.by_change():
+        records_changed(session, tenant_id, run.integration_id, run.model, f"record.{change}",
+                        ids, run.requested_by)
 
 
 def _fail(session: Session, run_id: str, code: str, message: str) -> None:

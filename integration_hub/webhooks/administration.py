@@ -26,7 +26,9 @@ def create(actor: Actor, values: Mapping[str, Any], hub_url: str) -> tuple[Webho
     """Answers the webhook and the secret when the hub generated it (shown this once)."""
     with audited(actor, "webhook.create", "webhook") as action, transaction() as session:
         hook, generated = subscriptions.create(session, actor.user, values, hub_url)
-        action.succeeded(session, hook.id, url=hook.url, events=hook.events)
+        narrowed = {name: value for name, value in (("integration", hook.integration_id),
+                                                    ("model", hook.model)) if value is not None}
+        action.succeeded(session, hook.id, url=hook.url, events=hook.events, **narrowed)
     return hook, generated
 
 

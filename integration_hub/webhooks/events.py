@@ -76,28 +76,42 @@ def represent(session: Session, kind: str, subject: Any) -> dict[str, Any]:
     return representations.by_kind[kind](session, subject, representations.links)
 
 
-def add_delivery(session: Session, hook: Webhook, event_type: str, event_id: str, now: datetime,
-                 data: dict[str, Any], actor: str | None, max_attempts: int) -> WebhookDelivery:
-    body = json.dumps({"id": event_id, "type": event_type,
+def links() -> MapAdapter:
+    """The URL adapter payload links are built with (neutral base, see above)."""
+    representations: _Representations = current_app.extensions[_REPRESENTATIONS]
+    return representations.links
+
+
+def delivery_body(hook: Webhook, event_type: str, event_id: str, now: datetime,
+                  data: dict[str, Any], actor: str | None) -> str:
+    """The exact JSON a delivery sends (and signs), its links made absolute for ``hook``."""
+    return json.dumps({"id": event_id, "type": event_type,
                        "occurredAt": now.isoformat().replace("+00:00", "Z"),
                        "tenant": hook.tenant_id, "actor": actor,
                        "data": absolute_links(data, hook.hub_url)},
                       separators=(",", ":"), ensure_ascii=False)
+
+
+def add_delivery(session: Session, hook: Webhook, event_type: str, event_id: str, now: datetime,
+                 data: dict[str, Any], actor: str | None, max_attempts: int) -> WebhookDelivery:
+    body = delivery_body(hook, event_type, event_id, now, data, actor)
     delivery = WebhookDelivery(webhook_id=hook.id, event_id=event_id, event_type=event_type,
                                body=body, status="pending", attempt_count=0,
                                max_attempts=max_attempts, next_attempt_at=now, created_at=now)
     session.add(delivery)
     session.flush()
-    _dispatch_after_commit(session, delivery.id)
+    dispatch_after_commit(session, [delivery.id])
     return delivery
 
 
-def _dispatch_after_commit(session: Session, delivery_id: str) -> None:
+def dispatch_after_commit(session: Session, delivery_ids: list[str]) -> None:
+    """Hand these deliveries to the task queue once the session commits (none if it
+    rolls back)."""
     pending = session.info.setdefault(_PENDING, [])
     if not pending and not event.contains(session, "after_commit", _committed):
         event.listen(session, "after_commit", _committed)
         event.listen(session, "after_rollback", _rolled_back)
-    pending.append(delivery_id)
+    pending.extend(delivery_ids)
 
 
 def _committed(session: Session) -> None:

@@ -22,7 +22,10 @@ EVENT_TYPES = (
     "connection.created", "connection.refreshed", "connection.reauth_required",
     "connection.recovered", "connection.deleted",
     "sync.completed", "sync.failed",
+    "record.created", "record.updated", "record.deleted",
 )
+# The events a webhook's integration and model narrow (webhooks/record_events.py).
+RECORD_EVENTS = ("record.created", "record.updated", "record.deleted")
 ALL_EVENTS = "*"
 PING = "ping"
 SIGNATURE_HEADER = "X-Hub-Signature-256"

@@ -1,5 +1,9 @@
 """Webhook subscriptions of a tenant: managed by its administrators, since they
-receive events about every integration of the tenant."""
+receive events about every integration of the tenant.
+
+A webhook may be narrowed to one integration of the tenant and one records model: that
+narrows its record events only (``record.*``), never the others (docs/decisions.md,
+"Record events and batching")."""
 
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ from sqlalchemy.orm import Session
 
 from integration_hub import crypto, errors
 from integration_hub.config import current_settings
-from integration_hub.db.models import User, Webhook, WebhookDelivery
+from integration_hub.db.models import Integration, User, Webhook, WebhookDelivery
 from integration_hub.db.types import new_uuid, utcnow
 from integration_hub.webhooks.events import add_delivery, represent
 from integration_hub.webhooks.rules import PING, target_problem, unknown_events
 
 SETTABLE = ("url", "description", "events", "enabled")
+# Settable to None as well: None widens to every integration, every model.
+NARROWING = ("integration_id", "model")
 
 
 class WebhookNotFound(errors.NotFound):
@@ -56,7 +62,7 @@ def create(session: Session, user: User, values: Mapping[str, Any],
     hook = Webhook(id=new_uuid(), tenant_id=user.tenant_id, description="", enabled=True,
                    created_by=user.username, hub_url=hub_url,
                    secret_encrypted=crypto.encrypt(values.get("secret") or generated))
-    _apply(hook, values)
+    _apply(session, hook, values)
     session.add(hook)
     session.flush()
     return hook, generated
@@ -64,7 +70,7 @@ def create(session: Session, user: User, values: Mapping[str, Any],
 
 def update(session: Session, hook: Webhook, changes: Mapping[str, Any], hub_url: str) -> Webhook:
     was_enabled = hook.enabled
-    _apply(hook, changes)
+    _apply(session, hook, changes)
     if changes.get("secret"):
         hook.secret_encrypted = crypto.encrypt(changes["secret"])
     if hook.enabled and not was_enabled:  # switched on again: start counting afresh
@@ -76,9 +82,14 @@ def update(session: Session, hook: Webhook, changes: Mapping[str, Any], hub_url:
     return hook
 
 
-def _apply(hook: Webhook, values: Mapping[str, Any]) -> None:
+def _apply(session: Session, hook: Webhook, values: Mapping[str, Any]) -> None:
+    if values.get("integration_id") is not None:  # before the webhook changes (autoflush)
+        _check_integration(session, hook.tenant_id, values["integration_id"])
     for attribute in SETTABLE:
         if attribute in values and values[attribute] is not None:
+            setattr(hook, attribute, values[attribute])
+    for attribute in NARROWING:
+        if attribute in values:
             setattr(hook, attribute, values[attribute])
     if problem := target_problem(hook.url or "", current_settings().proxy_deny_private):
         raise WebhookTargetInvalid(f"url {problem}", errors={"url": [problem]})
@@ -90,6 +101,16 @@ def _apply(hook: Webhook, values: Mapping[str, Any]) -> None:
         raise errors.ValidationFailed("events must name at least one event type (or *)",
                                       errors={"events": ["Shorter than minimum length 1."]})
     hook.events = sorted(set(hook.events))
+
+
+def _check_integration(session: Session, tenant_id: str, integration_id: str) -> None:
+    """The integration must be the tenant's; another tenant's is as unknown as a made-up
+    id (nobody learns which ids exist elsewhere)."""
+    integration = session.get(Integration, integration_id)
+    if integration is None or integration.tenant_id != tenant_id:
+        problem = "no such integration in this tenant"
+        raise errors.ValidationFailed(f"integration: {problem}",
+                                      errors={"integration": [problem]})
 
 
 def delete(session: Session, hook: Webhook) -> None:

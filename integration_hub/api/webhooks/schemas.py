@@ -4,9 +4,18 @@ import marshmallow as ma
 
 from integration_hub.api.common import HalSchema, href, page_schema
 from integration_hub.hal.forms import template
+from integration_hub.records.names import MODEL_PATTERN
 from integration_hub.webhooks.rules import ALL_EVENTS, EVENT_TYPES
 
 _EVENT_NAMES = ma.validate.OneOf((*EVENT_TYPES, ALL_EVENTS))
+
+
+def _model_name(value: str) -> None:
+    """The records store's rule for model names (a webhook narrowed to a model no record
+    can have would receive nothing, without saying so)."""
+    if not MODEL_PATTERN.match(value):
+        raise ma.ValidationError("1-64 letters, digits, '_', '.' or '-', starting with a "
+                                 "letter or digit")
 
 
 class WebhookSchema(HalSchema):
@@ -17,6 +26,15 @@ class WebhookSchema(HalSchema):
     events = ma.fields.List(ma.fields.String(validate=_EVENT_NAMES), required=True,
                             validate=ma.validate.Length(min=1, max=len(EVENT_TYPES) + 1),
                             metadata={"description": "Event types to receive; * for all"})
+    integration_id = ma.fields.String(
+        data_key="integration", allow_none=True, validate=ma.validate.Length(min=1, max=36),
+        metadata={"description": "Record events (record.*) only of this integration of the "
+                  "tenant; null: of every integration. Other events are not narrowed. The "
+                  "webhook is deleted with the integration"})
+    model = ma.fields.String(
+        allow_none=True, validate=[ma.validate.Length(min=1, max=64), _model_name],
+        metadata={"description": "Record events (record.*) only of this records model; "
+                  "null: of every model. Other events are not narrowed"})
     secret = ma.fields.String(load_only=True, validate=ma.validate.Length(min=16, max=256),
                               metadata={"description": "Signs every delivery (HMAC-SHA256); "
                                         "write-only. Generated when omitted on create"})
@@ -36,15 +54,21 @@ class WebhookSchema(HalSchema):
     updated_at = ma.fields.DateTime(data_key="updatedAt", dump_only=True)
 
     def hal_links(self, hook):
-        return {"self": {"href": href("webhooks.Webhook", webhook_id=hook.id)},
-                "inf:webhook-deliveries": {"href": href("webhooks.Deliveries", webhook_id=hook.id)},
-                "inf:webhook-ping": {"href": href("webhooks.Ping", webhook_id=hook.id)},
-                "inf:webhooks": {"href": href("webhooks.Webhooks")}}
+        links = {"self": {"href": href("webhooks.Webhook", webhook_id=hook.id)},
+                 "inf:webhook-deliveries": {"href": href("webhooks.Deliveries",
+                                                         webhook_id=hook.id)},
+                 "inf:webhook-ping": {"href": href("webhooks.Ping", webhook_id=hook.id)},
+                 "inf:webhooks": {"href": href("webhooks.Webhooks")}}
+        if hook.integration_id is not None:
+            links["inf:integration"] = {"href": href("integrations.Integration",
+                                                     integration_id=hook.integration_id)}
+        return links
 
     def hal_templates(self, hook):
         """Webhooks are administrators' alone: whoever reads one may change it."""
         me = href("webhooks.Webhook", webhook_id=hook.id)
         current = {"url": hook.url, "description": hook.description, "events": hook.events,
+                   "integration": hook.integration_id, "model": hook.model,
                    "enabled": hook.enabled}
         return {"default": template("PUT", me, WebhookUpdateSchema(), title="Change the webhook",
                                     values=current),

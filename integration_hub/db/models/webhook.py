@@ -15,6 +15,10 @@ class Webhook(Base):
 
     ``failing_since`` is the first failed attempt after the last success; a webhook
     failing for long enough is switched off and says why in ``disabled_reason``.
+
+    ``integration_id`` and ``model`` narrow the record events it receives (None: every
+    integration, every model). A webhook narrowed to an integration is deleted with it
+    (ON DELETE CASCADE): set to NULL it would start receiving every integration's records.
     """
 
     __tablename__ = "webhooks"
@@ -24,6 +28,9 @@ class Webhook(Base):
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    integration_id: Mapped[str | None] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str | None] = mapped_column(String(64))
     secret_encrypted: Mapped[encrypted_secret]
     enabled: Mapped[bool] = mapped_column(default=True)
     # The hub's external base URL when the webhook was saved: payload links start with it.
