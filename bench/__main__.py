@@ -6,7 +6,8 @@ import time
 
 from bench.harness import REPO
 
-BENCHMARKS = ("proxy_throughput", "streaming", "list_integrations", "refresh_once")
+BENCHMARKS = ("proxy_throughput", "streaming", "list_integrations", "refresh_once",
+              "record_filters")
 
 
 def main() -> None:

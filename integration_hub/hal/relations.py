@@ -61,6 +61,8 @@ RELATIONS: dict[str, str] = {
     "records": "The records an integration fed into the hub (imports, syncs), by model and id; "
                "filters model and includeDeleted.",
     "record": "One stored record: its model, id, data and when it last changed.",
+    "record-group": "One value of a data field and how many records hold it; its self link "
+                    "lists those records (GET .../record-groups?model=&column=).",
     "lineage": "A record's lineage: the records it comes from (inf:upstream) and those it feeds "
                "(inf:downstream), as imported with lineages_file.",
     "upstream": "A record the one in hand comes from (its lineage).",

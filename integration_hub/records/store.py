@@ -11,7 +11,6 @@ See docs/decisions.md, "Records, imports and syncs".
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,11 +23,12 @@ from integration_hub import errors
 from integration_hub.db.models import Integration, Record
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
+from integration_hub.records import filters as record_filters
 from integration_hub.records import sums as record_sums
-from integration_hub.records.names import MODEL_PATTERN
+from integration_hub.records import where as record_where
+from integration_hub.records.names import FIELD_PATTERN, MODEL_PATTERN
 
 DEFAULT_MODEL = "resources"
-FIELD_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHUNK = 500  # ids per IN (...) when looking up existing records
 
 
@@ -51,7 +51,7 @@ def check_model(model: str) -> str:
 
 def _fields(names: Iterable[str], purpose: str) -> list[str]:
     names = list(names)
-    bad = [name for name in names if not FIELD_PATTERN.match(name)]
+    bad = [name for name in names if not FIELD_PATTERN.fullmatch(name)]
     if bad:
         raise errors.ValidationFailed(
             f"{purpose} names are 1-64 letters, digits, '_' or '-'",
@@ -71,15 +71,45 @@ def _scope(integration_id: str, model: str | None, include_deleted: bool = False
 
 
 def page(session: Session, found: Found, model: str | None, start: int, limit: int,
-         include_deleted: bool = False) -> tuple[list[Record], int]:
+         include_deleted: bool = False, where: str | None = None, sort: str | None = None,
+         names: str | None = None) -> tuple[list[Record], int]:
+    """A page of records, by model then id unless ``sort`` says otherwise; ``where``
+    filters them in SQL and ``names`` chooses the data fields shown (records/where.py)."""
     require(found.access, Access.READ)
     if model is not None:
         check_model(model)
     scope = _scope(found.integration.id, model, include_deleted)
+    dialect = session.get_bind().dialect.name
+    condition = record_where.parse_where(where)
+    if condition is not None:
+        scope.append(record_filters.condition(condition, dialect))
+    keys = record_where.parse_sort(sort)
+    shown = record_where.parse_fields(names) or None
     total = session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
-    rows = session.scalars(select(Record).where(*scope)
-                           .order_by(Record.model, Record.record_id).offset(start).limit(limit))
-    return list(rows), total
+    query = select(Record).where(*scope)
+    query = (record_filters.ordered(query, keys, dialect) if keys
+             else query.order_by(Record.model, Record.record_id))
+    rows = list(session.scalars(query.offset(start).limit(limit)))
+    for record in rows:
+        record.shown_fields = shown
+    return rows, total
+
+
+def live_scope(integration_id: str, model: str) -> list:
+    """The conditions selecting a model's live records."""
+    return _scope(integration_id, model)
+
+
+def live_matching(integration_id: str, model: str, where: str, dialect: str) -> list:
+    """The conditions of a bulk change: the model's live records ``where`` selects (it is
+    required: a bulk change of a whole model is written ``(id,notblank)``)."""
+    condition = record_where.parse_where(where)
+    if condition is None:
+        raise record_where.WhereInvalid(
+            "a bulk change needs a where filter; (id,notblank) selects every record",
+            errors={"where": ["Missing data for required field."]})
+    return [*_scope(integration_id, model),
+            record_filters.condition(condition, dialect)]
 
 
 def get(session: Session, found: Found, model: str, record_id: str) -> Record:
@@ -163,7 +193,7 @@ def _existing(session: Session, integration_id: str, model: str,
     return found
 
 
-def _lock_writers(session: Session, integration_id: str) -> None:
+def lock_writers(session: Session, integration_id: str) -> None:
     """One writer of an integration's records at a time (imports, syncs): otherwise two
     could both find an id missing and both insert it, and the second fails on the primary
     key. PostgreSQL: a row lock on the integration until commit, FOR NO KEY UPDATE so that
@@ -175,7 +205,7 @@ def _lock_writers(session: Session, integration_id: str) -> None:
 def upsert(session: Session, integration_id: str, model: str, items: Mapping[str, dict],
            now: datetime) -> Written:
     """Insert new ids, update changed or deleted ones; which were created and updated."""
-    _lock_writers(session, integration_id)
+    lock_writers(session, integration_id)
     existing = _existing(session, integration_id, model, list(items))
     return _write(session, integration_id, model, items, existing, now)
 
@@ -184,7 +214,7 @@ def replace_model(session: Session, integration_id: str, model: str, items: Mapp
                   now: datetime) -> Written:
     """Make the model hold exactly ``items``: upsert them and mark every other live record
     deleted; which were created, updated and marked deleted."""
-    _lock_writers(session, integration_id)
+    lock_writers(session, integration_id)
     existing = {r.record_id: r for r in session.scalars(select(Record).where(
         Record.integration_id == integration_id, Record.model == model))}
     written = _write(session, integration_id, model, items, existing, now)

@@ -73,6 +73,7 @@ $I/connections/<connection_id>             GET     -       401  404  403  403  4
 $I/records                                 GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/records/<model>/<record_id:record_id>   GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/lineage                                 GET     -       401  404  ok   ok   ok   ok   ok   404
+$I/record-groups                           GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync                                    GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync/runs                               GET     -       401  404  ok   ok   ok   ok   ok   404
 $I/sync/runs/<run_id>                      GET     -       401  404  ok   ok   ok   ok   ok   404
@@ -102,6 +103,10 @@ $I                                         PATCH   -       401  404  403  ok   o
 $I/icon                                    PUT     -       401  404  403  ok   ok   ok   ok   404
 $I/tags/<tag_id>                           PUT     -       401  404  403  ok   ok   ok   ok   404
 $I/import                                  POST    -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>                         POST    -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>/<record_id:record_id>   PUT     -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>/<record_id:record_id>   PATCH   -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>                         PATCH   -       401  404  403  ok   ok   ok   ok   404
 $I/sync                                    POST    -       401  404  403  ok   ok   ok   ok   404
 $I/sync/confirm                            POST    -       401  404  403  ok   ok   ok   ok   404
 $I/shares                                  POST    -       401  404  403  403  ok   ok   ok   404
@@ -109,6 +114,8 @@ $I/shares/<principal_id>                   PUT     -       401  404  403  403  o
 $I/shares/<principal_id>                   DELETE  -       401  404  403  403  ok   ok   ok   404
 $I/tags/<tag_id>                           DELETE  -       401  404  403  ok   ok   ok   ok   404
 $I/icon                                    DELETE  -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>/<record_id:record_id>   DELETE  -       401  404  403  ok   ok   ok   ok   404
+$I/records/<model>                         DELETE  -       401  404  403  ok   ok   ok   ok   404
 $I/connection                              DELETE  -       401  404  ok   ok   ok   ok   ok   404
 $I/connection                              DELETE  shared  401  404  403  ok   ok   ok   ok   404
 $I/owner                                   PUT     spare   401  404  403  403  403  ok   ok   404
@@ -212,6 +219,8 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
     (I, "PUT"): lambda c: {"json": {"description": f"changed by {c}"}},
     (I, "PATCH"): lambda c: {"json": {"description": f"patched by {c}"}},
     (f"{I}/lineage", "GET"): lambda _: {"query_string": {"model": "people", "recordId": "r1"}},
+    (f"{I}/record-groups", "GET"): lambda _: {"query_string": {"model": "people",
+                                                                "column": "name"}},
     (f"{I}/connect", "POST"): lambda c: {"json": {"apiKey": f"matrix-user-key-{c}-7731"}},
     (f"{I}/request", "POST"): lambda c: {"json": {"url": "items", "params": {"q": c}}},
     (f"{I}/request/<path:target>", "POST"): lambda c: {"json": {"from": c}},
@@ -219,6 +228,13 @@ BODIES: dict[tuple[str, str], Callable[[str], dict[str, Any]]] = {
     (f"{I}/request/<path:target>", "PATCH"): lambda c: {"json": {"from": c}},
     (f"{I}/query", "POST"): lambda c: {"json": {"sql": "SELECT 1"}},
     (f"{I}/store", "POST"): lambda c: {"json": {"op": "list", "model": "people"}},
+    (f"{I}/records/<model>", "POST"): lambda c: {"json": {"id": f"by-{c}", "name": c}},
+    (f"{I}/records/<model>", "PATCH"): lambda c: {
+        "json": {"bulk": c}, "query_string": {"where": "(id,notblank)"}},
+    (f"{I}/records/<model>", "DELETE"): lambda c: {"query_string": {"where": "(id,like,r%)"}},
+    (f"{I}/records/<model>/<record_id:record_id>", "PUT"): lambda c: {"json": {"name": c}},
+    (f"{I}/records/<model>/<record_id:record_id>", "PATCH"): lambda c: {
+        "json": {"patched": c}, "content_type": "application/merge-patch+json"},
     (f"{I}/icon", "PUT"): lambda c: {"data": PNG, "content_type": "image/png"},
     (f"{I}/import", "POST"): lambda c: _multipart_import(),
     (f"{I}/shares", "POST"): lambda c: {"json": {"principalId": "bea", "accessLevel": 1}},
@@ -307,6 +323,21 @@ def _untagged(client, admin, values) -> bool:
     return values["tag_id"] not in {tag["id"] for tag in tags["_embedded"]["inf:tag"]}
 
 
+def _record_created(client, headers, values: dict[str, str]) -> bool:
+    """Some caller's POST stored a record ``by-<caller>`` in the world's model."""
+    page = client.get(fill(f"{I}/records", values), headers=headers,
+                      query_string={"model": values["model"]}).get_json()
+    return any(item["id"].startswith("by-") for item in page["_embedded"]["inf:record"])
+
+
+def _r_records_deleted(client, headers, values: dict[str, str]) -> bool:
+    """The bulk DELETE of ids starting with "r" (the imported ones) happened; the records a
+    POST made (``by-...``) stay for its own probe."""
+    page = client.get(fill(f"{I}/records", values), headers=headers,
+                      query_string={"model": values["model"], "where": "(id,like,r%)"})
+    return page.get_json()["total"] == 0
+
+
 EFFECTS: dict[tuple[str, str, str], Probe] = {
     (I, "PUT", "-"): _described,
     (I, "DELETE", "spare"): gone(I),
@@ -315,6 +346,10 @@ EFFECTS: dict[tuple[str, str, str], Probe] = {
     (f"{I}/icon", "DELETE", "-"): _icon_removed,
     (f"{I}/tags/<tag_id>", "DELETE", "-"): _untagged,
     (f"{I}/sync/confirm", "POST", "-"): _sync_confirmed,
+    (f"{I}/records/<model>", "POST", "-"): _record_created,
+    (f"{I}/records/<model>/<record_id:record_id>", "DELETE", "-"):
+        gone(f"{I}/records/<model>/<record_id:record_id>"),
+    (f"{I}/records/<model>", "DELETE", "-"): _r_records_deleted,
     ("/api/tokens/<token_id>", "DELETE", "other"): gone("/api/tokens/<token_id>"),
     ("/api/users/<username>", "DELETE", "spare"): gone("/api/users/<username>"),
     ("/api/teams/<team_id>", "DELETE", "-"): gone("/api/teams/<team_id>"),
@@ -427,7 +462,13 @@ DOCUMENTED_ROUTES_WITH_IDS = [
     (f"{I}/request", "POST"), (f"{I}/request/<path:target>", "GET"), (f"{I}/requests", "GET"),
     (f"{I}/query", "POST"), (f"{I}/schema", "GET"), (f"{I}/test", "POST"),
     (f"{I}/store", "POST"), (f"{I}/records", "GET"), (f"{I}/import", "POST"),
-    (f"{I}/lineage", "GET"),
+    (f"{I}/lineage", "GET"), (f"{I}/records/<model>", "POST"),
+    (f"{I}/records/<model>/<record_id:record_id>", "GET"),
+    (f"{I}/records/<model>/<record_id:record_id>", "PUT"),
+    (f"{I}/records/<model>/<record_id:record_id>", "PATCH"),
+    (f"{I}/records/<model>/<record_id:record_id>", "DELETE"),
+    (f"{I}/records/<model>", "PATCH"), (f"{I}/records/<model>", "DELETE"),
+    (f"{I}/record-groups", "GET"),
     (f"{I}/sync", "POST"), (f"{I}/sync", "GET"), (f"{I}/sync/confirm", "POST"),
     ("/api/webhooks/<webhook_id>", "GET"), ("/api/webhooks/<webhook_id>", "PUT"),
     ("/api/webhooks/<webhook_id>", "DELETE"), ("/api/webhooks/<webhook_id>/deliveries", "GET"),

@@ -1,8 +1,9 @@
 """``/api/integrations/{id}/records``, ``/store``, ``/import`` and ``/lineage``: the records
 store."""
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
+from webargs.core import missing
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import PathConverter
 
@@ -10,11 +11,20 @@ from integration_hub import errors
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.extensions import Blueprint
 from integration_hub.api.records.schemas import (
+    RECORD_BODY,
+    RECORD_PATCH,
+    RECORDS_BODY,
+    BulkArgsSchema,
+    BulkResultSchema,
     ImportFormSchema,
     ImportResultSchema,
     LineageArgsSchema,
     LineageSchema,
     RecordArgsSchema,
+    RecordBatchSchema,
+    RecordCreateSchema,
+    RecordGroupArgsSchema,
+    RecordGroupPageSchema,
     RecordPageSchema,
     RecordSchema,
     StoreResultSchema,
@@ -25,8 +35,12 @@ from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
 from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal import documents as hal
+from integration_hub.hal import forms
+from integration_hub.integrations.acl import Access
+from integration_hub.records import groups as record_groups
 from integration_hub.records import imports as record_imports
 from integration_hub.records import reading as records
+from integration_hub.records import writing as record_writing
 
 blp = Blueprint("records", __name__, url_prefix="/api",
                 description="Records an integration feeds into the hub: store, import, lineage")
@@ -82,11 +96,81 @@ class Records(MethodView):
     @blp.problems(401, 404, 422)
     def get(self, args, integration_id):
         """The integration's records, by model then id"""
-        integration, items, total = records.page(
-            db_session(), current_user(), integration_id, args.get("model"), args["start"],
-            args["limit"], args["include_deleted"])
+        integration, items, total = records.page(db_session(), current_user(), integration_id,
+                                                 args, args["start"], args["limit"])
+        model = args.get("model")
         return hal_page("records.Records", "inf:record", items, args["start"], args["limit"],
-                        total, integration_id=integration.id)
+                        total, templates=lambda: _create_template(integration, model),
+                        integration_id=integration.id)
+
+
+def _create_template(integration, model: str | None) -> dict:
+    """Creating a record, on a page of one model, for callers with write access."""
+    if model is None or (integration.caller_access or Access.NONE) < Access.WRITE:
+        return {}
+    return {"default": forms.template(
+        "POST", href("records.ModelRecords", integration_id=integration.id, model=model),
+        RecordCreateSchema(), title=f"Create a record in {model}")}
+
+
+def _sent_json():
+    """The body as sent, any JSON value (a record is a free-form object), read by the rules
+    of every JSON body (media type, size, depth, NUL)."""
+    body = blp.ARGUMENTS_PARSER.load_json(request, None)
+    if body is missing:
+        raise errors.ValidationFailed("send the record as a JSON body",
+                                      errors={"_schema": ["Missing data for required field."]})
+    return body
+
+
+@blp.route("/integrations/<integration_id>/records/<model>")
+class ModelRecords(MethodView):
+    @blp.doc(requestBody=RECORDS_BODY, responses={"201": {"content": {hal.HAL_JSON: {
+        "schema": {"anyOf": [RecordSchema, RecordBatchSchema]}}}}})
+    @blp.response(201, RecordSchema, description=(
+        "An object sent: the record, with Location; an array sent: the records created, in "
+        "the order sent (RecordBatch)"))
+    @blp.problems(400, 401, 403, 404, 409, 413, 415, 422)
+    def post(self, integration_id, model):
+        """Create a record (an object) or records (an array, all or nothing)"""
+        body = _sent_json()
+        created = record_writing.create(current_actor(), integration_id, model, body)
+        if isinstance(body, list):
+            document = {"_links": {"inf:records": {"href": href(
+                "records.Records", integration_id=created.integration.id, model=model)}},
+                "count": len(created.records), "_embedded": {"inf:record": created.records}}
+            answer = current_app.json.response(RecordBatchSchema().dump(document))
+            answer.status_code, answer.mimetype = 201, hal.HAL_JSON
+            return answer
+        (record,) = created.records
+        return record, 201, {"Location": href("records.Record", integration_id=record.integration_id,
+                                              model=record.model, record_id=record.record_id)}
+
+    @blp.arguments(BulkArgsSchema, location="query")
+    @blp.doc(requestBody=RECORD_PATCH)
+    @blp.response(200, BulkResultSchema)
+    @blp.problems(400, 401, 403, 404, 413, 415, 422)
+    def patch(self, args, integration_id, model):
+        """Merge a JSON merge patch into every record the where filter selects"""
+        integration, count = record_writing.update_where(
+            current_actor(), integration_id, model, args["where"], _sent_json())
+        return {"links": _model_links(integration.id, model), "count": count}
+
+    @blp.arguments(BulkArgsSchema, location="query")
+    @blp.response(200, BulkResultSchema)
+    @blp.problems(401, 403, 404, 422)
+    def delete(self, args, integration_id, model):
+        """Delete every record the where filter selects"""
+        integration, count = record_writing.delete_where(current_actor(), integration_id,
+                                                         model, args["where"])
+        return {"links": _model_links(integration.id, model), "count": count}
+
+
+def _model_links(integration_id: str, model: str) -> dict:
+    return {"inf:records": {"href": href("records.Records", integration_id=integration_id,
+                                         model=model)},
+            "inf:integration": {"href": href("integrations.Integration",
+                                             integration_id=integration_id)}}
 
 
 # merge_slashes=False: an id may hold "//" ("a//b"); the record_id converter lets it start
@@ -99,6 +183,28 @@ class Record(MethodView):
     def get(self, integration_id, model, record_id):
         """One record"""
         return records.get(db_session(), current_user(), integration_id, model, record_id)
+
+    @blp.doc(requestBody=RECORD_BODY)
+    @blp.response(200, RecordSchema)
+    @blp.problems(400, 401, 403, 404, 413, 415, 422)
+    def put(self, integration_id, model, record_id):
+        """Replace a record's data (write access)"""
+        return record_writing.replace(current_actor(), integration_id, model, record_id,
+                                      _sent_json())
+
+    @blp.doc(requestBody=RECORD_PATCH)
+    @blp.response(200, RecordSchema)
+    @blp.problems(400, 401, 403, 404, 413, 415, 422)
+    def patch(self, integration_id, model, record_id):
+        """Change some of a record's data: a JSON merge patch (write access)"""
+        return record_writing.merge(current_actor(), integration_id, model, record_id,
+                                    _sent_json())
+
+    @blp.response(204)
+    @blp.problems(401, 403, 404, 422)
+    def delete(self, integration_id, model, record_id):
+        """Delete a record (write access)"""
+        record_writing.delete(current_actor(), integration_id, model, record_id)
 
 
 @blp.route("/integrations/<integration_id>/store")
@@ -140,3 +246,31 @@ class Lineage(MethodView):
         integration, lineage = records.lineage(db_session(), current_user(), integration_id,
                                                args["model"], args["record_id"])
         return lineage_document(integration.id, lineage)
+
+
+@blp.route("/integrations/<integration_id>/record-groups")
+class RecordGroups(MethodView):
+    @blp.arguments(RecordGroupArgsSchema, location="query")
+    @blp.response(200, RecordGroupPageSchema)
+    @blp.problems(401, 404, 422)
+    def get(self, args, integration_id):
+        """How many records hold each value of a data field, the largest groups first"""
+        integration, found = records.groups(db_session(), current_user(), integration_id,
+                                            args["model"], args["column"], args.get("where"))
+        model, column = args["model"], args["column"]
+
+        def listed(group) -> dict:
+            where = record_groups.filter_for(column, group.value)
+            if args.get("where"):
+                where = f"({args['where']})~and{where}"
+            return {"value": group.value, "count": group.count, "links": {"self": {
+                "href": href("records.Records", integration_id=integration.id, model=model,
+                             where=where)}}}
+
+        page = hal_page("records.RecordGroups", "inf:record-group",
+                        [listed(group) for group in found.groups[args["start"]:][:args["limit"]]],
+                        args["start"], args["limit"], len(found.groups),
+                        integration_id=integration.id)
+        page["_links"]["inf:records"] = {"href": href("records.Records",
+                                                      integration_id=integration.id, model=model)}
+        return {**page, "ungrouped": found.ungrouped, "truncated": found.truncated}

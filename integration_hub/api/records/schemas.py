@@ -1,18 +1,31 @@
 """Schemas of the records store: records, store operations, imports."""
 
+from typing import Any
+
 import marshmallow as ma
 from werkzeug.datastructures import FileStorage
 
 from integration_hub.api.common import MAX_OFFSET, HalSchema, PageArgsSchema, href, page_schema
+from integration_hub.hal import forms
+from integration_hub.integrations.acl import Access
 from integration_hub.records.store import DEFAULT_MODEL
+from integration_hub.records.writing import MAX_BATCH
 
 MODEL = {"description": "Records model (default resources): 1-64 letters, digits, '_', '.', '-'"}
+
+
+def _shown_data(record) -> dict[str, Any]:
+    if record.shown_fields is None:
+        return record.data
+    return {name: record.data[name] for name in record.shown_fields if name in record.data}
 
 
 class RecordSchema(HalSchema):
     id = ma.fields.String(attribute="record_id")
     model = ma.fields.String()
-    data = ma.fields.Dict(metadata={"description": "The item as imported or synced"})
+    data = ma.fields.Function(_shown_data, metadata={
+        "type": "object", "description": "The item as imported, synced or written (only the "
+                                         "fields a page's fields parameter names)"})
     deleted = ma.fields.Function(lambda r: r.deleted_at is not None, metadata={
         "description": "Gone from the upstream listing at the last sync"})
     updated_at = ma.fields.DateTime(data_key="updatedAt")
@@ -22,14 +35,120 @@ class RecordSchema(HalSchema):
                 "inf:integration": {"href": href("integrations.Integration",
                                                  integration_id=record.integration_id)}}
 
+    def hal_templates(self, record):
+        """Replace, merge and delete, for callers with write access. The body of a PUT or
+        PATCH is the record's data itself, so the form has one property per member of the
+        stored data, pre-filled (objects and arrays as JSON text areas)."""
+        if (getattr(record, "caller_access", None) or Access.NONE) < Access.WRITE:
+            return {}
+        target = _record_links(record.integration_id, record.model, record.record_id)
+        target = target["self"]["href"]
+        fields = data_properties(record.data)
+        return {"default": {**forms.template("PUT", target, title="Replace the record's data"),
+                            "contentType": forms.JSON, "properties": fields},
+                # application/json: a PATCH reads either type as a merge patch.
+                "merge": {**forms.template("PATCH", target, title="Change some of the record's "
+                                                                  "data (JSON merge patch)"),
+                          "contentType": forms.JSON, "properties": fields},
+                "delete": forms.template("DELETE", target, title="Delete the record")}
+
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def data_properties(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """HAL-FORMS properties for a record's data: one per member, typed by its value."""
+    return [forms.prop(name, _field_for(value), value) for name, value in data.items()]
+
+
+def _field_for(value: Any) -> ma.fields.Field:
+    if isinstance(value, bool):
+        return ma.fields.Boolean()
+    if isinstance(value, (int, float)):
+        return ma.fields.Float()
+    if isinstance(value, (dict, list)):
+        return ma.fields.Raw(metadata={"input": "textarea"})
+    return ma.fields.String()
+
+
+class RecordCreateSchema(ma.Schema):
+    """What the create form offers: the id; every other member of the object sent is the
+    record's data too (a generic form cannot know a model's fields)."""
+
+    id = ma.fields.String(validate=ma.validate.Length(min=1, max=256), metadata={
+        "description": "The record's id (generated when absent); the object's other members "
+                       "are its data"})
+
 
 RecordPageSchema = page_schema(RecordSchema, "inf:record", "RecordPage")
+RecordBatchSchema = page_schema(RecordSchema, "inf:record", "RecordBatch")
+RECORD_OBJECT = {"type": "object", "additionalProperties": True,
+                 "description": "The record's data: any JSON object; its id is the member "
+                                "\"id\" (generated when absent)"}
+RECORDS_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "oneOf": [RECORD_OBJECT,
+              {"type": "array", "items": RECORD_OBJECT, "minItems": 1, "maxItems": MAX_BATCH,
+               "description": f"1 to {MAX_BATCH} records, stored all or nothing"}]}}}}
+RECORD_BODY = {"required": True, "content": {"application/json": {"schema": RECORD_OBJECT}}}
+RECORD_PATCH = {"required": True, "content": {
+    media_type: {"schema": {"type": "object", "additionalProperties": True,
+                            "description": "A JSON merge patch of the record's data (RFC 7396):"
+                                           " null removes a member"}}
+    for media_type in (MERGE_PATCH, "application/json")}}
+
+
+WHERE = {"description": "NocoDB's filter: (field,op,value) terms joined by ~and, ~or, ~not "
+                        "and parentheses; op is eq, neq, gt, ge, lt, le, like, nlike, in, btw, "
+                        "blank or notblank; numbers compare as numbers "
+                        "(docs/decisions.md, \"Filtering and sorting records\")",
+         "example": "(status,eq,open)~and(amount,gt,100)"}
 
 
 class RecordArgsSchema(PageArgsSchema):
     model = ma.fields.String(metadata={"description": "Only this model (default: every model)"})
     include_deleted = ma.fields.Boolean(data_key="includeDeleted", load_default=False, metadata={
         "description": "Also records a sync marked deleted"})
+    where = ma.fields.String(metadata=WHERE)
+    sort = ma.fields.String(metadata={
+        "description": "Data fields to order by, comma-separated; a leading - is descending "
+                       "(default: model, then id)", "example": "-amount,name"})
+    fields = ma.fields.String(metadata={
+        "description": "Only these data fields in each record's data, comma-separated",
+        "example": "amount,name"})
+
+
+class RecordGroupArgsSchema(PageArgsSchema):
+    model = ma.fields.String(load_default=DEFAULT_MODEL, metadata=MODEL)
+    column = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                              metadata={"description": "The data field to group by"})
+    where = ma.fields.String(metadata=WHERE)
+
+
+class RecordGroupSchema(HalSchema):
+    value = ma.fields.Raw(metadata={
+        "type": ["string", "number", "boolean", "null"],
+        "description": "The field's value (null: null or missing)"})
+    count = ma.fields.Integer(metadata={"description": "Live records holding it"})
+
+    def hal_links(self, group):
+        return group["links"]
+
+
+class RecordGroupPageSchema(page_schema(RecordGroupSchema, "inf:record-group",
+                                        "RecordGroupPageBase")):
+    ungrouped = ma.fields.Integer(dump_only=True, metadata={
+        "description": "Records whose field holds an object or an array (not grouped)"})
+    truncated = ma.fields.Boolean(dump_only=True, metadata={
+        "description": "More than 1,000 values: the largest 1,000 groups are listed"})
+
+
+class BulkArgsSchema(ma.Schema):
+    where = ma.fields.String(required=True, metadata=WHERE)
+
+
+class BulkResultSchema(ma.Schema):
+    links = ma.fields.Dict(data_key="_links", dump_only=True)
+    count = ma.fields.Integer(metadata={"description": "Records changed or deleted"})
 
 
 class StoreSchema(ma.Schema):

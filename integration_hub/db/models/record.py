@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import text as sql_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +23,10 @@ class Record(Base):
     """
 
     __tablename__ = "records"
+    # Counting a model's live records reads this index alone, never the rows' data.
+    __table_args__ = (Index("ix_records_live", "integration_id", "model", "record_id",
+                            sqlite_where=sql_text("deleted_at IS NULL"),
+                            postgresql_where=sql_text("deleted_at IS NULL")),)
 
     integration_id: Mapped[str] = mapped_column(
         ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True)
@@ -31,6 +36,12 @@ class Record(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[created_at]
     updated_at: Mapped[updated_at]
+
+    # Set when the record is read for a request, not columns: the caller's access to the
+    # integration (its forms offer what that allows), and the data fields a page shows
+    # (``fields``; None: all).
+    caller_access = None
+    shown_fields = None
 
 
 class RecordLineage(Base):
@@ -50,3 +61,4 @@ class RecordLineage(Base):
     downstream_model: Mapped[str] = mapped_column(String(64), primary_key=True)
     downstream_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     created_at: Mapped[created_at]
+
