@@ -193,3 +193,41 @@ def test_long_ids_make_more_deliveries_of_bounded_size(app, integration, receive
     assert len(got) == 2
     assert [i for d in got for i in d.json["data"]["recordIds"]] == ids  # in order, each once
     assert all(len(d.body) < ID_BYTES_PER_DELIVERY + 4096 for d in got)
+
+
+def test_the_records_api_tells_what_each_request_changed(client, member, integration,
+                                                         receiver, run_queue, make_webhook):
+    """One event per request, whatever it changed: a POST of an array, a PUT, a bulk
+    PATCH (only the records it changed), a DELETE and a bulk DELETE."""
+    make_webhook(RECORD_EVENTS)
+    base = f"/api/integrations/{integration}/records/contacts"
+    assert client.post(base, headers=member.headers,
+                       json=[{"id": "a", "n": 1}, {"id": "b", "n": 1},
+                             {"id": "c", "n": 2}]).status_code == 201
+    assert client.put(f"{base}/a", headers=member.headers, json={"n": 5}).status_code == 200
+    assert client.patch(base, headers=member.headers, json={"n": 2},
+                        query_string={"where": "(n,lt,3)"}).status_code == 200
+    assert client.delete(f"{base}/a", headers=member.headers).status_code == 204
+    assert client.delete(base, headers=member.headers,
+                         query_string={"where": "(n,eq,2)"}).status_code == 200
+
+    got = delivered(receiver, run_queue)
+    assert told(got) == [("record.created", ["a", "b", "c"]), ("record.updated", ["a"]),
+                         ("record.updated", ["b"]), ("record.deleted", ["a"]),
+                         ("record.deleted", ["b", "c"])]
+    single = next(d for d in got if d.event == "record.deleted" and d.json["data"]["count"] == 1)
+    assert single.json["data"]["_links"]["inf:record"]["href"].endswith("/records/contacts/a")
+
+
+def test_a_refused_request_tells_nothing(client, member, integration, receiver, run_queue,
+                                        make_webhook):
+    make_webhook(RECORD_EVENTS)
+    base = f"/api/integrations/{integration}/records/contacts"
+    client.post(base, headers=member.headers, json={"id": "a"})
+    run_queue()
+    before = len(receiver.deliveries("/hook"))
+
+    clash = client.post(base, headers=member.headers, json=[{"id": "b"}, {"id": "a"}])
+
+    assert clash.status_code == 409
+    assert len(delivered(receiver, run_queue)) == before
