@@ -10,6 +10,7 @@ from werkzeug.routing import PathConverter
 from integration_hub import errors
 from integration_hub.api.common import hal_page, href
 from integration_hub.api.extensions import Blueprint
+from integration_hub.api.records.documents import batch_document, groups_document, lineage_document
 from integration_hub.api.records.schemas import (
     RECORD_BODY,
     RECORD_PATCH,
@@ -29,7 +30,6 @@ from integration_hub.api.records.schemas import (
     RecordSchema,
     StoreResultSchema,
     StoreSchema,
-    lineage_document,
 )
 from integration_hub.config import current_settings
 from integration_hub.db.session import db_session
@@ -37,13 +37,13 @@ from integration_hub.edge.security import current_actor, current_user
 from integration_hub.hal import documents as hal
 from integration_hub.hal import forms
 from integration_hub.integrations.acl import Access
-from integration_hub.records import groups as record_groups
 from integration_hub.records import imports as record_imports
 from integration_hub.records import reading as records
 from integration_hub.records import writing as record_writing
 
 blp = Blueprint("records", __name__, url_prefix="/api",
-                description="Records an integration feeds into the hub: store, import, lineage")
+                description="Records an integration feeds into the hub: read, written, "
+                            "filtered, grouped, imported, summed, and their lineage")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
@@ -136,10 +136,8 @@ class ModelRecords(MethodView):
         body = _sent_json()
         created = record_writing.create(current_actor(), integration_id, model, body)
         if isinstance(body, list):
-            document = {"_links": {"inf:records": {"href": href(
-                "records.Records", integration_id=created.integration.id, model=model)}},
-                "count": len(created.records), "_embedded": {"inf:record": created.records}}
-            answer = current_app.json.response(RecordBatchSchema().dump(document))
+            answer = current_app.json.response(RecordBatchSchema().dump(
+                batch_document(created.integration.id, model, created.records)))
             answer.status_code, answer.mimetype = 201, hal.HAL_JSON
             return answer
         (record,) = created.records
@@ -255,22 +253,6 @@ class RecordGroups(MethodView):
     @blp.problems(401, 404, 422)
     def get(self, args, integration_id):
         """How many records hold each value of a data field, the largest groups first"""
-        integration, found = records.groups(db_session(), current_user(), integration_id,
-                                            args["model"], args["column"], args.get("where"))
-        model, column = args["model"], args["column"]
-
-        def listed(group) -> dict:
-            where = record_groups.filter_for(column, group.value)
-            if args.get("where"):
-                where = f"({args['where']})~and{where}"
-            return {"value": group.value, "count": group.count, "links": {"self": {
-                "href": href("records.Records", integration_id=integration.id, model=model,
-                             where=where)}}}
-
-        page = hal_page("records.RecordGroups", "inf:record-group",
-                        [listed(group) for group in found.groups[args["start"]:][:args["limit"]]],
-                        args["start"], args["limit"], len(found.groups),
-                        integration_id=integration.id)
-        page["_links"]["inf:records"] = {"href": href("records.Records",
-                                                      integration_id=integration.id, model=model)}
-        return {**page, "ungrouped": found.ungrouped, "truncated": found.truncated}
+        integration, groups = records.groups(db_session(), current_user(), integration_id,
+                                             args["model"], args["column"], args.get("where"))
+        return groups_document(integration.id, args, groups)

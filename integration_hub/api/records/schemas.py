@@ -31,7 +31,7 @@ class RecordSchema(HalSchema):
     updated_at = ma.fields.DateTime(data_key="updatedAt")
 
     def hal_links(self, record):
-        return {**_record_links(record.integration_id, record.model, record.record_id),
+        return {**record_links(record.integration_id, record.model, record.record_id),
                 "inf:integration": {"href": href("integrations.Integration",
                                                  integration_id=record.integration_id)}}
 
@@ -41,7 +41,7 @@ class RecordSchema(HalSchema):
         stored data, pre-filled (objects and arrays as JSON text areas)."""
         if (getattr(record, "caller_access", None) or Access.NONE) < Access.WRITE:
             return {}
-        target = _record_links(record.integration_id, record.model, record.record_id)
+        target = record_links(record.integration_id, record.model, record.record_id)
         target = target["self"]["href"]
         fields = data_properties(record.data)
         return {"default": {**forms.template("PUT", target, title="Replace the record's data"),
@@ -274,31 +274,7 @@ class LineageSchema(ma.Schema):
                        "and id are listed"})
 
 
-def lineage_document(integration_id: str, lineage) -> dict:
-    """The HAL document of a record's lineage (records/lineage.py's ``Lineage``): each side
-    a list of records and, in ``_links``, a link to each (a record's own links lead on to
-    its lineage)."""
-    own = _record_links(integration_id, lineage.record.model, lineage.record.id)
-
-    def link(item) -> dict:
-        return {**_record_links(integration_id, item.end.model, item.end.id)["self"],
-                "name": f"{item.end.model}/{item.end.id}"}
-
-    def listed(item) -> dict:
-        return {"model": item.end.model, "id": item.end.id, "stored": item.stored}
-
-    return {"links": {"self": own["inf:lineage"], "inf:record": own["self"],
-                      "inf:integration": {"href": href("integrations.Integration",
-                                                       integration_id=integration_id)},
-                      "inf:upstream": [link(item) for item in lineage.upstream],
-                      "inf:downstream": [link(item) for item in lineage.downstream]},
-            "model": lineage.record.model, "record_id": lineage.record.id,
-            "upstream": [listed(item) for item in lineage.upstream],
-            "downstream": [listed(item) for item in lineage.downstream],
-            "truncated": lineage.truncated}
-
-
-def _record_links(integration_id: str, model: str, record_id: str) -> dict:
+def record_links(integration_id: str, model: str, record_id: str) -> dict:
     return {"self": {"href": href("records.Record", integration_id=integration_id, model=model,
                                   record_id=record_id)},
             "inf:lineage": {"href": href("records.Lineage", integration_id=integration_id,
