@@ -8,6 +8,7 @@ same run, so the ratios it prints compare like with like.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -98,6 +99,23 @@ def database(backend: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def write_rows(connection, table, rows: list[dict]) -> None:
+    """Rows in bulk, in the shape the app writes: COPY FROM STDIN on PostgreSQL (ten times
+    faster than batched INSERTs), SQLAlchemy Core inserts on SQLite."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor, \
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(value) if isinstance(value, dict) else value
+                            for value in (row[column] for column in columns)])
 
 
 # -- the hub --------------------------------------------------------------------------------

@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
-
-from sqlalchemy import insert
 
 from bench import harness
 from integration_hub.db.models import IntegrationShare, Record
@@ -114,18 +111,7 @@ def seed(app, count: int) -> tuple[str, str]:
 
 
 def _write(connection, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if connection.dialect.name == "postgresql":
-        columns = list(rows[0])
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(
-                f"COPY records ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([json.dumps(value) if isinstance(value, dict) else value
-                                for value in (row[column] for column in columns)])
-    else:
-        connection.execute(insert(Record), rows)
+    harness.write_rows(connection, Record.__table__, rows)
     rows.clear()
 
 
