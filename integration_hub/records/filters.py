@@ -47,7 +47,6 @@ from sqlalchemy import (
     or_,
     type_coerce,
 )
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from integration_hub.db.models import Record
@@ -91,11 +90,6 @@ def ordering(keys: Sequence[w.SortKey], dialect: str) -> list[ColumnElement]:
             columns.append(column.desc() if key.descending else column.asc())
     return columns + [_text(Record.record_id, dialect), _text(Record.model, dialect),
                       _text(Record.integration_id, dialect)]
-
-
-def ordered(query: Select, keys: Sequence[w.SortKey], dialect: str) -> Select:
-    """``query`` (of records) in the order of ``keys`` (``ordering``)."""
-    return query.order_by(*ordering(keys, dialect))
 
 
 def like_pattern(value: str) -> str:

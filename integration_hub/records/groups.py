@@ -123,15 +123,19 @@ def _order(group: Group) -> tuple:
     return -group.count, rank, number, text
 
 
-def filter_for(column: str, value: Any) -> str:
+def filter_for(column: str, value: Any, where: str | None = None) -> str:
     """The ``where`` that lists a group's records: ``(column,eq,value)``, ``blank`` for the
-    null group (which also lists empty strings: ``blank`` takes both)."""
+    null group (which also lists empty strings: ``blank`` takes both), and the request's own
+    ``where`` too. Written from the parsed tree (``where.unparse``), never by joining the
+    caller's text: grouping and escapes stay right whatever it holds."""
     if value is None:
-        return f"({column},blank)"
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, float):
-        text = repr(value)
+        term = record_where.Term(column, "blank")
     else:
-        text = str(value)
-    return f"({column},eq,{record_where.escape(text)})"
+        text = ("true" if value else "false") if isinstance(value, bool) \
+            else repr(value) if isinstance(value, float) else str(value)
+        term = record_where.Term(column, "eq", (text,))
+    chosen = record_where.parse_where(where)
+    if chosen is None:
+        return record_where.unparse(term)
+    items = chosen.items if isinstance(chosen, record_where.And) else (chosen,)
+    return record_where.unparse(record_where.And((*items, term)))  # no deeper than needed

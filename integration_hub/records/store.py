@@ -87,8 +87,8 @@ def page(session: Session, found: Found, model: str | None, start: int, limit: i
     shown = record_where.parse_fields(names) or None
     total = session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
     query = select(Record).where(*scope)
-    query = (record_filters.ordered(query, keys, dialect) if keys
-             else query.order_by(Record.model, Record.record_id))
+    query = query.order_by(*(record_filters.ordering(keys, dialect) if keys
+                             else (Record.model, Record.record_id)))
     rows = list(session.scalars(query.offset(start).limit(limit)))
     for record in rows:
         record.shown_fields = shown

@@ -26,7 +26,7 @@ from integration_hub.db.models import Record
 from integration_hub.db.types import utcnow
 from integration_hub.records import store as records
 from integration_hub.records import where
-from integration_hub.records.filters import condition, ordered
+from integration_hub.records.filters import condition, ordering
 from integration_hub.records.where import And, Not, Or, SortKey, Term
 from tests.conftest import POSTGRES_ADMIN_URL, missing_component
 from tests.support.workers import worker_name
@@ -82,7 +82,7 @@ def _stored(session, make_integration, data: dict):
                                                Record.model == MODEL)
         if node is not None:
             query = query.where(condition(node, dialect))
-        return list(session.scalars(ordered(query, keys, dialect)))
+        return list(session.scalars(query.order_by(*ordering(keys, dialect))))
 
     select_ids.integration = integration
     select_ids.data = data
@@ -314,8 +314,8 @@ def test_text_compares_by_code_point_whatever_the_databases_collation(icu_databa
 
         def ids(where_text: str, sort_text: str) -> list[str]:
             node = where.parse_where(where_text)
-            query = ordered(select(Record.record_id).where(condition(node, "postgresql")),
-                            where.parse_sort(sort_text), "postgresql")
+            query = select(Record.record_id).where(condition(node, "postgresql")).order_by(
+                *ordering(where.parse_sort(sort_text), "postgresql"))
             return list(connection.scalars(query))
 
         assert ids("(name,lt,a)", "name") == ["R4", "r2", "r7"]  # A B _ before a

@@ -59,9 +59,12 @@ def test_numbers_group_by_value_and_text_and_booleans_apart(client, member, inte
     assert document["ungrouped"] == 1
 
 
-def test_each_group_links_to_its_records(client, member, integration):
-    document = groups(client, member, integration, column="status",
-                      where="(priority,notblank)")
+@pytest.mark.parametrize("where", ["(priority,notblank)",
+                                   "(priority,eq,1)~or(priority,eq,2)~or(priority,blank)"])
+def test_each_group_links_to_its_records(client, member, integration, where):
+    """A link keeps the request's filter, grouped as it was written (a ~or under the
+    group's ~and)."""
+    document = groups(client, member, integration, column="status", where=where)
 
     for item in document["_embedded"]["inf:record-group"]:
         listed = client.get(item["_links"]["self"]["href"], headers=member.headers)
@@ -105,3 +108,10 @@ def test_a_stranger_gets_404(client, make_caller, integration):
     ("a,b(c)~d\\", "(c,eq,a\\,b\\(c\\)\\~d\\\\)")])
 def test_a_group_filter_is_written_escaped(value, where):
     assert record_groups.filter_for("c", value) == where
+
+
+def test_a_group_filter_keeps_the_requests_filter_grouped():
+    assert record_groups.filter_for("c", "x", "(a,eq,1)~or(b,eq,2)") == \
+        "((a,eq,1)~or(b,eq,2))~and(c,eq,x)"
+    assert record_groups.filter_for("c", None, "(a,eq,1)~and(b,eq,2)") == \
+        "(a,eq,1)~and(b,eq,2)~and(c,blank)"

@@ -18,7 +18,7 @@ from integration_hub.db.models import Record
 from integration_hub.db.types import utcnow
 from integration_hub.records import store as records
 from integration_hub.records import where
-from integration_hub.records.filters import condition, ordered
+from integration_hub.records.filters import condition, ordering
 
 MB = "(name,eq," + "x" * 1_000_000 + ")"
 REFUSED_WHERE = [
@@ -114,7 +114,7 @@ def select_ids(session, integration: str, where_text: str, sort_text: str = "") 
     query = select(Record.record_id).where(
         Record.integration_id == integration,
         condition(where.parse_where(where_text), dialect))
-    return list(session.scalars(ordered(query, where.parse_sort(sort_text), dialect)))
+    return list(session.scalars(query.order_by(*ordering(where.parse_sort(sort_text), dialect))))
 
 
 @pytest.mark.parametrize("n", range(len(LITERALS)), ids=lambda n: repr(LITERALS[n]))
@@ -136,8 +136,8 @@ def test_odd_but_valid_field_names_are_json_keys(session, hostile):
 def test_values_and_names_stay_out_of_the_sql_text(value):
     node = where.parse_where(f"(name,eq,{where.escape(value)})~or(name,like,{where.escape(value)})")
     for name, dialect in (("sqlite", sqlite.dialect()), ("postgresql", postgresql.dialect())):
-        statement = ordered(select(Record.record_id).where(condition(node, name)),
-                            where.parse_sort("-name"), name).compile(dialect=dialect)
+        statement = select(Record.record_id).where(condition(node, name)).order_by(
+            *ordering(where.parse_sort("-name"), name)).compile(dialect=dialect)
         assert value not in str(statement)
         assert '"name"' not in str(statement) and "'name'" not in str(statement)
         assert value in statement.params.values()
@@ -148,4 +148,4 @@ def test_a_tree_built_by_hand_cannot_name_an_unvalidated_field():
         with pytest.raises(ValueError):
             condition(where.Term(name, "eq", ("1",)), "sqlite")
         with pytest.raises(ValueError):
-            ordered(select(Record.record_id), [where.SortKey(name)], "postgresql")
+            ordering([where.SortKey(name)], "postgresql")

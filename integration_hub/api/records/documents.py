@@ -44,9 +44,7 @@ def groups_document(integration_id: str, query: dict, groups) -> dict:
     model, column, where = query["model"], query["column"], query.get("where")
 
     def listed(group) -> dict:
-        chosen = record_groups.filter_for(column, group.value)
-        if where:
-            chosen = f"({where})~and{chosen}"
+        chosen = record_groups.filter_for(column, group.value, where)
         return {"value": group.value, "count": group.count, "links": {"self": {
             "href": href("records.Records", integration_id=integration_id, model=model,
                          where=chosen)}}}
