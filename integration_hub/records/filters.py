@@ -45,6 +45,7 @@ from sqlalchemy import (
     literal,
     not_,
     or_,
+    true,
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -55,6 +56,7 @@ from integration_hub.records import where as w
 _COMPARE: dict[str, Callable] = {"eq": operator.eq, "gt": operator.gt, "ge": operator.ge,
                                  "lt": operator.lt, "le": operator.le}
 _NEGATED = {"neq": "eq", "nlike": "like", "notblank": "blank"}
+Held = Callable[[ColumnElement], ColumnElement]  # a term on a field's number or text
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _LIKE_ESCAPE = "\\"
 # PostgreSQL refuses to make a double of a number beyond one; SQLite reads it as infinity or
@@ -63,6 +65,9 @@ _OVERFLOW = Decimal(2 ** 1024 - 2 ** 970)  # from here up, the nearest double is
 _NEGATIVE_OVERFLOW = _OVERFLOW.copy_negate()  # exactly: unary minus would round to 28 digits
 _INFINITY = float("inf")
 _UNDERFLOW = Context(prec=800).power(Decimal(2), -1075)  # up to here, zero (exactly: 752 digits)
+# jsonb writes a number without an exponent: up to this many characters, it is at most
+# 10**300 and, unless zero, at least 10**-298, well inside a double's range.
+_SHORT_NUMBER = 300
 # Rank of each kind of value when sorting (null and missing are always last: 4).
 _RANKS = ("number", "string", "boolean", "container")
 
@@ -106,30 +111,35 @@ def _term(term: w.Term, field: _SqliteField | _PostgresField) -> ColumnElement[b
 
 
 def _holds(op: str, values: tuple[str, ...], field: _SqliteField | _PostgresField):
-    """The positive form of a term; may be NULL where a field has no value of that kind."""
+    """The positive form of a term; may be NULL where a field has no value of that kind.
+
+    One CASE on the field's kind, so that each record's JSON is read for its kind and then
+    for its value once (SQLite reads the whole text again at each call)."""
     if op == "blank":
         return field.blank
     if op == "like":
-        return field.folded_text.like(literal(like_pattern(values[0]), String),
-                                      escape=_LIKE_ESCAPE)
+        pattern = literal(like_pattern(values[0]), String)
+        return field.typed(None, lambda text: field.fold(text).like(pattern,
+                                                                   escape=_LIKE_ESCAPE))
     if op == "in":
-        numbers = [n for n in map(w.number, values) if n is not None]
-        texts = field.text.in_([literal(value, String) for value in values])
-        return or_(field.number.in_([literal(n, Float) for n in numbers]), texts) \
-            if numbers else texts
+        numbers = [literal(n, Float) for n in map(w.number, values) if n is not None]
+        texts = [literal(value, String) for value in values]
+        return field.typed((lambda number: number.in_(numbers)) if numbers else None,
+                           lambda text: text.in_(texts))
     if op == "btw":
         low, high = values
-        texts = and_(field.text >= literal(low, String), field.text <= literal(high, String))
         low_n, high_n = w.number(low), w.number(high)
-        if low_n is None or high_n is None:
-            return texts
-        return or_(and_(field.number >= literal(low_n, Float),
-                        field.number <= literal(high_n, Float)), texts)
+        on_number = None if low_n is None or high_n is None else (
+            lambda number: and_(number >= literal(low_n, Float),
+                                number <= literal(high_n, Float)))
+        return field.typed(on_number, lambda text: and_(text >= literal(low, String),
+                                                        text <= literal(high, String)))
     compare, value = _COMPARE[op], values[0]
-    texts = compare(field.text, literal(value, String))
     as_number = w.number(value)
-    return texts if as_number is None else or_(compare(field.number, literal(as_number, Float)),
-                                               texts)
+    return field.typed(
+        None if as_number is None else (lambda number: compare(number,
+                                                               literal(as_number, Float))),
+        lambda text: compare(text, literal(value, String)))
 
 
 def _field(name: str, dialect: str) -> _SqliteField | _PostgresField:
@@ -149,60 +159,84 @@ def _text(column, dialect: str) -> ColumnElement:
 class _SqliteField:
     """One field of ``data`` on SQLite. ``json_type`` tells the kind (``integer``, ``real``,
     ``text``, ``true``, ``false``, ``null``, ``object``, ``array``, NULL when missing);
-    ``json_extract`` gives the value (booleans as 1 and 0, hence the kind first)."""
+    ``json_extract`` gives the value (booleans as 1 and 0, hence the kind first).
+
+    SQLite parses the JSON text again at every call, so each expression below asks for the
+    kind once (``CASE kind WHEN ...``) and for the value at most once."""
 
     def __init__(self, name: str) -> None:
         path = f'$."{name}"'  # a field name is letters, digits, "_" and "-": nothing to escape
         self.kind = func.json_type(Record.data, literal(path, String))
         self.value = func.json_extract(Record.data, literal(path, String))
-        is_number = self.kind.in_(("integer", "real"))
         # As a double, as PostgreSQL reads it (an integer beyond 2**53 is rounded the same).
-        self.number = case((is_number, cast(self.value, Float)), else_=None)
-        self.text = case((self.kind == "text", self.value), (self.kind == "true", "true"),
-                         (self.kind == "false", "false"), else_=None)
-        self.text = type_coerce(self.text, String)
-        self.folded_text = self.text  # SQLite's LIKE ignores the case of ASCII letters only
-        self.blank = or_(self.kind.is_(None), self.kind == "null",
-                         and_(self.kind == "text", self.value == ""))
-        self.sort_number = case((is_number, cast(self.value, Float)),
-                                (self.kind == "true", 1.0), (self.kind == "false", 0.0),
-                                else_=None)
-        self.sort_text = type_coerce(case((self.kind == "text", self.value), else_=None), String)
+        number = cast(self.value, Float)
+        self.blank = case({"null": true(), "text": self.value == ""},
+                          value=func.coalesce(self.kind, "null"), else_=false())
+        self.sort_number = case({"integer": number, "real": number, "true": 1.0,
+                                 "false": 0.0}, value=self.kind)
+        self.sort_text = type_coerce(case({"text": self.value}, value=self.kind), String)
+
+    def typed(self, on_number: Held | None, on_text: Held) -> ColumnElement:
+        """``on_number`` of the field as a double if it holds a number, ``on_text`` of its
+        text if it holds a string or a boolean (``true``/``false``); else NULL."""
+        whens: dict[str, ColumnElement] = {}
+        if on_number is not None:
+            whens["integer"] = whens["real"] = on_number(cast(self.value, Float))
+        whens["text"] = on_text(type_coerce(self.value, String))
+        whens["true"] = on_text(literal("true", String))
+        whens["false"] = on_text(literal("false", String))
+        return case(whens, value=self.kind)
+
+    def fold(self, text: ColumnElement) -> ColumnElement:
+        return text  # SQLite's LIKE ignores the case of ASCII letters only
 
     def rank(self, ranks: tuple[str, ...]) -> ColumnElement:
-        return case((self.kind.in_(("integer", "real")), ranks.index("number")),
-                    (self.kind == "text", ranks.index("string")),
-                    (self.kind.in_(("true", "false")), ranks.index("boolean")),
-                    (self.kind.in_(("object", "array")), ranks.index("container")), else_=4)
+        number, text = ranks.index("number"), ranks.index("string")
+        boolean, container = ranks.index("boolean"), ranks.index("container")
+        return case({"integer": number, "real": number, "text": text, "true": boolean,
+                     "false": boolean, "object": container, "array": container},
+                    value=self.kind, else_=4)
 
 
 class _PostgresField:
     """One field of ``data`` on PostgreSQL: ``data -> name`` (jsonb, NULL when missing), its
-    ``jsonb_typeof`` and ``data ->> name`` (the text of a string or boolean)."""
+    ``jsonb_typeof`` and ``data ->> name`` (the text of a string, boolean or number)."""
 
     def __init__(self, name: str) -> None:
         element = Record.data.op("->")(literal(name, String))
         self.kind = func.jsonb_typeof(element)
         raw = Record.data.op("->>", return_type=String)(literal(name, String))
+        self.text = collate(raw, "C")
+        # A number's text as jsonb writes it has no exponent, so up to 300 characters it is
+        # a double's own range: read directly (as numeric -> double does, nearest). Longer,
+        # through numeric, which PostgreSQL refuses to make a double beyond the range.
         exact = cast(raw, Numeric)
-        # numeric -> double: PostgreSQL rounds to nearest, as SQLite and Python do.
-        double = case((exact >= literal(_OVERFLOW, Numeric), literal(_INFINITY, Float)),
-                      (exact <= literal(_NEGATIVE_OVERFLOW, Numeric), literal(-_INFINITY, Float)),
-                      (func.abs(exact) <= literal(_UNDERFLOW, Numeric), literal(0.0, Float)),
-                      else_=cast(exact, Float))
-        self.number = case((self.kind == "number", double), else_=None)
-        self.text = collate(case((self.kind.in_(("string", "boolean")), raw), else_=None), "C")
-        self.folded_text = func.translate(self.text, string.ascii_uppercase,
-                                          string.ascii_lowercase)
-        self.blank = or_(element.is_(None), self.kind == "null",
-                         and_(self.kind == "string", raw == ""))
-        self.sort_number = case((self.kind == "number", double),
-                                (self.kind == "boolean", case((raw == "true", 1.0), else_=0.0)),
-                                else_=None)
-        self.sort_text = collate(case((self.kind == "string", raw), else_=None), "C")
+        self.double = case(
+            (func.length(raw) <= _SHORT_NUMBER, cast(raw, Float)),
+            (exact >= literal(_OVERFLOW, Numeric), literal(_INFINITY, Float)),
+            (exact <= literal(_NEGATIVE_OVERFLOW, Numeric), literal(-_INFINITY, Float)),
+            (func.abs(exact) <= literal(_UNDERFLOW, Numeric), literal(0.0, Float)),
+            else_=cast(exact, Float))
+        self.blank = case({"null": true(), "string": raw == ""},
+                          value=func.coalesce(self.kind, "null"), else_=false())
+        self.sort_number = case({"number": self.double,
+                                 "boolean": case((raw == "true", 1.0), else_=0.0)},
+                                value=self.kind)
+        self.sort_text = collate(case({"string": raw}, value=self.kind), "C")
+
+    def typed(self, on_number: Held | None, on_text: Held) -> ColumnElement:
+        """As ``_SqliteField.typed``."""
+        whens: dict[str, ColumnElement] = {}
+        if on_number is not None:
+            whens["number"] = on_number(self.double)
+        whens["string"] = whens["boolean"] = on_text(self.text)
+        return case(whens, value=self.kind)
+
+    def fold(self, text: ColumnElement) -> ColumnElement:
+        return func.lower(text)  # under COLLATE "C", lower() changes ASCII letters only
 
     def rank(self, ranks: tuple[str, ...]) -> ColumnElement:
-        return case((self.kind == "number", ranks.index("number")),
-                    (self.kind == "string", ranks.index("string")),
-                    (self.kind == "boolean", ranks.index("boolean")),
-                    (self.kind.in_(("object", "array")), ranks.index("container")), else_=4)
+        container = ranks.index("container")
+        return case({"number": ranks.index("number"), "string": ranks.index("string"),
+                     "boolean": ranks.index("boolean"), "object": container,
+                     "array": container}, value=self.kind, else_=4)

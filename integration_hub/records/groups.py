@@ -86,14 +86,15 @@ def _kind_and_value(column: str, dialect: str):
         value = case((kind.in_(_CONTAINERS), None), (kind == "null", None), else_=element)
         return kind, value
     path = literal(f'$."{column}"', String)  # a field name: nothing to escape
+    # One simple CASE each: SQLite parses the JSON text again at every json_* call.
     raw_kind = func.json_type(Record.data, path)
-    kind = case((raw_kind.in_(("integer", "real")), "number"), (raw_kind == "text", "string"),
-                (raw_kind.in_(("true", "false")), "boolean"),
-                (raw_kind.in_(_CONTAINERS), raw_kind), else_="null")
+    kind = case({"integer": "number", "real": "number", "text": "string", "true": "boolean",
+                 "false": "boolean", "object": "object", "array": "array"},
+                value=raw_kind, else_="null")
     # json_extract answers true and false as 1 and 0 (``_key`` reads them by their kind).
     # NullType: a CASE typed by one of its branches would convert every value to that type.
-    value = type_coerce(case((raw_kind.in_(("integer", "real", "text", "true", "false")),
-                              func.json_extract(Record.data, path)), else_=None), NullType())
+    value = type_coerce(case({"object": None, "array": None}, value=raw_kind,
+                             else_=func.json_extract(Record.data, path)), NullType())
     return kind, value
 
 
