@@ -82,6 +82,25 @@ def test_sort_orders_by_data_fields_and_paging_keeps_the_filter(client, member, 
     assert [item["id"] for item in following.get_json()["_embedded"]["inf:record"]] == ["i5"]
 
 
+@pytest.mark.parametrize(("where", "start", "total", "ids"), [
+    ("(status,eq,open)", 0, 3, ["i1", "i3"]),
+    ("(status,eq,open)", 2, 3, ["i5"]),
+    ("(status,eq,open)", 3, 3, []),     # past the last page: still the whole total
+    ("(status,eq,open)", 50, 3, []),
+    ("(status,eq,gone)", 0, 0, []),     # nothing matches
+])
+def test_a_sorted_page_counts_every_match_whichever_page(client, member, integration, where,
+                                                        start, total, ids):
+    """A sorted page counts the matches in the pass that sorts them (a window over the
+    query); a page with no row must still say how many there are."""
+    answer = client.get(f"/api/integrations/{integration}/records", headers=member.headers,
+                        query_string={"model": "invoices", "where": where, "sort": "-amount",
+                                      "start": start, "limit": 2})
+    document = answer.get_json()
+    assert (document["total"], document["count"]) == (total, len(ids))
+    assert [item["id"] for item in document["_embedded"].get("inf:record", [])] == ids
+
+
 def test_fields_choose_the_data_shown(client, member, integration):
     answer = client.get(f"/api/integrations/{integration}/records", headers=member.headers,
                         query_string={"model": "invoices", "fields": "amount,missing",
