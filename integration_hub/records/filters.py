@@ -14,7 +14,7 @@ written out rather than left to each database's defaults:
   ``blank``: a missing field is not equal to anything (as in NocoDB). Each term is
   coalesced to false, so SQL's unknown never reaches ``~not``.
 - ``like``: ``%`` is the only wildcard, ASCII letters match either case, other letters
-  only themselves (SQLite's LIKE; on PostgreSQL ``translate`` A-Z to a-z).
+  only themselves (SQLite's LIKE; on PostgreSQL ``lower()`` under ``COLLATE "C"``).
 - Order per key: numbers (numerically), strings (by code point), booleans (false first),
   objects and arrays (equal), then null or missing last; descending reverses all but the
   last; then the record's id, model and integration, ascending, by code point.

@@ -85,33 +85,17 @@ def page(session: Session, found: Found, model: str | None, start: int, limit: i
         scope.append(record_filters.condition(condition, dialect))
     keys = record_where.parse_sort(sort)
     shown = record_where.parse_fields(names) or None
-    if keys:
-        rows, total = _sorted_page(session, scope, record_filters.ordering(keys, dialect),
-                                   start, limit)
-    else:
-        # In the order of an index: the page stops reading at its last record.
-        total = _count(session, scope)
-        query = select(Record).where(*scope).order_by(Record.model, Record.record_id)
-        rows = list(session.scalars(query.offset(start).limit(limit)))
+    # Two statements, not a window over the page's query (count(*) OVER ()): a window keeps
+    # every match, data and all, before the sort can keep only the page, which at 50,000
+    # records made a sorted page without a filter 2.5 times slower (docs/performance.md).
+    total = session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
+    query = select(Record).where(*scope)
+    query = query.order_by(*(record_filters.ordering(keys, dialect) if keys
+                             else (Record.model, Record.record_id)))
+    rows = list(session.scalars(query.offset(start).limit(limit)))
     for record in rows:
         record.shown_fields = shown
     return rows, total
-
-
-def _sorted_page(session: Session, scope: list, order: list, start: int,
-                 limit: int) -> tuple[list[Record], int]:
-    """A page sorted by data fields, and the total: one pass over the matches, which a
-    sort reads all of anyway (a window counts them), instead of two."""
-    total = func.count().over().label("total")
-    found = session.execute(select(Record, total).where(*scope).order_by(*order)
-                            .offset(start).limit(limit)).all()
-    if not found:  # past the last page (or none): the window saw no row to count on
-        return [], _count(session, scope)
-    return [row[0] for row in found], found[0][1]
-
-
-def _count(session: Session, scope: list) -> int:
-    return session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
 
 
 def live_scope(integration_id: str, model: str) -> list:

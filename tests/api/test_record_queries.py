@@ -91,8 +91,8 @@ def test_sort_orders_by_data_fields_and_paging_keeps_the_filter(client, member, 
 ])
 def test_a_sorted_page_counts_every_match_whichever_page(client, member, integration, where,
                                                         start, total, ids):
-    """A sorted page counts the matches in the pass that sorts them (a window over the
-    query); a page with no row must still say how many there are."""
+    """The total counts every match whichever page is asked, one past the last included
+    (a count read off the page's own rows would have none to read it from)."""
     answer = client.get(f"/api/integrations/{integration}/records", headers=member.headers,
                         query_string={"model": "invoices", "where": where, "sort": "-amount",
                                       "start": start, "limit": 2})
