@@ -87,7 +87,7 @@ def page(session: Session, found: Found, model: str | None, start: int, limit: i
     shown = record_where.parse_fields(names) or None
     # Two statements, not a window over the page's query (count(*) OVER ()): a window keeps
     # every match, data and all, before the sort can keep only the page, which at 50,000
-    # records made a sorted page without a filter 2.5 times slower (docs/performance.md).
+    # records made a sorted page without a filter 2.3 times slower (docs/performance.md).
     total = session.scalar(select(func.count()).select_from(Record).where(*scope)) or 0
     query = select(Record).where(*scope)
     query = query.order_by(*(record_filters.ordering(keys, dialect) if keys
