@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -348,3 +348,10 @@ def _cell(value: object) -> str:
 
 def verdict(what: str, measured: str, target: str, met: bool) -> None:
     print(f"  {'MET ' if met else 'MISS'}  {what}: {measured} (target {target})", flush=True)
+
+
+def warn_of_failures(loads: Iterable[Load]) -> None:
+    """A line saying the figures are void when any timed call failed."""
+    failures = sum(load.failures for load in loads)
+    if failures:
+        print(f"  {failures} calls failed: the figures above are not valid", flush=True)

@@ -245,9 +245,7 @@ def report(backend: str, results: list[Result], show_sql: bool) -> None:
         ratio = by_size[100_000].load.p50_ms / by_size[1_000].load.p50_ms
         harness.verdict("p50 at 100,000 / p50 at 1,000", f"{ratio:.2f}x", "<= 2.00x",
                         ratio <= 2.0)
-    failures = sum(r.load.failures for r in results)
-    if failures:
-        print(f"  {failures} calls failed: the figures above are not valid")
+    harness.warn_of_failures(r.load for r in results)
 
 
 def main() -> None:

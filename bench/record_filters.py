@@ -164,9 +164,7 @@ def report(backend: str, count: int, results: list[Result]) -> None:
     for result in results:
         harness.verdict(f"{result.name} p50 at {count:,} records", f"{result.load.p50_ms:.2f} ms",
                         f"<= {BUDGET_MS:.0f} ms", result.load.p50_ms <= BUDGET_MS)
-    failures = sum(r.load.failures for r in results)
-    if failures:
-        print(f"  {failures} calls failed: the figures above are not valid")
+    harness.warn_of_failures(r.load for r in results)
 
 
 def main() -> None:
