@@ -192,7 +192,7 @@ def query(session: Session, user: User, integration_id: str, sql: str,
 
 def schema(session: Session, user: User, integration_id: str) -> dict[str, Any]:
     """What the account can see of the database (databases/catalog.py)."""
-    return catalog.describe(engine_of(session, user, integration_id))
+    return catalog.describe(engine_of(session, user, integration_id), DEFAULT_TIMEOUT_MS)
 
 
 # -- test --------------------------------------------------------------------

@@ -11,13 +11,14 @@ the SQL or its parameters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from integration_hub import errors
@@ -64,13 +65,9 @@ def run_query(engine: Engine, sql: str, params: Mapping[str, Any] | None, limit:
     column name (a result with two columns of one name is refused: one would be lost)."""
     dialect = engine.dialect.name
     try:
-        with engine.connect() as connection:
-            _begin_read_only(connection, dialect, timeout_ms)
-            try:
-                names, rows = _execute(connection, dialect, sql, dict(params or {}), limit,
-                                       timeout_ms, max_bytes, row_format == "objects")
-            finally:
-                _end(connection, dialect)
+        with read_only(engine, timeout_ms) as connection:
+            names, rows = _execute(connection, dialect, sql, dict(params or {}), limit,
+                                   timeout_ms, max_bytes, row_format == "objects")
     except DBAPIError as failure:
         raise translate(failure, dialect) from None
     except SQLAlchemyError as failure:
@@ -118,6 +115,7 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
         truncated = rows.truncated
         return names, rows
     except errors.HubError:  # the answer's own refusals (read-only, a value too deep)
+        truncated = True  # rows left unread: dropped with the connection, never read out
         raise
     except Exception as failure:  # the driver's own error, wrapped as SQLAlchemy would
         if dialect == "sqlite" and (refused := sqlite_connections.refusal(driver)):
@@ -130,6 +128,19 @@ def _execute(connection, dialect: str, sql: str, params: dict, limit: int, timeo
     finally:
         if cursor is not None:
             query_rows.finish(connection, dialect, cursor, truncated)
+
+
+@contextlib.contextmanager
+def read_only(engine: Engine, timeout_ms: int) -> Iterator[Connection]:
+    """A connection in a read-only transaction whose statements stop at ``timeout_ms``
+    (SQLite: the whole transaction), rolled back at the end."""
+    dialect = engine.dialect.name
+    with engine.connect() as connection:
+        _begin_read_only(connection, dialect, timeout_ms)
+        try:
+            yield connection
+        finally:
+            _end(connection, dialect)
 
 
 def _begin_read_only(connection, dialect: str, timeout_ms: int) -> None:

@@ -28,6 +28,7 @@ from decimal import Decimal, InvalidOperation
 import pytest
 
 from integration_hub import create_app
+from integration_hub.databases import catalog
 from integration_hub.identity import directory as identity
 from tests import factories
 from tests.conftest import make_settings, missing_component
@@ -797,6 +798,63 @@ def test_schema_describes_views_keys_indexes_and_every_usable_schema(hub, make_d
         assert archived["foreignKeys"][0]["referredSchema"] == "public"
         assert archived["foreignKeys"][0]["referredTable"] == "items"
         assert not any(schema == "hidden" for schema, _ in tables)
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+def test_schema_names_each_table_once_when_the_default_schema_is_not_public(hub, make_db,
+                                                                           target, admin):
+    """With the search path ``"$user", public``, a schema named after the account is its
+    default: public's tables are still listed once, under public, and a foreign key into
+    public names it (they were listed again under the default schema, and the key's schema
+    was the default's)."""
+    own = target.username
+    try:
+        target.run_as_owner(f'CREATE SCHEMA "{own}"',
+                            f'CREATE TABLE "{own}".orders (id integer PRIMARY KEY, '
+                            "item_id integer REFERENCES public.items (id))")
+        described = ok(schema_of(hub, admin, make_db(target)))
+    finally:
+        target.run_as_owner(f'DROP SCHEMA IF EXISTS "{own}" CASCADE')
+
+    assert described["schemas"] == [own, "public"]
+    listed = [(table["schema"], table["name"]) for table in described["tables"]]
+    assert listed == [(own, "orders"), ("public", "items"), ("public", "numbers"),
+                      ("public", "payroll")]
+    (key,) = described["tables"][0]["foreignKeys"]
+    assert (key["referredSchema"], key["referredTable"]) == ("public", "items")
+
+
+@pytest.mark.parametrize("target", ["sqlite"], indirect=True)
+def test_a_view_that_cannot_be_read_is_listed_with_its_error_and_the_rest_described(
+        hub, make_db, target, admin):
+    try:
+        target.run_as_owner("CREATE TABLE gone (x INTEGER)",
+                            "CREATE VIEW broken AS SELECT x FROM gone", "DROP TABLE gone")
+        described = ok(schema_of(hub, admin, make_db(target)))
+    finally:
+        target.run_as_owner("DROP VIEW IF EXISTS broken")
+
+    tables = {table["name"]: table for table in described["tables"]}
+    assert list(tables) == ["broken", "items", "numbers", "payroll"]
+    broken = tables["broken"]
+    assert broken["kind"] == "view" and broken["columns"] == [] and "gone" in broken["error"]
+    assert [c["name"] for c in tables["items"]["columns"]] == ITEM_COLUMNS
+    assert "error" not in tables["items"] and tables["items"]["primaryKey"] == ["id"]
+
+
+@pytest.mark.parametrize("target", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(("cap", "truncated"), [(6, False), (5, True), (2, True)])
+def test_schema_stops_at_its_cap_and_says_so(hub, make_db, catalogued, admin, monkeypatch,
+                                             cap, truncated):
+    """The cap counts tables and views over every schema (PostgreSQL: five in public, one in
+    archive); exactly at the cap nothing is cut."""
+    monkeypatch.setattr(catalog, "MAX_TABLES", cap)
+    described = ok(schema_of(hub, admin, make_db(catalogued)))
+
+    assert described["truncated"] is truncated
+    assert len(described["tables"]) == min(cap, 6)
+    assert [table["schema"] for table in described["tables"]] == (
+        ["public"] * 5 + ["archive"])[:cap]
 
 
 def test_test_endpoint_connects_and_selects(hub, make_db, target, admin):

@@ -184,6 +184,19 @@ def test_rows_as_objects_stop_at_the_byte_cap_with_their_column_names(hub, admin
     assert list(body["rows"][0]) == [f"{name}{number}" for number in range(40)]
 
 
+def test_a_refused_answer_is_dropped_not_read_to_its_end(hub, admin, integration, target):
+    """Rows as objects with two columns of one name are refused on the first row: the rest
+    of the result is abandoned with the connection, never read out (MariaDB's unbuffered
+    result would otherwise be read to its end on closing, computing every row)."""
+    probe = failing_after(target.dialect, 1, as_text(target.dialect))
+    answer = query(hub, admin, integration, f"SELECT x AS same, {probe} AS same FROM numbers",
+                   rowFormat="objects")
+
+    assert answer.status_code == 422, shown(answer)
+    assert answer.get_json()["code"] == "query_columns_not_unique"
+    the_probe_fails(hub, admin, integration, target.dialect, probe, 2)
+
+
 def test_a_value_larger_than_the_cap_is_not_answered_and_the_next_row_never_computed(
         hub, admin, integration, target):
     # Python's sqlite3 steps one row ahead of the row it hands over

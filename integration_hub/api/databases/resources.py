@@ -79,6 +79,10 @@ class TableSchema(ma.Schema):
     primary_key = ma.fields.List(ma.fields.String(), data_key="primaryKey")
     foreign_keys = ma.fields.List(ma.fields.Nested(ForeignKeySchema), data_key="foreignKeys")
     indexes = ma.fields.List(ma.fields.Nested(IndexSchema))
+    error = ma.fields.String(metadata={
+        "description": "Present when the database could not describe this table or view "
+                       "(a view the account may not read, or whose tables are gone): its "
+                       "message, and no columns"})
 
 
 class DatabaseSchemaSchema(ma.Schema):
