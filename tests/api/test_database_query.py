@@ -39,6 +39,7 @@ from tests.support.databases import (
     NUMBERS,
     Target,
     TargetUnavailable,
+    _pg_admin,
     closed_port,
     create_target,
     make_sqlite_file,
@@ -751,16 +752,12 @@ def catalogued(target):
     try:
         target.run_as_owner(*CATALOG_OBJECTS[target.dialect])
         if hidden:
-            from tests.support.databases import _pg_admin
-
             with _pg_admin(target.database) as admin:
                 admin.execute("CREATE SCHEMA hidden")
                 admin.execute("CREATE TABLE hidden.secrets (x integer)")
         yield target
     finally:
         if hidden:
-            from tests.support.databases import _pg_admin
-
             with _pg_admin(target.database) as admin:
                 admin.execute("DROP SCHEMA IF EXISTS hidden CASCADE")
         target.run_as_owner(*CATALOG_CLEANUP[target.dialect])
