@@ -4,6 +4,7 @@ shape and paging (proxy/storage_listings.py)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs
 
 import pytest
@@ -213,15 +214,125 @@ def test_box_root_is_all_files(client, member, storage, upstream):
 def test_a_folder_of_more_pages_than_one_preview_reads_is_truncated(client, member, admin,
                                                                     storage, upstream):
     box = storage("box", "/2.0")
-    upstream.respond("/2.0/folders/0/items", {"json": {
-        "entries": [{"type": "folder", "id": "1", "name": "Again"}], "next_marker": "more"}},
-        sticky=True)
+    upstream.respond("/2.0/folders/0/items", *({"json": {
+        "entries": [{"type": "folder", "id": str(n), "name": f"F{n}"}],
+        "next_marker": f"m{n}"}} for n in range(directories.MAX_PAGES + 1)))
 
     answer = preview(client, member, box)
 
     assert answer.status_code == 200
     assert answer.get_json()["truncated"] is True
+    assert len(answer.get_json()["directories"]) == directories.MAX_PAGES
     assert len(upstream.requests()) == directories.MAX_PAGES
     logged = client.get(f"/api/integrations/{box}/requests?limit=100",
                         headers=admin.headers).get_json()["_embedded"]["inf:proxy-request"]
     assert len(logged) == directories.MAX_PAGES  # every page is a proxied call of its own
+
+
+def many(count: int, start: int = 0) -> list[dict]:
+    return [{"type": "folder", "id": str(n), "name": f"f{n:05}"} for n in range(start, count)]
+
+
+def test_a_preview_keeps_at_most_max_folders(client, member, storage, upstream):
+    box = storage("box", "/2.0")
+    cap = directories.MAX_FOLDERS
+    upstream.respond("/2.0/folders/0/items",
+                     {"json": {"entries": many(cap - 2), "next_marker": "m1"}},
+                     {"json": {"entries": many(cap + 3, cap - 2), "next_marker": "m2"}})
+
+    answer = preview(client, member, box)
+
+    assert answer.status_code == 200
+    assert answer.get_json()["truncated"] is True
+    listed = answer.get_json()["directories"]
+    assert len(listed) == cap and listed[-1]["name"] == f"f{cap - 1:05}"
+    assert len(upstream.requests()) == 2  # the third page is never asked for
+
+
+def test_exactly_max_folders_on_the_last_page_is_complete(client, member, storage, upstream):
+    box = storage("box", "/2.0")
+    upstream.respond("/2.0/folders/0/items",
+                     {"json": {"entries": many(directories.MAX_FOLDERS)}})
+
+    answer = preview(client, member, box)
+
+    assert answer.get_json()["truncated"] is False
+    assert len(answer.get_json()["directories"]) == directories.MAX_FOLDERS
+
+
+def test_the_whole_listing_ends_within_the_integrations_timeout(client, member, storage,
+                                                                upstream):
+    # Each page comes well within the timeout; all of them together do not.
+    box = storage("box", "/2.0", timeout=0.8)
+    upstream.respond("/2.0/folders/0/items", *({"delay": 0.3, "json": {
+        "entries": [], "next_marker": f"m{n}"}} for n in range(directories.MAX_PAGES)))
+
+    started = time.monotonic()
+    answer = preview(client, member, box)
+
+    assert_problem(answer, 504, "upstream_timeout")
+    assert time.monotonic() - started < 2.0
+    assert len(upstream.requests()) <= 3
+
+
+def test_a_trickling_page_body_ends_at_the_deadline(client, member, storage, upstream):
+    drive = storage("google-drive", "/drive/v3", timeout=0.5)
+    upstream.respond("/drive/v3/files", {"json": {"files": []}, "body_delay": 3})
+
+    started = time.monotonic()
+    assert_problem(preview(client, member, drive), 504, "upstream_timeout")
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_rate_limit_met_between_pages_is_429(client, member, storage, upstream):
+    box = storage("box", "/2.0", rateLimit={"perUser": 1})
+    upstream.respond("/2.0/folders/0/items", {"json": {"entries": [], "next_marker": "m"}})
+
+    answer = preview(client, member, box)
+
+    assert_problem(answer, 429, "rate_limited")
+    assert answer.headers["Retry-After"]
+    assert len(upstream.requests()) == 1
+    operation = client.get("/api/openapi.json").get_json()["paths"][
+        "/api/integrations/{integration_id}/directories/preview"]["post"]
+    assert "429" in operation["responses"]
+
+
+@pytest.mark.parametrize("kind, base, path, entry", [
+    ("google-drive", "/drive/v3", "/drive/v3/files", {"mimeType": FOLDER}),
+    ("onedrive", "/v1.0", "/v1.0/me/drive/root/children", {"folder": {}}),
+    ("dropbox", "/2", "/2/files/list_folder", {".tag": "folder"}),
+    ("box", "/2.0", "/2.0/folders/0/items", {"type": "folder"}),
+])
+@pytest.mark.parametrize("named", [
+    {"id": "1", "name": None}, {"id": "1", "name": 7}, {"id": "1", "name": {"x": 1}},
+    {"id": "1", "name": ""}, {"id": "1"}, {"id": None, "name": "a"}, {"id": [1], "name": "a"},
+    {"id": "", "name": "a"}, {"id": True, "name": "a"},
+], ids=["name-null", "name-number", "name-object", "name-empty", "name-missing", "id-null",
+        "id-list", "id-empty", "id-true"])
+def test_a_folder_without_a_text_id_or_name_is_502(client, member, storage, upstream, kind,
+                                                    base, path, entry, named):
+    integration = storage(kind, base)
+    key = {"google-drive": "files", "onedrive": "value"}.get(kind, "entries")
+    upstream.respond(path, {"json": {key: [{**entry, "id": "0", "name": "ok"},
+                                           {**entry, **named}]}})
+    assert_problem(preview(client, member, integration), 502, "directory_listing_failed")
+
+
+def test_onedrive_lists_the_drive_named(client, member, storage, upstream):
+    onedrive = storage("onedrive", "/v1.0", driveId="b!lib/1")
+    upstream.respond("/v1.0/drives/b%21lib%2F1/items/X/children", {"json": {"value": [
+        {"id": "a", "name": "Shared", "folder": {}}]}})
+
+    assert names(preview(client, member, onedrive, folderId="X")) == ["Shared"]
+    assert upstream.requests()[0].path == "/v1.0/drives/b%21lib%2F1/items/X/children"
+
+
+@pytest.mark.parametrize("root, sent", [("/", ""), ("/Apps/Hub/", "/Apps/Hub"), ("", "")])
+def test_dropbox_root_paths_lose_their_trailing_slash(client, member, storage, upstream, root,
+                                                      sent):
+    dropbox = storage("dropbox", "/2", rootPath=root)
+    upstream.respond("/2/files/list_folder", {"json": {"entries": [], "has_more": False}})
+
+    assert names(preview(client, member, dropbox)) == []
+    assert upstream.requests()[0].json()["path"] == sent

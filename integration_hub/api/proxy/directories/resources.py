@@ -36,15 +36,15 @@ class DirectorySchema(ma.Schema):
 class DirectoriesSchema(ma.Schema):
     directories = ma.fields.List(ma.fields.Nested(DirectorySchema))
     truncated = ma.fields.Boolean(metadata={
-        "description": "True when the storage had more pages of the folder than one preview "
-                       "reads (20); the folders listed are those of the pages read"})
+        "description": "True when the folder has more than one preview reads (20 pages, "
+                       "10,000 folders); the folders listed are those read"})
 
 
 @blp.route("/integrations/<integration_id>/directories/preview")
 class Preview(MethodView):
     @blp.arguments(PreviewSchema)
     @blp.response(200, DirectoriesSchema, content_type="application/json")
-    @blp.problems(400, 401, 403, 404, 409, 413, 415, 502, 504)
+    @blp.problems(400, 401, 403, 404, 409, 413, 415, 429, 502, 504)
     def post(self, args, integration_id):
         """The subfolders of a folder (root by default), through the proxy"""
         session, user = db_session(), current_user()
