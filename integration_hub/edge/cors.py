@@ -15,7 +15,8 @@ from integration_hub.config import current_settings
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = frozenset({"authorization", "content-type", "accept", "accept-language",
                              "if-match", "if-none-match", "x-request-id"})
-EXPOSED_HEADERS = "ETag, Location, Retry-After, X-Request-ID, WWW-Authenticate"
+EXPOSED_HEADERS = ("ETag, Location, Retry-After, X-Request-ID, WWW-Authenticate, "
+                   "X-Upstream-WWW-Authenticate")
 MAX_AGE = "600"
 
 

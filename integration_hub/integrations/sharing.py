@@ -19,6 +19,7 @@ from integration_hub.audit.entries import Actor
 from integration_hub.db.models import Integration, IntegrationShare, Team, User
 from integration_hub.db.models.user import TEAM_PREFIX
 from integration_hub.db.session import Precondition, no_precondition, transaction
+from integration_hub.identity.directory import team_slug
 from integration_hub.integrations import store
 from integration_hub.integrations.acl import Access, require
 from integration_hub.integrations.store import Found
@@ -109,8 +110,14 @@ def put_share(session: Session, found: Found, principal_id: str, access_level: i
               actor: str | None = None) -> tuple[IntegrationShare, bool]:
     """Create or change a share; answers the share and whether it is new."""
     require(found.access, Access.SHARE)
-    integration = found.integration
-    existing_principal(session, integration.tenant_id, principal_id)
+    existing_principal(session, found.integration.tenant_id, principal_id)
+    return _granted(session, found.integration, principal_id, access_level, actor)
+
+
+def _granted(session: Session, integration: Integration, principal_id: str, access_level: int,
+             actor: str | None) -> tuple[IntegrationShare, bool]:
+    """``put_share`` once the caller may share and the principal is known to be the
+    integration's tenant's."""
     share = next((s for s in integration.shares if s.principal_id == principal_id), None)
     created = share is None
     changed = created or share.access_level != access_level
@@ -131,8 +138,7 @@ def share_with_teams(session: Session, found: Found, teams: Iterable[str],
     """Read shares for ``teams`` (``team:eng`` or ``eng``), as an integration is registered:
     every one must be a team of the tenant, or nothing is shared (422 on ``teams``).
     Answers their principal ids, each once."""
-    principals = list(dict.fromkeys(TEAM_PREFIX + team.removeprefix(TEAM_PREFIX)
-                                    for team in teams))
+    principals = list(dict.fromkeys(TEAM_PREFIX + team_slug(team) for team in teams))
     if not principals:
         return []
     known = describe_principals(session, found.integration.tenant_id, set(principals))
@@ -142,8 +148,9 @@ def share_with_teams(session: Session, found: Found, teams: Iterable[str],
             "teams names no team of this tenant: " + ", ".join(missing),
             errors={"teams": [f"{principal!r} is not a team of this tenant"
                               for principal in missing]})
-    for principal in principals:
-        put_share(session, found, principal, Access.READ, actor=actor)
+    require(found.access, Access.SHARE)
+    for principal in principals:  # each known to exist: checked above, in one query
+        _granted(session, found.integration, principal, Access.READ, actor)
     return principals
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import socket
 import sys
 import threading
@@ -34,6 +35,13 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
 NEVER_FORWARDED = HOP_BY_HOP | {"authorization", "cookie", "host", "content-length", "forwarded",
                                 "x-real-ip", "proxy-authorization"}
 DROPPED_RESPONSE_HEADERS = HOP_BY_HOP | {"set-cookie", "set-cookie2", "strict-transport-security"}
+# Challenges a browser answers by itself, prompting and then keeping what was typed for the
+# hub's origin: an upstream's is passed on under UPSTREAM_CHALLENGE, never as a challenge
+# (docs/security.md, "API tokens over HTTP Basic").
+BROWSER_SCHEMES = frozenset({"basic", "digest"})
+UPSTREAM_CHALLENGE = "X-Upstream-WWW-Authenticate"
+_QUOTED = re.compile(r'"(?:[^"\\\r\n]|\\.)*"?')  # one unterminated ends with its line
+_ELEMENTS = re.compile(r"[,\r\n]")  # a folded value's lines, too, each start one
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 PIECE = 64 * 1024  # bytes read (after decompression) at a time by ``read_capped``
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -257,16 +265,31 @@ def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     return dict(merged.values())
 
 
+def challenges_browsers(value: str) -> bool:
+    """Whether a ``WWW-Authenticate`` value names Basic or Digest among its challenges
+    (RFC 9110 11.6.1: ``#challenge``, each ``scheme [ token68 / #auth-param ]``), in any
+    case. The first word of every comma-separated element, quoted strings aside, counts as
+    a scheme: more than any browser reads as one (the first word of the field), never less."""
+    for element in _ELEMENTS.split(_QUOTED.sub('""', value)):
+        words = element.split(None, 1)
+        if words and words[0].lower() in BROWSER_SCHEMES:
+            return True
+    return False
+
+
 def response_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """Upstream headers the caller gets: no hop-by-hop (nor those named in Connection),
-    no cookies, no HSTS, no CORS. Content-Encoding and -Length stay as sent (the body
-    is passed on undecoded)."""
+    no cookies, no HSTS, no CORS, and no challenge a browser would answer itself (a
+    ``WWW-Authenticate`` naming Basic or Digest goes out as ``UPSTREAM_CHALLENGE``).
+    Content-Encoding and -Length stay as sent (the body is passed on undecoded)."""
     kept, named = [], set()
     for name, value in headers:
         lowered = name.lower()
         if lowered == "connection":
             named.update(token.strip().lower() for token in value.split(","))
         elif lowered not in DROPPED_RESPONSE_HEADERS and not lowered.startswith("access-control-"):
+            if lowered == "www-authenticate" and challenges_browsers(value):
+                name = UPSTREAM_CHALLENGE
             kept.append((lowered, name, value))
     return [(name, value) for lowered, name, value in kept if lowered not in named]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from integration_hub.db.models import Integration
+from integration_hub.db.models import Integration, IntegrationShare, WebhookDelivery
 from tests import factories
 from tests.api.test_integrations import OAUTH
 
@@ -53,6 +53,55 @@ def test_an_unknown_team_registers_nothing(client, admin, teams, session):
                                           "'team:mia' is not a team of this tenant"]
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Integration)) == before
+
+
+@pytest.mark.parametrize("named", ["team:sales", "sales"])
+def test_a_team_of_another_tenant_registers_nothing(client, admin, teams, session, receiver,
+                                                    run_queue, make_webhook, named):
+    factories.team(session, "sales", tenant="acme", members=[])  # no team of admin's tenant
+    session.commit()
+    make_webhook(["*"])
+    before = session.scalar(select(func.count()).select_from(Integration))
+
+    answer = create(client, admin, name="Leaky", teams=["eng", named])
+
+    assert answer.status_code == 422
+    assert answer.mimetype == "application/problem+json"
+    problem = answer.get_json()
+    assert problem["code"] == "validation_failed"
+    assert problem["errors"]["teams"] == ["'team:sales' is not a team of this tenant"]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Integration)) == before
+    assert session.scalars(select(IntegrationShare)).all() == []
+    assert session.scalars(select(WebhookDelivery)).all() == []
+    run_queue()
+    assert receiver.deliveries() == []
+
+
+def test_each_team_share_is_announced_as_share_created(client, admin, teams, session, receiver,
+                                                       run_queue, make_webhook):
+    make_webhook(["integration.created", "share.created"])
+
+    created = create(client, admin, teams=["eng", "team:ops", "team:eng"])
+
+    assert created.status_code == 201, created.get_data(as_text=True)
+    integration = created.get_json()["id"]
+    outbox = session.scalars(select(WebhookDelivery)).all()  # committed with the integration
+    assert sorted(row.event_type for row in outbox) == ["integration.created", "share.created",
+                                                        "share.created"]
+    run_queue()
+    got = receiver.deliveries("/hook")
+    assert all(d.signature_valid for d in got)
+    shares = sorted((d.json for d in got if d.event == "share.created"),
+                    key=lambda body: body["data"]["principalId"])
+    assert [body["data"]["principalId"] for body in shares] == ["team:eng", "team:ops"]
+    for body in shares:
+        assert body["data"]["accessLevel"] == 1
+        assert body["data"]["_embedded"]["inf:team"]["type"] == "team"
+        assert body["data"]["_links"]["inf:integration"]["href"] == \
+            f"http://localhost/api/integrations/{integration}"
+        assert body["actor"] == "root" and body["tenant"] == "default"
+    assert len({body["id"] for body in shares}) == 2  # two events, not one sent twice
 
 
 def test_the_teams_are_audited_with_the_registration(client, admin, teams):

@@ -12,8 +12,10 @@ Basic credentials before any work, and no answer of the hub ever asks a browser 
 from __future__ import annotations
 
 import base64
+import contextlib
 
 import pytest
+from sqlalchemy import event
 
 BROWSER = {
     "navigation": {"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate",
@@ -35,6 +37,22 @@ def keyed(make_integration, upstream):
                                     mode="shared", api_base_uri=f"{upstream.url}/v1",
                                     api_key="basic-upstream-key-5521", api_key_name="X-Api-Key",
                                     shares={"mia": 1})
+
+
+@contextlib.contextmanager
+def statements(app):
+    """The SQL statements the hub runs on its database meanwhile."""
+    engine = app.extensions["integration_hub.db"].kw["bind"]
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def basic(token: str) -> dict[str, str]:
@@ -60,6 +78,31 @@ def test_basic_from_a_browser_is_refused_and_nothing_is_sent_upstream(client, me
     assert upstream.requests("/v1/accounts") == []
     tokens = client.get("/api/tokens?limit=500", headers=member.headers).get_json()
     assert all(token["name"] != "stolen" for token in tokens["_embedded"]["inf:token"])
+
+
+@pytest.mark.parametrize("kind", BROWSER)
+def test_an_unknown_token_from_a_browser_is_refused_before_any_lookup(app, client, keyed,
+                                                                      upstream, kind):
+    """Not ``invalid_token``: the browser check comes first, so no token is looked up and
+    whether a token exists is never told to a page."""
+    integration = keyed()
+    headers = {**basic("ihub_unknown0a1b2c3d4e5f6a7b8c9d"), **BROWSER[kind]}
+
+    with statements(app) as seen:
+        answers = [client.get("/api/integrations", headers=headers),
+                   client.get(f"/api/integrations/{integration}/request/accounts",
+                              headers=headers)]
+
+    for answer in answers:
+        assert answer.status_code == 401, answer.get_data(as_text=True)
+        assert answer.mimetype == "application/problem+json"
+        assert answer.get_json()["code"] == "basic_auth_from_browser"
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert not [statement for statement in seen if "api_tokens" in statement]
+    assert upstream.requests() == []
+    # Without the browser's headers the same credentials are looked up, and unknown.
+    program = client.get("/api/integrations", headers=basic("ihub_unknown0a1b2c3d4e5f6a7b8c9d"))
+    assert program.status_code == 401 and program.get_json()["code"] == "invalid_token"
 
 
 @pytest.mark.parametrize("headers", [

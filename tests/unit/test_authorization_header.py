@@ -6,9 +6,11 @@ import base64
 import pytest
 
 from integration_hub import errors
-from integration_hub.edge.authorization_header import BasicFromBrowser, api_token_of
+from integration_hub.edge.authorization_header import MAX_BASIC, BasicFromBrowser, api_token_of
 
 TOKEN = "ihub_example-token"
+# The longest well-formed 'ihub_...:' whose base64 is at most MAX_BASIC characters.
+LONGEST = "ihub_" + "a" * (MAX_BASIC * 3 // 4 - len("ihub_:"))
 
 
 def basic(text: str) -> str:
@@ -30,7 +32,7 @@ def test_the_token_of_a_program(header):
     basic(f":{TOKEN}"),                                          # the token as password
     basic(f"{TOKEN}:secret"),                                    # a password given
     basic("alice:hunter2"),
-    "Basic " + "QUFB" * 300,                                     # longer than any token
+    basic(f"{LONGEST}a:"),                                       # well-formed, too long
 ], ids=["bearer-empty", "bearer-blank", "other-scheme", "digest", "basic-empty",
         "basic-not-base64", "basic-not-utf8", "basic-no-colon", "basic-token-as-password",
         "basic-password", "basic-account-password", "basic-too-long"])
@@ -50,3 +52,13 @@ def test_basic_from_a_browser_is_refused(browser_header):
 
     assert refused.value.code == "basic_auth_from_browser"
     assert api_token_of(f"Bearer {TOKEN}", {browser_header: "x"}) == TOKEN  # bearer is fine
+
+
+def test_only_the_length_cap_refuses_a_long_basic_value():
+    longest, longer = basic(f"{LONGEST}:"), basic(f"{LONGEST}a:")
+    assert len(longest) - len("Basic ") == MAX_BASIC < len(longer) - len("Basic ")
+
+    assert api_token_of(longest, {}) == LONGEST  # at the cap: well-formed, so taken
+    with pytest.raises(errors.AuthenticationRequired) as refused:
+        api_token_of(longer, {})
+    assert "not valid base64" in refused.value.detail  # the cap's refusal, not another rule
