@@ -124,19 +124,34 @@ def _order(group: Group) -> tuple:
     return -group.count, rank, number, text
 
 
-def filter_for(column: str, value: Any, where: str | None = None) -> str:
+def filter_for(column: str, value: Any,
+               where: str | record_where.Node | None = None) -> str | None:
     """The ``where`` that lists a group's records: ``(column,eq,value)``, ``blank`` for the
     null group (which also lists empty strings: ``blank`` takes both), and the request's own
-    ``where`` too. Written from the parsed tree (``where.unparse``), never by joining the
-    caller's text: grouping and escapes stay right whatever it holds."""
+    ``where`` too (its text, or the tree a page of groups parsed once). Written from the
+    parsed tree (``where.unparse``), never by joining the
+    caller's text: grouping and escapes stay right whatever it holds.
+
+    None when the records page would refuse that filter (records/where.py's limits), as
+    the parser itself finds: a long value, a request ``where`` of ``MAX_TERMS`` terms (the
+    group's is one more), or one nested ``MAX_DEPTH`` deep under a ``~or`` (which is put
+    in parentheses). The group is still listed and counted, but its link cannot narrow to
+    it: it lists the records every group was counted in (api/records/documents.py)."""
     if value is None:
         term = record_where.Term(column, "blank")
     else:
         text = ("true" if value else "false") if isinstance(value, bool) \
             else repr(value) if isinstance(value, float) else str(value)
         term = record_where.Term(column, "eq", (text,))
-    chosen = record_where.parse_where(where)
+    chosen = record_where.parse_where(where) if isinstance(where, str) else where
     if chosen is None:
-        return record_where.unparse(term)
-    items = chosen.items if isinstance(chosen, record_where.And) else (chosen,)
-    return record_where.unparse(record_where.And((*items, term)))  # no deeper than needed
+        built = record_where.unparse(term)
+    else:
+        items = chosen.items if isinstance(chosen, record_where.And) else (chosen,)
+        built = record_where.unparse(record_where.And((*items, term)))  # no deeper than needed
+    try:
+        record_where.parse_where(built)
+    except record_where.WhereInvalid:
+        return None
+    return built
+

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from integration_hub.db.models import Record, RecordLineage
 from integration_hub.records.files import LineError, check_id, json_objects, text_lines
+from integration_hub.records.import_staging import MAX_ERRORS
 from integration_hub.records.names import MODEL_PATTERN
 
 MAX_PAIRS = 50_000  # distinct pairs in one lineages file
@@ -42,17 +43,19 @@ class Pair:
 
 
 def read_pairs(stream: BinaryIO, model: str) -> tuple[list[Pair], list[LineError]]:
-    """The distinct pairs of a lineages file, in their order, and its problems (line by
-    line, up to 100); ``files.UnreadableFile`` when it is no UTF-8 text."""
+    """The distinct pairs of a lineages file, in their order, and the problems of its first
+    lines (at most ``MAX_ERRORS``); ``files.UnreadableFile`` when it is no UTF-8 text.
+    Like the records file, the whole file is read past its listed problems: a partial
+    import stores every good pair. More than ``MAX_PAIRS`` pairs is listed too (line 0)
+    and ends the reading."""
     pairs: dict[Pair, None] = {}
     problems: list[LineError] = []
     for checked in _checked_lines(text_lines(stream), model):
         if isinstance(checked, LineError):
-            problems.append(checked)
-            if len(problems) >= 100:
-                break
+            if len(problems) < MAX_ERRORS:  # only the list is capped, not the reading
+                problems.append(checked)
         elif checked not in pairs:
-            if len(pairs) == MAX_PAIRS:
+            if len(pairs) == MAX_PAIRS:  # listed even past MAX_ERRORS: pairs are left out
                 problems.append(LineError(0, f"the file holds more than {MAX_PAIRS} pairs"))
                 break
             pairs[checked] = None

@@ -115,3 +115,59 @@ def test_a_group_filter_keeps_the_requests_filter_grouped():
         "((a,eq,1)~or(b,eq,2))~and(c,eq,x)"
     assert record_groups.filter_for("c", None, "(a,eq,1)~and(b,eq,2)") == \
         "(a,eq,1)~and(b,eq,2)~and(c,blank)"
+
+
+def test_a_group_filter_the_parser_would_refuse_is_none():
+    """The parser's limits (records/where.py) hold for the built filter, not only for the
+    request's: past one, no filter (and no link) rather than one that answers 422."""
+    assert record_groups.filter_for("c", "v" * 1986) == "(c,eq," + "v" * 1986 + ")"  # 1,994
+    assert record_groups.filter_for("c", "v" * 1995) is None  # 2,001 characters
+    assert record_groups.filter_for("c", "x", "~and".join(["(a,blank)"] * 49)) is not None
+    assert record_groups.filter_for("c", "x", "~and".join(["(a,blank)"] * 50)) is None
+    nested = "~not" * 8 + "(a,eq,1)~or(b,eq,2)"  # depth 8, then the ~or put in parentheses
+    assert record_groups.filter_for("c", "x", nested) is None
+    assert record_groups.filter_for("c", "x", "~not" * 7 + "(a,eq,1)~or(b,eq,2)") is not None
+
+
+def follow(client, caller, item) -> list[str]:
+    """The ids a group's link lists (it must answer 200, never 422)."""
+    answer = client.get(item["_links"]["self"]["href"], headers=caller.headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    return sorted(record["id"] for record in answer.get_json()["_embedded"]["inf:record"])
+
+
+def test_a_group_too_long_to_filter_links_to_every_groups_records(client, member,
+                                                                   integration, session):
+    """A value too long for a ``where`` (2,000 characters) is still a group, counted; its
+    link cannot narrow to it, so it lists the records every group was counted in (an
+    embedded item always has its self link, docs/api-conventions.md). The other groups'
+    links still list exactly their records."""
+    long = "x" * 1995
+    records.upsert(session, integration, "tickets", {"t9": {"id": "t9", "status": long}},
+                   utcnow())
+    session.commit()
+
+    document = groups(client, member, integration, column="status", where="(id,neq,t1)")
+
+    listed = {item["value"]: item for item in document["_embedded"]["inf:record-group"]}
+    assert listed[long]["count"] == 1
+    assert follow(client, member, listed[long]) == [f"t{n}" for n in range(2, 10)]
+    assert follow(client, member, listed["open"]) == ["t2", "t4"]
+    assert follow(client, member, listed["closed"]) == ["t3"]
+
+
+@pytest.mark.parametrize("terms", [49, 50])
+def test_a_where_of_50_terms_still_gives_links_that_answer(client, member, integration,
+                                                           terms):
+    """A request ``where`` of 50 terms is accepted; each group's own filter would be 51,
+    past the limit, so each link lists the records the request's ``where`` selects. At 49
+    each link lists exactly its group."""
+    where = "~and".join(["(id,neq,t8)"] * terms)
+
+    document = groups(client, member, integration, column="status", where=where)
+
+    assert pairs(document) == [("open", 3), (None, 2), ("closed", 1)]
+    everyone = ["t1", "t2", "t3", "t4", "t5", "t6", "t7"]  # t7's status is an object
+    for item in document["_embedded"]["inf:record-group"]:
+        ids = follow(client, member, item)
+        assert len(ids) == item["count"] if terms == 49 else ids == everyone

@@ -104,6 +104,21 @@ def test_partial_stores_the_good_pairs(client, member, integration):
     assert [e["line"] for e in answer.get_json()["errors"]] == [2]
 
 
+def test_partial_reads_past_the_listed_problems(client, member, integration):
+    """101 bad lines, then good pairs: the file is read whole, as the records file is, so
+    every good pair is stored; only the list of problems stops at its first 100 lines."""
+    bad = [{"upstream": 1}] * 101
+    good = [{"upstream": "orders", "downstream": f"d{n}"} for n in range(5)]
+
+    answer = upload(client, member, integration, TABLES, lines(*bad, *good), partial="true")
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["lineages"] == 5
+    assert [e["line"] for e in answer.get_json()["errors"]] == list(range(1, 101))
+    downstream = lineage(client, member, integration, "tables", "orders").get_json()
+    assert [item["id"] for item in downstream["downstream"]] == [f"d{n}" for n in range(5)]
+
+
 def test_lineage_needs_read_access_and_goes_with_the_integration(
         client, member, admin, make_caller, integration):
     upload(client, member, integration, TABLES, lines({"upstream": "orders",

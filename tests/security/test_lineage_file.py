@@ -61,6 +61,24 @@ def test_more_pairs_than_a_file_may_hold_are_refused(client, member, integration
     assert nothing_stored(client, member, integration)
 
 
+def test_problems_are_listed_up_to_a_bound_but_the_file_is_read_whole():
+    """The list of problems is bounded (the first lines'); the reading is not, so a good pair
+    after many bad lines is still found, and too many pairs is listed past that bound."""
+    content = b'{"upstream": 1}\n' * 150 + b'{"upstream": "u", "downstream": "a"}\n'
+
+    pairs, problems = lineage.read_pairs(io.BytesIO(content), "resources")
+
+    assert [p.line for p in problems] == list(range(1, lineage.MAX_ERRORS + 1))
+    assert pairs == [lineage.Pair(lineage.End("resources", "u"), lineage.End("resources", "a"))]
+
+    too_many = "".join(json.dumps({"upstream": f"u{n}", "downstream": "a"}) + "\n"
+                       for n in range(lineage.MAX_PAIRS + 1)).encode()
+    pairs, problems = lineage.read_pairs(io.BytesIO(content + too_many), "resources")
+
+    assert len(problems) == lineage.MAX_ERRORS + 1 and problems[-1].line == 0
+    assert f"more than {lineage.MAX_PAIRS} pairs" in problems[-1].message
+
+
 def test_ids_reach_links_as_one_encoded_segment(client, member, integration):
     odd = "../../users?x=1#f"
     upload(client, member, integration, (json.dumps({"upstream": odd, "downstream": "a"})

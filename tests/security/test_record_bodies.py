@@ -88,14 +88,37 @@ def test_awkward_ids_are_stored_as_sent_and_named_as_one_segment(client, writer,
     assert client.delete(location, headers=writer.headers).status_code == 204
 
 
-@pytest.mark.parametrize("model", ["..", "a b", "x" * 65, "-lead", "a%2Fb", "é"])
+MODEL_NAMES = [  # (model, status, code): why each is answered so
+    # One segment that reaches ModelRecords: check_model refuses it (MODEL_PATTERN) with a
+    # problem naming the model field.
+    ("..", 422, "validation_failed"),  # the test client sends dots as they are
+    (".", 422, "validation_failed"),  # a model starts with a letter or digit
+    ("%2e%2e", 422, "validation_failed"),  # decoded before routing: the model ".."
+    ("a b", 422, "validation_failed"),
+    ("x" * 65, 422, "validation_failed"),  # 64 characters at most
+    ("-lead", 422, "validation_failed"),
+    ("é", 422, "validation_failed"),  # ASCII letters only
+    # A "/" (or %2F, decoded before routing) makes the rest a record id: the route of one
+    # record (<model>/<record_id>, ids may hold "/"), which takes no POST.
+    ("a%2Fb", 405, "method_not_allowed"),
+    ("a/b/c", 405, "method_not_allowed"),
+    ("a//b", 405, "method_not_allowed"),
+    # Nothing after the "/": no record id and no model, so no route at all.
+    ("a/", 404, "not_found"),
+    ("", 404, "not_found"),  # .../records/: the list has no trailing slash
+]
+
+
+@pytest.mark.parametrize(("model", "status", "code"), MODEL_NAMES)
 def test_model_names_are_checked_before_anything_is_written(client, writer, target, session,
-                                                            model):
+                                                            model, status, code):
     answer = client.post(f"{target}/{model}", headers=writer.headers, json={"id": "a"})
 
-    # 405: "a%2Fb" is decoded before routing, and names record "b" of model "a"
-    assert answer.status_code in (404, 405, 422), answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
+    problem = assert_problem(answer, status, code)
+    if status == 422:
+        assert problem["fields"]["invalid"] == ["model"]
+    if status == 405:
+        assert "POST" not in answer.headers["Allow"] and "GET" in answer.headers["Allow"]
     assert count(session) == 0
 
 
