@@ -29,7 +29,8 @@ from integration_hub.records import where as record_where
 from integration_hub.records.names import FIELD_PATTERN, MODEL_PATTERN
 
 DEFAULT_MODEL = "resources"
-_CHUNK = 500  # ids per IN (...) when looking up existing records
+# Records per statement: ids per IN (...) on SQLite, records per step of a bulk change.
+CHUNK = 500
 
 
 def count_for(session: Session, integration: Integration) -> int:
@@ -115,9 +116,15 @@ def live_matching(integration_id: str, model: str, where: str, dialect: str) -> 
             record_filters.condition(condition, dialect)]
 
 
-def get(session: Session, found: Found, model: str, record_id: str) -> Record:
+def get(session: Session, found: Found, model: str, record_id: str, *,
+        for_change: bool = False) -> Record:
+    """The record; ``for_change``: read afresh and locked until the transaction ends
+    (PostgreSQL: FOR NO KEY UPDATE, the lock its UPDATE takes anyway), so that no other
+    writer changes it between this read and the write made from it."""
     require(found.access, Access.READ)
-    record = session.get(Record, (found.integration.id, check_model(model), record_id))
+    record = session.get(Record, (found.integration.id, check_model(model), record_id),
+                         with_for_update={"key_share": True} if for_change else None,
+                         populate_existing=for_change)
     if record is None:
         raise RecordNotFound(f"no record {record_id[:256]!r} in model {model!r}")
     return record
@@ -170,8 +177,30 @@ class Written:
                 ("deleted", self.deleted))
 
 
-def _existing(session: Session, integration_id: str, model: str,
-              ids: list[str]) -> dict[str, Any]:
+def same_data(one: Any, other: Any) -> bool:
+    """Whether two JSON values are the same as stored: ``==``, but with JSON's types apart
+    (in Python ``True == 1 == 1.0``; stored, ``true``, ``1`` and ``1.0`` differ). The order
+    of an object's members does not count. Iterative: stored data may nest 100 levels."""
+    pending = [(one, other)]
+    while pending:
+        left, right = pending.pop()
+        if type(left) is not type(right):
+            return False
+        if isinstance(left, dict):
+            if left.keys() != right.keys():
+                return False
+            pending.extend((value, right[name]) for name, value in left.items())
+        elif isinstance(left, list):
+            if len(left) != len(right):
+                return False
+            pending.extend(zip(left, right, strict=True))
+        elif left != right:
+            return False
+    return True
+
+
+def existing_rows(session: Session, integration_id: str, model: str,
+                  ids: list[str]) -> dict[str, Any]:
     """The records of these ids that exist: id -> (data, deleted_at), one lookup of the
     primary key per id. PostgreSQL gets the ids as an array joined LATERAL, so that its
     planner cannot turn the lookups into a scan of the model: with ``IN (...)`` and no
@@ -187,8 +216,8 @@ def _existing(session: Session, integration_id: str, model: str,
             .select_from(wanted).join(match, true())
         return {row.record_id: row for row in session.execute(query)}
     found: dict[str, Any] = {}
-    for offset in range(0, len(ids), _CHUNK):
-        chunk = ids[offset:offset + _CHUNK]
+    for offset in range(0, len(ids), CHUNK):
+        chunk = ids[offset:offset + CHUNK]
         found.update((row.record_id, row) for row in session.execute(
             select(Record.record_id, Record.data, Record.deleted_at).where(
                 Record.integration_id == integration_id, Record.model == model,
@@ -209,7 +238,7 @@ def upsert(session: Session, integration_id: str, model: str, items: Mapping[str
            now: datetime) -> Written:
     """Insert new ids, update changed or deleted ones; which were created and updated."""
     lock_writers(session, integration_id)
-    existing = _existing(session, integration_id, model, list(items))
+    existing = existing_rows(session, integration_id, model, list(items))
     return _write(session, integration_id, model, items, existing, now)
 
 
@@ -223,11 +252,11 @@ def replace_model(session: Session, integration_id: str, model: str, items: Mapp
     written = _write(session, integration_id, model, items, existing, now)
     gone = [record_id for record_id, record in existing.items()
             if record_id not in items and record.deleted_at is None]
-    for offset in range(0, len(gone), _CHUNK):
+    for offset in range(0, len(gone), CHUNK):
         session.execute(update(Record).where(
             Record.integration_id == integration_id, Record.model == model,
-            Record.record_id.in_(gone[offset:offset + _CHUNK])).values(deleted_at=now,
-                                                                       updated_at=now))
+            Record.record_id.in_(gone[offset:offset + CHUNK])).values(deleted_at=now,
+                                                                      updated_at=now))
     return Written(written.created, written.updated, gone)
 
 
@@ -241,7 +270,7 @@ def _write(session: Session, integration_id: str, model: str, items: Mapping[str
             inserts.append({"integration_id": integration_id, "model": model,
                             "record_id": record_id, "data": data, "created_at": now,
                             "updated_at": now})
-        elif record.deleted_at is not None or record.data != data:
+        elif record.deleted_at is not None or not same_data(record.data, data):
             changes.append({"integration_id": integration_id, "model": model,
                             "record_id": record_id, "data": data, "deleted_at": None,
                             "updated_at": now})

@@ -2,20 +2,30 @@
 (docs/decisions.md, "Records through the API").
 
 Each use case needs write access to the integration, owns its transaction and its audit
-entry, and tells the webhooks what changed in that transaction. A record's ``data`` is the
-object the caller sent, and always holds the record's id under ``id``, as an imported
-line does: a body naming another id is refused, one naming none gets the record's.
+entry, and tells the webhooks what changed in that transaction; a write that changes
+nothing tells nothing. A record's ``data`` is the object the caller sent, holding an
+``id``: a record created here holds its own id there, as an imported line does. A sync
+keyed by another field (``idField``) stores the upstream's items as they are, so there
+``id`` is the upstream's member: a PUT or PATCH keeps whatever ``id`` the data holds and
+refuses only a body sending one that names neither the record nor that.
+
+Writers at the same time: a PUT or PATCH reads its record locked (records.get), so a
+merge is never made into data another writer has changed meanwhile. A bulk change also
+locks the rows it reads, and takes ``lock_writers`` as imports, syncs and POST do: writers
+of many rows run one at a time, so none waits for rows another holds while holding rows
+it waits for (a deadlock). A single record's writer holds one row and waits for no other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from integration_hub import errors, json_body
 from integration_hub.audit.actions import audited
@@ -27,10 +37,10 @@ from integration_hub.integrations import store as integrations
 from integration_hub.integrations.acl import Access
 from integration_hub.records import store as records
 from integration_hub.records.files import LineError, check_id, quote, unstorable
-from integration_hub.webhooks.record_events import records_changed
+from integration_hub.webhooks.record_events import IDS_PER_DELIVERY, records_changed
 
 MAX_BATCH = 1000  # records one POST may create
-_CHUNK = 500  # ids per IN (...)
+_ABSENT = object()  # a body sending no ``id``
 
 
 class RecordExists(errors.Conflict):
@@ -57,21 +67,24 @@ def create(actor: Actor, integration_id: str, model: str, body: Any) -> Created:
             transaction() as session:
         found = integrations.find(session, actor.user, integration_id, Access.WRITE)
         records.lock_writers(session, found.integration.id)
-        taken = _taken(session, found.integration.id, model, list(items))
+        taken = sorted(records.existing_rows(session, found.integration.id, model,
+                                             list(items)))
         if taken:
             shown = ", ".join(quote(record_id) for record_id in taken[:5])
             raise RecordExists(f"model {model!r} already holds {len(taken)} of these ids: "
                                f"{shown}", ids=taken[:100])
         now = utcnow()
-        session.execute(insert(Record), [
-            {"integration_id": found.integration.id, "model": model, "record_id": record_id,
-             "data": data, "created_at": now, "updated_at": now}
-            for record_id, data in items.items()])
+        stored = list(session.scalars(
+            insert(Record).returning(Record, sort_by_parameter_order=True),
+            [{"integration_id": found.integration.id, "model": model, "record_id": record_id,
+              "data": data, "created_at": now, "updated_at": now}
+             for record_id, data in items.items()]))
         records_changed(session, found.integration.tenant_id, found.integration.id, model,
                         "record.created", list(items), actor.username)
         action.succeeded(session, found.integration.id, model=model, records=len(items),
                          **({"recordId": next(iter(items))} if len(items) == 1 else {}))
-        stored = _fetched(session, found, model, list(items))
+    for record in stored:
+        record.caller_access = found.access
     return Created(found.integration, stored)
 
 
@@ -79,13 +92,19 @@ def replace(actor: Actor, integration_id: str, model: str, record_id: str,
             body: Any) -> Record:
     """``PUT``: the record's data becomes ``body`` (a record a sync marked deleted is live
     again, as an import of it makes it)."""
-    return _change(actor, integration_id, model, record_id, lambda _stored: body, "replace")
+    sent_id = body.get("id", _ABSENT) if isinstance(body, dict) else _ABSENT
+    return _change(actor, integration_id, model, record_id, lambda _stored: body, sent_id,
+                   "replace")
 
 
 def merge(actor: Actor, integration_id: str, model: str, record_id: str, patch: Any) -> Record:
-    """``PATCH``: ``patch`` merged into the data (JSON merge patch, RFC 7396)."""
+    """``PATCH``: ``patch`` merged into the data (JSON merge patch, RFC 7396); an ``id``
+    it removes is kept."""
+    sent_id = _ABSENT
+    if isinstance(patch, dict) and patch.get("id") is not None:
+        sent_id = patch["id"]
     return _change(actor, integration_id, model, record_id,
-                   lambda stored: json_body.merge_patch(stored, patch), "merge")
+                   lambda stored: json_body.merge_patch(stored, patch), sent_id, "merge")
 
 
 def delete(actor: Actor, integration_id: str, model: str, record_id: str) -> None:
@@ -110,7 +129,9 @@ def update_where(actor: Actor, integration_id: str, model: str, where: str,
                  patch: Any) -> tuple[Integration, int]:
     """``PATCH .../records/{model}?where=``: ``patch`` merged into the data of every live
     record ``where`` selects (the filter runs in SQL; each record's merge is the same as
-    its own PATCH). A patch naming ``id`` is refused: many records cannot take one id."""
+    its own PATCH). A patch naming ``id`` is refused: many records cannot take one id.
+    The records are read and written ``CHUNK`` at a time, and told as they are written,
+    so memory stays bounded however many match; all in the request's one transaction."""
     model = records.check_model(model)
     patch = _object(patch, "")
     if "id" in patch:
@@ -119,101 +140,117 @@ def update_where(actor: Actor, integration_id: str, model: str, where: str,
     with audited(actor, "record.update", "integration", integration_id) as action, \
             transaction() as session:
         found = integrations.find(session, actor.user, integration_id, Access.WRITE)
+        records.lock_writers(session, found.integration.id)
         scope = records.live_matching(found.integration.id, model, where,
                                       session.get_bind().dialect.name)
-        now, changed = utcnow(), []
-        for chunk in _keyset_chunks(session, scope):
+        now, told = utcnow(), _Telling(session, found, model, "record.updated", actor)
+        for chunk in _keyset_chunks(session, scope, Record.record_id, Record.data, lock=True):
             changes = [{"integration_id": found.integration.id, "model": model,
                         "record_id": record_id, "data": json_body.merge_patch(data, patch),
                         "updated_at": now} for record_id, data in chunk]
             changes = [change for change, (_, data) in zip(changes, chunk, strict=True)
-                       if change["data"] != data]
+                       if not records.same_data(change["data"], data)]
             if changes:
                 session.execute(update(Record), changes)
-                changed.extend(change["record_id"] for change in changes)
-        records_changed(session, found.integration.tenant_id, found.integration.id, model,
-                        "record.updated", changed, actor.username)
-        action.succeeded(session, found.integration.id, model=model, records=len(changed),
+                told.add([change["record_id"] for change in changes])
+        told.end()
+        action.succeeded(session, found.integration.id, model=model, records=told.count,
                          change="merge", where=where[:256])
-    return found.integration, len(changed)
+    return found.integration, told.count
 
 
 def delete_where(actor: Actor, integration_id: str, model: str,
                  where: str) -> tuple[Integration, int]:
-    """``DELETE .../records/{model}?where=``: every live record ``where`` selects, in one
-    statement that answers their ids (for the events)."""
+    """``DELETE .../records/{model}?where=``: every live record ``where`` selects, ``CHUNK``
+    at a time by id: each step one statement deleting the selected records within that
+    step's ids and answering which (``RETURNING``, for the events), told as it goes."""
     model = records.check_model(model)
     with audited(actor, "record.delete", "integration", integration_id) as action, \
             transaction() as session:
         found = integrations.find(session, actor.user, integration_id, Access.WRITE)
+        records.lock_writers(session, found.integration.id)
         scope = records.live_matching(found.integration.id, model, where,
                                       session.get_bind().dialect.name)
-        gone = list(session.scalars(sql_delete(Record).where(*scope)
-                                    .returning(Record.record_id)))
-        records_changed(session, found.integration.tenant_id, found.integration.id, model,
-                        "record.deleted", sorted(gone), actor.username)
-        action.succeeded(session, found.integration.id, model=model, records=len(gone),
+        told = _Telling(session, found, model, "record.deleted", actor)
+        for chunk in _keyset_chunks(session, scope, Record.record_id):
+            told.add(sorted(session.scalars(sql_delete(Record).where(
+                *scope, Record.record_id >= chunk[0][0], Record.record_id <= chunk[-1][0])
+                .returning(Record.record_id))))
+        told.end()
+        action.succeeded(session, found.integration.id, model=model, records=told.count,
                          where=where[:256])
-    return found.integration, len(gone)
+    return found.integration, told.count
 
 
-def _keyset_chunks(session: Session, scope: list) -> Iterator[list[tuple[str, Any]]]:
-    """(id, data) of the records ``scope`` selects, ``_CHUNK`` at a time by id: memory stays
-    at a chunk however many match. Rows changed by an earlier chunk are behind the
-    position, so none is read twice."""
+def _keyset_chunks(session: Session, scope: list, *columns,
+                   lock: bool = False) -> Iterator[list[tuple]]:
+    """``columns`` (the id first) of the records ``scope`` selects, ``CHUNK`` at a time by
+    id: memory stays at a chunk however many match. Rows changed or deleted by an earlier
+    chunk are behind the position, so none is read twice. ``lock``: the rows read stay
+    locked until the transaction ends (FOR NO KEY UPDATE, the lock an UPDATE takes), so
+    no other writer changes one between its read and the write made from it; PostgreSQL
+    checks the filter again on a row another writer changed meanwhile."""
     after = None
     while True:
-        query = select(Record.record_id, Record.data).where(*scope)
+        query = select(*columns).where(*scope)
         if after is not None:
             query = query.where(Record.record_id > after)
-        chunk = [tuple(row) for row in session.execute(
-            query.order_by(Record.record_id).limit(_CHUNK))]
+        query = query.order_by(Record.record_id).limit(records.CHUNK)
+        if lock:
+            query = query.with_for_update(key_share=True)
+        chunk = [tuple(row) for row in session.execute(query)]
         if not chunk:
             return
         yield chunk
         after = chunk[-1][0]
 
 
+class _Telling:
+    """The ids a bulk change wrote, told as they come in events of ``IDS_PER_DELIVERY``
+    (and the rest at the end), so that none waits in memory for the change to end."""
+
+    def __init__(self, session: Session, found: integrations.Found, model: str,
+                 event_type: str, actor: Actor) -> None:
+        self._tell = lambda ids: records_changed(
+            session, found.integration.tenant_id, found.integration.id, model, event_type,
+            ids, actor.username)
+        self._pending: list[str] = []
+        self.count = 0
+
+    def add(self, ids: list[str]) -> None:
+        self._pending.extend(ids)
+        self.count += len(ids)
+        while len(self._pending) >= IDS_PER_DELIVERY:
+            self._tell(self._pending[:IDS_PER_DELIVERY])
+            del self._pending[:IDS_PER_DELIVERY]
+
+    def end(self) -> None:
+        self._tell(self._pending)
+        self._pending = []
+
+
 def _change(actor: Actor, integration_id: str, model: str, record_id: str, new_data,
-            how: str) -> Record:
+            sent_id: Any, how: str) -> Record:
+    """PUT and PATCH: ``new_data(stored data)`` becomes the record's data; ``sent_id``: the
+    ``id`` the body sends (``_ABSENT``: none). Data equal to what a live record holds is
+    no change: nothing is written and nothing told (the request is still audited)."""
     model = records.check_model(model)
     with audited(actor, "record.update", "integration", integration_id) as action, \
             transaction() as session:
         found = integrations.find(session, actor.user, integration_id, Access.WRITE)
-        record = records.get(session, found, model, record_id)
-        data = _with_id(_object(new_data(record.data), ""), record_id, "")
-        record.data, record.deleted_at, record.updated_at = data, None, utcnow()
-        session.flush()
-        records_changed(session, found.integration.tenant_id, found.integration.id, model,
-                        "record.updated", [record_id], actor.username)
+        record = records.get(session, found, model, record_id, for_change=True)
+        data = _kept_id(_object(new_data(record.data), ""), sent_id, record.data, record_id)
+        if record.deleted_at is not None or not records.same_data(data, record.data):
+            record.data, record.deleted_at, record.updated_at = data, None, utcnow()
+            # The ORM compares JSON with ==, to which 1.0 and true are 1: written regardless.
+            flag_modified(record, "data")
+            session.flush()
+            records_changed(session, found.integration.tenant_id, found.integration.id,
+                            model, "record.updated", [record_id], actor.username)
         action.succeeded(session, found.integration.id, model=model, recordId=record_id,
                          change=how)
     record.caller_access = found.access
     return record
-
-
-def _taken(session: Session, integration_id: str, model: str, ids: list[str]) -> list[str]:
-    """Those of ``ids`` the model already holds, live or marked deleted."""
-    taken: list[str] = []
-    for offset in range(0, len(ids), _CHUNK):
-        taken.extend(session.scalars(select(Record.record_id).where(
-            Record.integration_id == integration_id, Record.model == model,
-            Record.record_id.in_(ids[offset:offset + _CHUNK]))))
-    return sorted(taken)
-
-
-def _fetched(session: Session, found: integrations.Found, model: str,
-             ids: list[str]) -> list[Record]:
-    """The records just written, in the order of ``ids``, knowing the caller's access."""
-    by_id: dict[str, Record] = {}
-    for offset in range(0, len(ids), _CHUNK):
-        by_id.update((record.record_id, record) for record in session.scalars(
-            select(Record).where(Record.integration_id == found.integration.id,
-                                 Record.model == model,
-                                 Record.record_id.in_(ids[offset:offset + _CHUNK]))))
-    for record in by_id.values():
-        record.caller_access = found.access
-    return [by_id[record_id] for record_id in ids]
 
 
 # -- the bodies ---------------------------------------------------------------------------------
@@ -235,7 +272,7 @@ def _new_items(body: Any) -> dict[str, dict[str, Any]]:
         if record_id in items:
             raise RecordInvalid(f"the id {quote(record_id)} is sent twice",
                                 errors={f"{prefix}id": ["sent twice in this request"]})
-        items[record_id] = _with_id(data, record_id, prefix)
+        items[record_id] = data if "id" in data else {"id": record_id, **data}
     return items
 
 
@@ -256,13 +293,19 @@ def _checked_id(value: Any, prefix: str) -> str:
     return checked
 
 
-def _with_id(data: Mapping[str, Any], record_id: str, prefix: str) -> dict[str, Any]:
-    """``data`` holding the record's id under ``id``: its own (a number stays a number, as
-    in imports) when it names this record, else refused."""
-    if "id" not in data:
-        return {"id": record_id, **data}
-    if _checked_id(data["id"], prefix) != record_id:
-        raise RecordInvalid("the body names another record's id; a record's id cannot change",
-                            errors={f"{prefix}id": [f"must be {record_id[:256]!r} or absent"]})
-    return dict(data)
+def _kept_id(data: dict[str, Any], sent_id: Any, stored: dict[str, Any],
+             record_id: str) -> dict[str, Any]:
+    """``data`` keeping an ``id``. One the body sends must name this record (a number
+    stays a number, as in imports) or be the one the stored data holds (a sync keyed by
+    another field keeps the upstream's ``id``), else it is refused. Data left without one
+    keeps the stored data's, or gets the record's id when that held none either."""
+    if sent_id is not _ABSENT and not ("id" in stored and records.same_data(sent_id,
+                                                                             stored["id"])):
+        if _checked_id(sent_id, "") != record_id:
+            raise RecordInvalid(
+                "the body names another record's id; a record's id cannot change",
+                errors={"id": [f"must be {record_id[:256]!r} or absent"]})
+    if "id" in data:
+        return data
+    return {"id": stored["id"] if "id" in stored else record_id, **data}
 

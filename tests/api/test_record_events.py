@@ -10,7 +10,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from integration_hub.db.models import WebhookDelivery
+from integration_hub.db.models import Record, WebhookDelivery
 from integration_hub.db.session import transaction
 from integration_hub.db.types import utcnow
 from integration_hub.queue import job_queue
@@ -231,3 +231,81 @@ def test_a_refused_request_tells_nothing(client, member, integration, receiver, 
 
     assert clash.status_code == 409
     assert len(delivered(receiver, run_queue)) == before
+
+
+def test_a_write_that_changes_nothing_tells_nothing(client, member, integration, receiver,
+                                                    run_queue, make_webhook):
+    """A PUT or PATCH of the data the record holds already, or a bulk PATCH changing none,
+    is no change to tell; a value of another JSON type (``true`` for ``1``) is one."""
+    make_webhook(RECORD_EVENTS)
+    base = f"/api/integrations/{integration}/records/contacts"
+    assert client.post(base, headers=member.headers,
+                       json={"id": "a", "n": 1, "tags": ["x"]}).status_code == 201
+
+    for answer in (client.put(f"{base}/a", headers=member.headers,
+                              json={"tags": ["x"], "n": 1}),
+                   client.patch(f"{base}/a", headers=member.headers, json={"n": 1, "z": None}),
+                   client.patch(base, headers=member.headers, json={"n": 1},
+                                query_string={"where": "(id,eq,a)"})):
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert client.patch(f"{base}/a", headers=member.headers,
+                        json={"n": True}).status_code == 200
+    bulk = client.patch(base, headers=member.headers, json={"n": 1},
+                        query_string={"where": "(id,eq,a)"})
+    assert bulk.get_json()["count"] == 1
+
+    assert told(delivered(receiver, run_queue)) == [
+        ("record.created", ["a"]), ("record.updated", ["a"]), ("record.updated", ["a"])]
+
+
+MANY = 1604  # 1,203 of them selected: more than two chunks of 500, and two events
+
+
+@pytest.fixture
+def many(session, integration) -> list[str]:
+    """``MANY`` records of which those with n < 3 are selected; answers their ids."""
+    records.upsert(session, integration, "contacts",
+                   {f"r{i:05d}": {"id": f"r{i:05d}", "n": i % 4} for i in range(MANY)},
+                   utcnow())
+    session.commit()
+    return [f"r{i:05d}" for i in range(MANY) if i % 4 < 3]
+
+
+def contacts(session, integration) -> dict[str, dict]:
+    session.expire_all()
+    return {record.record_id: record.data for record in session.scalars(
+        select(Record).where(Record.integration_id == integration, Record.model == "contacts"))}
+
+
+def test_a_bulk_patch_of_many_records_changes_and_tells_each_once(
+        client, member, integration, session, many, receiver, run_queue, make_webhook):
+    make_webhook(["record.updated"])
+    assert len(many) == 1203
+
+    answer = client.patch(f"/api/integrations/{integration}/records/contacts",
+                          headers=member.headers, json={"seen": 1},
+                          query_string={"where": "(n,lt,3)"})
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["count"] == 1203
+    data = contacts(session, integration)
+    assert sorted(key for key, value in data.items() if value.get("seen") == 1) == many
+    assert all("seen" not in value for value in data.values() if value["n"] == 3)
+    got = told(delivered(receiver, run_queue))
+    assert [len(ids) for _, ids in got] == [1000, 203]
+    assert [i for _, ids in got for i in ids] == many  # each once, in order
+
+
+def test_a_bulk_delete_of_many_records_tells_each_once(
+        client, member, integration, session, many, receiver, run_queue, make_webhook):
+    make_webhook(["record.deleted"])
+
+    answer = client.delete(f"/api/integrations/{integration}/records/contacts",
+                           headers=member.headers, query_string={"where": "(n,lt,3)"})
+
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["count"] == 1203
+    assert sorted(contacts(session, integration)) == [f"r{i:05d}" for i in range(3, MANY, 4)]
+    got = told(delivered(receiver, run_queue))
+    assert [len(ids) for _, ids in got] == [1000, 203]
+    assert [i for _, ids in got for i in ids] == many

@@ -4,14 +4,18 @@ the API")."""
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from integration_hub.db.models import AuditEntry, Record
 from integration_hub.db.types import utcnow
 from integration_hub.records import store as records
 from integration_hub.records.writing import MAX_BATCH
 from tests.support.forms import HAL_FORMS, properties, submit, templates
+from tests.support.hub_database import WAIT, plain_url, wait_until
 from tests.support.problems import assert_problem
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -34,7 +38,7 @@ def base(integration: str, model: str = "invoices") -> str:
 
 
 def stored(session, integration: str, model: str = "invoices") -> dict[str, dict]:
-    session.expire_all()
+    session.rollback()  # a new snapshot: SQLite's read transaction would keep the old one
     return {record.record_id: record.data for record in session.scalars(
         select(Record).where(Record.integration_id == integration, Record.model == model))}
 
@@ -200,19 +204,94 @@ def test_patch_removing_the_id_keeps_it(client, writer, invoice, integration, se
     assert stored(session, integration)["inv-1"]["id"] == "inv-1"
 
 
+@pytest.mark.parametrize("patch", [{"n": 2}, {"n": 1}], ids=["changed", "same-data"])
 def test_writing_a_record_a_sync_marked_deleted_makes_it_live(client, writer, integration,
-                                                               session):
+                                                               session, patch):
     records.upsert(session, integration, "invoices", {"old": {"id": "old", "n": 1}}, utcnow())
     records.replace_model(session, integration, "invoices", {}, utcnow())
     session.commit()
 
-    answer = client.patch(f"{base(integration)}/old", headers=writer.headers, json={"n": 2})
+    answer = client.patch(f"{base(integration)}/old", headers=writer.headers, json=patch)
 
     assert answer.status_code == 200
     assert answer.get_json()["deleted"] is False
     page = client.get(f"/api/integrations/{integration}/records", headers=writer.headers,
                       query_string={"model": "invoices"}).get_json()
     assert [item["id"] for item in page["_embedded"]["inf:record"]] == ["old"]
+
+
+def test_a_record_a_sync_keys_by_another_field_keeps_its_own_id_member(
+        client, writer, integration, session):
+    """A sync with ``idField: "uuid"`` stores the upstream's items as they are: their ``id``
+    is the upstream's, not the record's. Writing such a record keeps that member; only an
+    ``id`` the body sends of its own, naming neither the record nor what its data holds,
+    is refused. Data holding no ``id`` gets the record's, as a record POSTed does."""
+    records.upsert(session, integration, "invoices",
+                   {"u-1": {"uuid": "u-1", "id": 42, "name": "a"},
+                    "u-2": {"uuid": "u-2", "name": "a"}}, utcnow())
+    session.commit()
+    one, two = f"{base(integration)}/u-1", f"{base(integration)}/u-2"
+
+    patched = client.patch(one, headers=writer.headers, json={"name": "b"})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    assert patched.get_json()["data"] == {"uuid": "u-1", "id": 42, "name": "b"}
+    sent_back = client.put(one, headers=writer.headers,
+                           json={"uuid": "u-1", "id": 42, "name": "c"})  # as read
+    assert sent_back.status_code == 200, sent_back.get_data(as_text=True)
+    left_out = client.put(one, headers=writer.headers, json={"uuid": "u-1", "name": "d"})
+    assert left_out.status_code == 200
+    assert stored(session, integration)["u-1"] == {"uuid": "u-1", "id": 42, "name": "d"}
+
+    for answer in (client.patch(one, headers=writer.headers, json={"id": 43}),
+                   client.put(one, headers=writer.headers, json={"id": "u-2"})):
+        assert_problem(answer, 422, "record_invalid")
+        assert list(answer.get_json()["errors"]) == ["id"]
+    assert stored(session, integration)["u-1"] == {"uuid": "u-1", "id": 42, "name": "d"}
+
+    assert client.patch(two, headers=writer.headers, json={"name": "b"}).status_code == 200
+    assert stored(session, integration)["u-2"] == {"id": "u-2", "uuid": "u-2", "name": "b"}
+
+
+def test_a_write_of_the_same_data_changes_nothing(client, writer, invoice, integration,
+                                                 session):
+    """The same data (members in any order) is no change: ``updatedAt`` stays. A value of
+    another JSON type is one: ``true`` is not ``1``, nor ``1.0``."""
+    before = client.get(invoice, headers=writer.headers).get_json()
+    same = {"customer": {"city": "Paris", "name": "Ada"}, "status": "open", "amount": 10}
+
+    answers = [client.put(invoice, headers=writer.headers, json=same),
+               client.put(invoice, headers=writer.headers, json={**same, "id": "inv-1"}),
+               client.patch(invoice, headers=writer.headers, json={"amount": 10, "x": None}),
+               client.patch(invoice, headers=writer.headers, json={})]
+
+    for answer in answers:
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.get_json()["data"] == before["data"]
+        assert answer.get_json()["updatedAt"] == before["updatedAt"]
+    last = before["updatedAt"]
+    for value in (10.0, 10, 1, True, 1.0):  # each == the one before it, in Python
+        answer = client.patch(invoice, headers=writer.headers, json={"amount": value})
+        assert answer.status_code == 200
+        assert answer.get_json()["updatedAt"] > last, value
+        last = answer.get_json()["updatedAt"]
+        amount = stored(session, integration)["inv-1"]["amount"]
+        assert amount == value and type(amount) is type(value)
+
+
+def test_an_import_tells_a_value_of_another_json_type_from_the_same(integration, session):
+    """The store's own comparison (imports, syncs): ``true`` is not ``1`` nor ``1.0``,
+    while the order of an object's members is no change."""
+    records.upsert(session, integration, "m", {"a": {"id": "a", "n": 1, "o": {"x": 1}}},
+                   utcnow())
+
+    assert records.upsert(session, integration, "m", {"a": {"o": {"x": 1}, "n": 1, "id": "a"}},
+                          utcnow()).updated == []
+    for value in (True, 1.0, 1):
+        written = records.upsert(session, integration, "m",
+                                 {"a": {"id": "a", "n": value, "o": {"x": 1}}}, utcnow())
+        assert written.updated == ["a"], value
+    assert records.upsert(session, integration, "m", {"a": {"id": "a", "n": 1, "o": {"x": True}}},
+                          utcnow()).updated == ["a"]
 
 
 def test_delete_removes_the_record(client, writer, invoice, integration, session):
@@ -229,6 +308,65 @@ def test_changing_a_record_that_is_not_there_is_not_found(client, writer, integr
     assert_problem(client.put(where, headers=writer.headers, json={}), 404, "record_not_found")
     assert_problem(client.patch(where, headers=writer.headers, json={}), 404,
                    "record_not_found")
+
+
+# -- writers at the same time ------------------------------------------------------------------
+
+def lock_waits(app) -> int:
+    """How many sessions on the hub's PostgreSQL database wait for a lock (asked from a
+    connection of the test's own: a transaction sees one snapshot of pg_stat_activity)."""
+    with psycopg.connect(plain_url(app.config["HUB_SETTINGS"].database_url),
+                         autocommit=True) as probe:
+        return probe.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'").fetchone()[0]
+
+
+@pytest.mark.parametrize(("request_kind", "meanwhile", "count"), [
+    ("patch", {"note": "meanwhile"}, None),
+    ("bulk", {"note": "meanwhile"}, 1),
+    ("bulk", {"status": "paid"}, 0),  # no longer selected: left as the other writer made it
+], ids=["patch", "bulk-patch", "bulk-patch-no-longer-selected"])
+def test_a_change_committed_while_a_patch_waits_is_not_lost(
+        app, backend, client, writer, invoice, integration, session, request_kind, meanwhile,
+        count):
+    """Another writer changes the record and commits while a PATCH (or a bulk PATCH) waits
+    for it: the PATCH merges into that writer's data, not into what it read before; a bulk
+    PATCH whose filter no longer selects the record leaves it alone. SQLite runs one
+    writer at a time (``BEGIN IMMEDIATE``), so only PostgreSQL can interleave them."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers: two changes never interleave")
+    before = stored(session, integration)["inv-1"]
+    session.execute(update(Record).where(
+        Record.integration_id == integration, Record.model == "invoices",
+        Record.record_id == "inv-1").values(data={**before, **meanwhile}))  # locks the row
+    answers = []
+
+    def send():
+        other = app.test_client()
+        if request_kind == "patch":
+            answers.append(other.patch(invoice, headers=writer.headers, json={"amount": 11}))
+        else:
+            answers.append(other.patch(base(integration), headers=writer.headers,
+                                       json={"amount": 11},
+                                       query_string={"where": "(status,eq,open)"}))
+
+    patching = threading.Thread(target=send)
+    patching.start()
+    try:
+        wait_until(lambda: lock_waits(app), "the PATCH to wait for the row")
+        session.commit()
+    finally:
+        session.rollback()
+        patching.join(WAIT)
+    assert not patching.is_alive()
+
+    (answer,) = answers
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    expected = {**before, **meanwhile, **({"amount": 11} if count != 0 else {})}
+    assert stored(session, integration)["inv-1"] == expected
+    if count is not None:
+        assert answer.get_json()["count"] == count
 
 
 # -- who may ------------------------------------------------------------------------------------
